@@ -1,0 +1,52 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSwift6: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Spotwise",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "spotwise", targets: ["SpotwiseCLI"]),
+        .library(name: "SpotwiseCore", targets: ["SpotwiseCore"]),
+        .library(name: "SpotwiseTesting", targets: ["SpotwiseTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .target(
+            name: "SpotwiseCore",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSwift6
+        ),
+        .target(
+            name: "SpotwiseTesting",
+            dependencies: ["SpotwiseCore"],
+            swiftSettings: strictSwift6
+        ),
+        .executableTarget(
+            name: "SpotwiseCLI",
+            dependencies: [
+                "SpotwiseCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "SpotwiseCoreTests",
+            dependencies: ["SpotwiseCore", "SpotwiseTesting"],
+            exclude: ["Fixtures"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "SpotwiseCLITests",
+            dependencies: ["SpotwiseCLI", "SpotwiseCore", "SpotwiseTesting"],
+            swiftSettings: strictSwift6
+        ),
+    ]
+)

@@ -1,0 +1,16 @@
+import ArgumentParser
+import SpotwiseCore
+
+@main
+struct Spotwise: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spotwise",
+        abstract: "Spot-aware training orchestrator: run training jobs on spot capacity without losing work.",
+        discussion: """
+            ML engineers write job specs (jobs/NAME.yaml) and check them with `spotwise validate`.
+            See docs/job-spec.md for every field.
+            """,
+        version: SpotwiseVersion.current,
+        subcommands: [Validate.self]
+    )
+}

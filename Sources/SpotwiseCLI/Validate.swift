@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import SpotwiseCore
+
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check job spec files and print every problem with its file, line and field.",
+        discussion: "Prints `FILE: ok` for a valid spec. Exits with status 1 if any file has a problem."
+    )
+
+    @Argument(help: "Job spec files (YAML or JSON).", completion: .file(extensions: ["yaml", "yml", "json"]))
+    var files: [String]
+
+    func run() async throws {
+        let report = Self.report(for: files, parser: JobSpecParser())
+        print(report.text, terminator: "")
+        if report.failed { throw ExitCode(1) }
+    }
+
+    /// What `spotwise validate` prints for these files, and whether any failed.
+    static func report(for files: [String], parser: JobSpecParser) -> (text: String, failed: Bool) {
+        var text = ""
+        var failed = false
+        for file in files {
+            switch parser.parse(contentsOf: URL(fileURLWithPath: file), displayName: file) {
+            case .success:
+                text += "\(file): ok\n"
+            case .failure(let error):
+                failed = true
+                text += error.description + "\n"
+            }
+        }
+        return (text, failed)
+    }
+}
