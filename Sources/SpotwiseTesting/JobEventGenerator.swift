@@ -34,8 +34,11 @@ public struct JobEventGenerator: Sendable {
         case 25..<45: return .attemptStarted(attempt: attempt)
         case 45..<95:
             // Completion is rarer than trouble, so that budgets are actually exercised.
-            let reason = reasons[Int.random(in: 0..<100, using: &generator) < 5 ? 0 : Int.random(in: 1..<reasons.count - 1, using: &generator)]
-            return .attemptEnded(attempt: attempt, reason: Int.random(in: 0..<50, using: &generator) == 0 ? .cancelled : reason)
+            let reason = reasons[
+                Int.random(in: 0..<100, using: &generator) < 5
+                    ? 0 : Int.random(in: 1..<reasons.count - 1, using: &generator)]
+            return .attemptEnded(
+                attempt: attempt, reason: Int.random(in: 0..<50, using: &generator) == 0 ? .cancelled : reason)
         case 95..<98: return .cancelRequested
         default: return .abandoned(reason: "max_cost reached")
         }

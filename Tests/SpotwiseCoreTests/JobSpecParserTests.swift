@@ -86,7 +86,9 @@ import Testing
     }
 
     @Test func aDeadlineJustPastIsRefusedButOneJustAheadIsNot() {
-        #expect(diagnostics("name: d\nrun: x\ndeadline: 2026-11-29T11:59:59Z").map(\.problem) == ["deadline is in the past"])
+        #expect(
+            diagnostics("name: d\nrun: x\ndeadline: 2026-11-29T11:59:59Z").map(\.problem) == ["deadline is in the past"]
+        )
         #expect(diagnostics("name: d\nrun: x\ndeadline: 2026-11-29T12:00:01Z").isEmpty)
     }
 
@@ -113,7 +115,9 @@ import Testing
     }
 
     @Test func aGateNeedsExactlyOneRule() {
-        #expect(diagnostics("name: x\nrun: x\nregister: {model: m, gate: {metric: auc}}").first?.problem == "gate without a rule")
+        #expect(
+            diagnostics("name: x\nrun: x\nregister: {model: m, gate: {metric: auc}}").first?.problem
+                == "gate without a rule")
         #expect(
             diagnostics("name: x\nrun: x\nregister: {model: m, gate: {metric: auc, min: 0.8, by: 0.1}}").first?.problem
                 == "'by' only goes with 'beats'")
@@ -123,7 +127,8 @@ import Testing
 
     @Test func unlimitedPreemptionsIsAWord() throws {
         #expect(try parse("name: x\nrun: x\nretries: {max_preemptions: unlimited}").get().retries.maxPreemptions == nil)
-        #expect(diagnostics("name: x\nrun: x\nretries: {max_preemptions: lots}").first?.field == "retries.max_preemptions")
+        #expect(
+            diagnostics("name: x\nrun: x\nretries: {max_preemptions: lots}").first?.field == "retries.max_preemptions")
     }
 
     @Test func s3PrefixesWithDotDotAreRefused() {

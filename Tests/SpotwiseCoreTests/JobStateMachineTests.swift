@@ -15,7 +15,9 @@ import Testing
     }
 
     @Test func happyPathEndsSucceededAndRegisters() throws {
-        let result = try apply([.placed(spot), .attemptStarted(attempt: 1), .attemptEnded(attempt: 1, reason: .completed)])
+        let result = try apply([
+            .placed(spot), .attemptStarted(attempt: 1), .attemptEnded(attempt: 1, reason: .completed),
+        ])
         #expect(result.record.state == .succeeded)
         #expect(result.record.liveAttempt == nil)
         #expect(result.actions.contains(.registerModel))
@@ -47,7 +49,10 @@ import Testing
     @Test func thePreemptionBudgetIsSpentThenTheJobFails() throws {
         let budget = RetryBudget(maxPreemptions: 1)
         let once = try apply(
-            [.placed(spot), .attemptStarted(attempt: 1), .attemptEnded(attempt: 1, reason: .preempted(withNotice: false))],
+            [
+                .placed(spot), .attemptStarted(attempt: 1),
+                .attemptEnded(attempt: 1, reason: .preempted(withNotice: false)),
+            ],
             budget: budget)
         #expect(once.record.state == .recovering)
         let twice = try JobStateMachine.apply(.placed(spot), to: once.record)
@@ -65,7 +70,8 @@ import Testing
         #expect(first.record.failures == 1 && first.record.preemptions == 0)
         let second = try JobStateMachine.apply(.placed(spot), to: first.record)
         let started = try JobStateMachine.apply(.attemptStarted(attempt: 2), to: second.record)
-        let failed = try JobStateMachine.apply(.attemptEnded(attempt: 2, reason: .userError(exitCode: 2)), to: started.record)
+        let failed = try JobStateMachine.apply(
+            .attemptEnded(attempt: 2, reason: .userError(exitCode: 2)), to: started.record)
         #expect(failed.record.state == .failed)
     }
 
@@ -80,13 +86,18 @@ import Testing
     @Test func cancellingARunningJobStopsAndFencesItsAttempt() throws {
         let result = try apply([.placed(spot), .attemptStarted(attempt: 1), .cancelRequested])
         #expect(result.record.state == .cancelled)
-        #expect(result.actions.prefix(2) == [.stopAttempt(attempt: 1, epoch: LeaseEpoch(1)), .fenceAttempt(attempt: 1, epoch: LeaseEpoch(1))])
+        #expect(
+            result.actions.prefix(2) == [
+                .stopAttempt(attempt: 1, epoch: LeaseEpoch(1)), .fenceAttempt(attempt: 1, epoch: LeaseEpoch(1)),
+            ])
     }
 
     @Test func terminalJobsRefuseEveryEvent() throws {
         let record = try apply([.cancelRequested]).record
         for event in [JobEvent.placed(spot), .cancelRequested, .attemptStarted(attempt: 0), .abandoned(reason: "x")] {
-            #expect(throws: JobTransitionError.jobIsTerminal(.cancelled)) { try JobStateMachine.apply(event, to: record) }
+            #expect(throws: JobTransitionError.jobIsTerminal(.cancelled)) {
+                try JobStateMachine.apply(event, to: record)
+            }
         }
     }
 
@@ -137,7 +148,8 @@ import Testing
                         case .attemptEnded(_, let reason) = event
                     {
                         switch reason {
-                        case .userError(let code) where !record.budget.retryOnExitCodes.contains(code): failureRetries += 1
+                        case .userError(let code) where !record.budget.retryOnExitCodes.contains(code):
+                            failureRetries += 1
                         case .infrastructureError: infrastructureRetries += 1
                         default: preemptionRetries += 1
                         }
@@ -149,7 +161,8 @@ import Testing
                 }
                 // Budgets are never exceeded.
                 if let limit = record.budget.maxPreemptions {
-                    #expect(preemptionRetries <= limit, "seed \(seed): \(preemptionRetries) preemption retries > \(limit)")
+                    #expect(
+                        preemptionRetries <= limit, "seed \(seed): \(preemptionRetries) preemption retries > \(limit)")
                 }
                 #expect(failureRetries <= record.budget.maxFailures, "seed \(seed)")
                 #expect(infrastructureRetries <= record.budget.maxInfrastructureErrors, "seed \(seed)")

@@ -2,9 +2,10 @@ import SpotwiseCore
 import Testing
 
 @Suite struct MoneyTests {
-    @Test(arguments: [
-        ("12", 12_000_000), ("12.5", 12_500_000), ("0.000001", 1), ("99.95", 99_950_000), ("-3.25", -3_250_000),
-    ] as [(String, Int64)])
+    @Test(
+        arguments: [
+            ("12", 12_000_000), ("12.5", 12_500_000), ("0.000001", 1), ("99.95", 99_950_000), ("-3.25", -3_250_000),
+        ] as [(String, Int64)])
     func decimalDollarsParseExactly(text: String, micros: Int64) {
         #expect(Money(decimalDollars: text) == Money(micros: micros))
     }

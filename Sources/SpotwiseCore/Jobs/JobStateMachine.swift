@@ -59,7 +59,9 @@ public enum JobStateMachine {
 
         case .attemptStarted(let attempt):
             let live = try liveAttempt(attempt, in: record)
-            guard record.state == .provisioning else { throw .notAllowed(event: "starting an attempt", state: record.state) }
+            guard record.state == .provisioning else {
+                throw .notAllowed(event: "starting an attempt", state: record.state)
+            }
             next.liveAttempt?.started = true
             next.state = .running
             return JobTransition(record: next, actions: [.recordEvent("attempt \(live.number) started")])
@@ -112,7 +114,8 @@ public enum JobStateMachine {
         func retry(_ what: String) -> JobTransition {
             next.state = .recovering
             return JobTransition(
-                record: next, actions: [fence, .recordEvent("\(name) \(what); recovering"), .requestPlacement(resume: true)])
+                record: next,
+                actions: [fence, .recordEvent("\(name) \(what); recovering"), .requestPlacement(resume: true)])
         }
         func fail(_ why: String) -> JobTransition {
             next.state = .failed
@@ -129,7 +132,9 @@ public enum JobStateMachine {
 
         switch reason {
         case .completed:
-            guard live.started else { throw .notAllowed(event: "completing an attempt that never started", state: record.state) }
+            guard live.started else {
+                throw .notAllowed(event: "completing an attempt that never started", state: record.state)
+            }
             next.state = .succeeded
             next.outcome = "training completed"
             return JobTransition(record: next, actions: [fence, .recordEvent("\(name) completed"), .registerModel])
@@ -138,20 +143,25 @@ public enum JobStateMachine {
         case .lost:
             return spendPreemption("lost (heartbeat lease expired)")
         case .userError(let exitCode):
-            guard live.started else { throw .notAllowed(event: "a trainer exit before the attempt started", state: record.state) }
+            guard live.started else {
+                throw .notAllowed(event: "a trainer exit before the attempt started", state: record.state)
+            }
             if record.budget.retryOnExitCodes.contains(exitCode) {
                 return spendPreemption("exited with retryable code \(exitCode)")
             }
             next.failures += 1
             if next.failures > record.budget.maxFailures {
-                return fail("trainer exited with code \(exitCode), and the failure budget (\(record.budget.maxFailures)) is spent")
+                return fail(
+                    "trainer exited with code \(exitCode), and the failure budget (\(record.budget.maxFailures)) is spent"
+                )
             }
             return retry("failed with exit code \(exitCode)")
         case .infrastructureError(let detail):
             next.infrastructureErrors += 1
             if next.infrastructureErrors > record.budget.maxInfrastructureErrors {
                 return fail(
-                    "infrastructure error (\(detail)), and the infrastructure budget (\(record.budget.maxInfrastructureErrors)) is spent")
+                    "infrastructure error (\(detail)), and the infrastructure budget (\(record.budget.maxInfrastructureErrors)) is spent"
+                )
             }
             return retry("hit an infrastructure error (\(detail))")
         case .cancelled:

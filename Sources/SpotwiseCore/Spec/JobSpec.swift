@@ -61,7 +61,9 @@ public struct Resources: Hashable, Sendable, Codable {
     public var cpus: Double?
     public var memoryBytes: Int64?
 
-    public init(accelerator: Accelerator? = nil, nodes: NodeCount = .fixed(1), cpus: Double? = nil, memoryBytes: Int64? = nil) {
+    public init(
+        accelerator: Accelerator? = nil, nodes: NodeCount = .fixed(1), cpus: Double? = nil, memoryBytes: Int64? = nil
+    ) {
         self.accelerator = accelerator
         self.nodes = nodes
         self.cpus = cpus
@@ -199,7 +201,9 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
 
     public static let defaultMaxFailures = 2
 
-    public init(maxPreemptions: Int? = nil, maxFailures: Int = RetryPolicy.defaultMaxFailures, retryOnExitCodes: Set<Int32> = []) {
+    public init(
+        maxPreemptions: Int? = nil, maxFailures: Int = RetryPolicy.defaultMaxFailures, retryOnExitCodes: Set<Int32> = []
+    ) {
         self.maxPreemptions = maxPreemptions
         self.maxFailures = maxFailures
         self.retryOnExitCodes = retryOnExitCodes

@@ -30,7 +30,8 @@ extension JobSpecParser {
         if let node = fields["run"] {
             if let text = reader.text(node, at: path.appending("run"), allowed: "a command line") {
                 if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                    reader.report(node, path.appending("run"), "empty command", found: "\"\"", allowed: "a command line")
+                    reader.report(
+                        node, path.appending("run"), "empty command", found: "\"\"", allowed: "a command line")
                 } else {
                     run = text
                 }
@@ -121,7 +122,8 @@ extension JobSpecParser {
                     Accelerator(parsing: text.split(separator: ":")[0] + ":1") != nil
                 {
                     reader.report(
-                        node, path.appending("accelerator"), "accelerator count out of range", found: "\(count) per node",
+                        node, path.appending("accelerator"), "accelerator count out of range",
+                        found: "\(count) per node",
                         allowed: allowed)
                 } else {
                     reader.report(
@@ -170,7 +172,8 @@ extension JobSpecParser {
             let maximum = reader.integer(maxNode, at: path.appending("max"), in: range, allowed: allowed)
             guard let minimum, let maximum else { return nil }
             guard minimum <= maximum else {
-                reader.report(node, path, "min is greater than max", found: "min \(minimum), max \(maximum)", allowed: allowed)
+                reader.report(
+                    node, path, "min is greater than max", found: "min \(minimum), max \(maximum)", allowed: allowed)
                 return nil
             }
             return minimum == maximum ? .fixed(minimum) : .elastic(min: minimum, max: maximum)
@@ -207,7 +210,9 @@ extension JobSpecParser {
                 if let regions = reader.list(regionsNode, at: regionsPath, allowed: "a list of region names") {
                     for (regionIndex, regionNode) in regions.enumerated() {
                         let regionPath = regionsPath.appending(index: regionIndex)
-                        guard let region = reader.text(regionNode, at: regionPath, allowed: SpecValueParsing.regionGrammar)
+                        guard
+                            let region = reader.text(
+                                regionNode, at: regionPath, allowed: SpecValueParsing.regionGrammar)
                         else { continue }
                         if SpecValueParsing.isValidRegion(region) {
                             provider.regions.append(region)
@@ -233,7 +238,9 @@ extension JobSpecParser {
         else { return nil }
         if let seconds = SpecValueParsing.durationSeconds(text) {
             guard seconds > 0 else {
-                reader.report(node, path, "deadline must be after submission", found: "'\(text)'", allowed: "a duration greater than 0")
+                reader.report(
+                    node, path, "deadline must be after submission", found: "'\(text)'",
+                    allowed: "a duration greater than 0")
                 return nil
             }
             return .afterSubmission(seconds: seconds)
@@ -260,7 +267,8 @@ extension JobSpecParser {
         var policy = CheckpointPolicy()
         if let node = fields["every_steps"],
             let value = reader.integer(
-                node, at: path.appending("every_steps"), in: 1...Int(Int32.max), allowed: "a whole number of steps, at least 1")
+                node, at: path.appending("every_steps"), in: 1...Int(Int32.max),
+                allowed: "a whole number of steps, at least 1")
         {
             policy.everySteps = value
         }
@@ -312,7 +320,9 @@ extension JobSpecParser {
             let allowed = "exit codes from 1 to 255"
             if let items = reader.list(node, at: codesPath, allowed: "a list of \(allowed)") {
                 for (index, item) in items.enumerated() {
-                    if let code = reader.integer(item, at: codesPath.appending(index: index), in: 1...255, allowed: allowed) {
+                    if let code = reader.integer(
+                        item, at: codesPath.appending(index: index), in: 1...255, allowed: allowed)
+                    {
                         policy.retryOnExitCodes.insert(Int32(code))
                     }
                 }
@@ -363,7 +373,9 @@ extension JobSpecParser {
         else { return nil }
         var model: String?
         if let modelNode = fields["model"] {
-            if let text = reader.text(modelNode, at: path.appending("model"), allowed: SpecValueParsing.modelNameGrammar) {
+            if let text = reader.text(
+                modelNode, at: path.appending("model"), allowed: SpecValueParsing.modelNameGrammar)
+            {
                 if SpecValueParsing.isValidModelName(text) {
                     model = text
                 } else {
@@ -373,7 +385,8 @@ extension JobSpecParser {
                 }
             }
         } else {
-            reader.report(node, path.appending("model"), "missing required field", allowed: SpecValueParsing.modelNameGrammar)
+            reader.report(
+                node, path.appending("model"), "missing required field", allowed: SpecValueParsing.modelNameGrammar)
         }
         // The gate is checked even when the model name is wrong, so that all problems show at once.
         let gate = fields["gate"].map { decodeGate($0, at: path.appending("gate"), reader: &reader) }
@@ -388,7 +401,8 @@ extension JobSpecParser {
     func decodeGate(_ node: Node, at path: FieldPath, reader: inout SpecReader) -> QualityGate? {
         let shapes = "{metric: NAME, min: X}, {metric: NAME, max: X} or {metric: NAME, beats: ALIAS, by: MARGIN}"
         guard
-            let fields = reader.mapping(node, at: path, allowed: ["metric", "min", "max", "beats", "by"], expected: shapes)
+            let fields = reader.mapping(
+                node, at: path, allowed: ["metric", "min", "max", "beats", "by"], expected: shapes)
         else { return nil }
         var metric: String?
         if let metricNode = fields["metric"] {
@@ -416,11 +430,13 @@ extension JobSpecParser {
             rule = reader.number(fields["max"]!, at: path.appending("max"), allowed: "a number", check: { _ in true })
                 .map(QualityGate.Rule.atMost)
         default:
-            let alias = reader.text(fields["beats"]!, at: path.appending("beats"), allowed: "an alias name like production")
+            let alias = reader.text(
+                fields["beats"]!, at: path.appending("beats"), allowed: "an alias name like production")
             var margin = 0.0
             if let byNode = fields["by"] {
                 margin =
-                    reader.number(byNode, at: path.appending("by"), allowed: "a margin of at least 0", check: { $0 >= 0 })
+                    reader.number(
+                        byNode, at: path.appending("by"), allowed: "a margin of at least 0", check: { $0 >= 0 })
                     ?? -1
             }
             rule = alias.flatMap { margin >= 0 ? QualityGate.Rule.beatsAlias($0, by: margin) : nil }

@@ -60,7 +60,9 @@ struct SpecReader {
             }
             guard allowed.contains(name) else {
                 let hint = Suggestion.closest(to: name, among: allowed).map { "did you mean '\($0)'?" }
-                report(key, fieldPath, "unknown field", found: "'\(name)'", allowed: allowed.joined(separator: ", "), hint: hint)
+                report(
+                    key, fieldPath, "unknown field", found: "'\(name)'", allowed: allowed.joined(separator: ", "),
+                    hint: hint)
                 continue
             }
             entries[name] = value
@@ -102,11 +104,15 @@ struct SpecReader {
     /// Text from a scalar; numbers and booleans are refused unless `acceptNumbers` (their text is kept).
     mutating func text(_ node: Node, at path: FieldPath, allowed: String, acceptNumbers: Bool = false) -> String? {
         guard case .scalar(let scalar) = node, node.null == nil || scalar.style != .plain else {
-            report(node, path, node.null != nil ? "missing value" : "wrong type", found: Self.describe(node), allowed: allowed)
+            report(
+                node, path, node.null != nil ? "missing value" : "wrong type", found: Self.describe(node),
+                allowed: allowed)
             return nil
         }
         if scalar.style == .plain, !acceptNumbers, node.int != nil || node.float != nil || node.bool != nil {
-            report(node, path, "wrong type", found: Self.describe(node), allowed: allowed, hint: "quote it to use it as text")
+            report(
+                node, path, "wrong type", found: Self.describe(node), allowed: allowed,
+                hint: "quote it to use it as text")
             return nil
         }
         return scalar.string
@@ -116,7 +122,9 @@ struct SpecReader {
     mutating func integer(_ node: Node, at path: FieldPath, in range: ClosedRange<Int>, allowed: String) -> Int? {
         guard case .scalar(let scalar) = node, scalar.style == .plain, let value = node.int else {
             let isNumber = node.float != nil && Self.isPlain(node)
-            report(node, path, isNumber ? "not a whole number" : "wrong type", found: Self.describe(node), allowed: allowed)
+            report(
+                node, path, isNumber ? "not a whole number" : "wrong type", found: Self.describe(node), allowed: allowed
+            )
             return nil
         }
         guard range.contains(value) else {

@@ -131,7 +131,8 @@ enum SpecValueParsing {
     static let tagKeyGrammar = "1-63 letters, digits, '.', '_', '/' and '-'"
 
     static func isValidTagKey(_ key: String) -> Bool {
-        (1...63).contains(key.count) && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._/-".contains($0)) }
+        (1...63).contains(key.count)
+            && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._/-".contains($0)) }
     }
 
     static let regionGrammar = "a region or zone name of lowercase letters, digits and hyphens, like us-east-1"

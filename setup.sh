@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Prepares a fresh machine for Spotwise: checks the Swift toolchain, installs the Python packages
+# the example trainers and the schema test use, and builds the `spotwise` binary.
+# Safe to run again; it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+if ! command -v swift >/dev/null 2>&1; then
+    echo "setup.sh: the Swift toolchain (6.1 or later) is not on PATH; install it from https://swift.org/install" >&2
+    exit 1
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+    say "installing python3 (apt)"
+    apt-get update -qq && apt-get install -y -qq python3 python3-pip >/dev/null
+fi
+
+# Python packages: PyYAML and jsonschema for the job spec schema test; numpy for the trainers.
+missing=()
+python3 -c 'import yaml' 2>/dev/null || missing+=(pyyaml)
+python3 -c 'import jsonschema' 2>/dev/null || missing+=(jsonschema)
+python3 -c 'import numpy' 2>/dev/null || missing+=(numpy)
+if ((${#missing[@]})); then
+    say "installing Python packages: ${missing[*]}"
+    python3 -m pip install --quiet "${missing[@]}" || python3 -m pip install --quiet --break-system-packages "${missing[@]}"
+fi
+
+say "building spotwise (the first build fetches and compiles dependencies: a few minutes)"
+swift build --product spotwise
+say "ready: .build/debug/spotwise (or: swift run spotwise --help)"
