@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "spotwise", targets: ["SpotwiseCLI"]),
         .library(name: "SpotwiseCore", targets: ["SpotwiseCore"]),
+        .library(name: "SpotPolicy", targets: ["SpotPolicy"]),
         .library(name: "SpotwiseTesting", targets: ["SpotwiseTesting"]),
     ],
     dependencies: [
@@ -25,6 +26,11 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .target(
+            name: "SpotPolicy",
+            dependencies: ["SpotwiseCore"],
+            swiftSettings: strictSwift6
+        ),
+        .target(
             name: "SpotwiseTesting",
             dependencies: ["SpotwiseCore"],
             swiftSettings: strictSwift6
@@ -33,6 +39,7 @@ let package = Package(
             name: "SpotwiseCLI",
             dependencies: [
                 "SpotwiseCore",
+                "SpotPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift6
@@ -41,6 +48,11 @@ let package = Package(
             name: "SpotwiseCoreTests",
             dependencies: ["SpotwiseCore", "SpotwiseTesting"],
             exclude: ["Fixtures"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "SpotPolicyTests",
+            dependencies: ["SpotPolicy", "SpotwiseCore", "SpotwiseTesting"],
             swiftSettings: strictSwift6
         ),
         .testTarget(

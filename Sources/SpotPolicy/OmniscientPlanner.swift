@@ -1,0 +1,113 @@
+/// The exact offline optimum for a window of a trace: the least cost at which the job finishes
+/// by its deadline, knowing the whole future. Used as the lower bound that policies are measured
+/// against (`cost / optimum`).
+///
+/// A forward dynamic program over (tick, progress, instance, changeover left), under the same
+/// `ExecutionModel` as the replayer. Instances are: none, spot in pool k, or on-demand in the pool
+/// with the cheapest on-demand price (on-demand elsewhere costs more for the same progress, so it
+/// is never better). Every state may drop its instance or launch any instance; launching costs
+/// the same from every state with the same progress, so launches are relaxed once per progress
+/// level. Progress below what the remaining time can still finish is pruned.
+public struct OmniscientPlanner: Sendable {
+    public var pools: [PoolSeries]
+    public var model: ExecutionModel
+
+    public init(pools: [PoolSeries], model: ExecutionModel) {
+        self.pools = pools
+        self.model = model
+    }
+
+    public func minimumCost(startTick: Int) -> Double {
+        guard model.isFeasible else { return .infinity }
+        let work = model.workUnits
+        let tick = model.tickUnits
+        let poolCount = pools.count
+        // Changeover values that can occur: d, d - t, d - 2t, ..., then 0.
+        var changeoverValues: [Int] = [0]
+        var value = model.changeoverUnits
+        while value > 0 {
+            changeoverValues.append(value)
+            value -= tick
+        }
+        var changeoverIndex = Array(repeating: 0, count: model.changeoverUnits + 1)
+        for (index, value) in changeoverValues.enumerated() { changeoverIndex[value] = index }
+        let changeoverCount = changeoverValues.count
+        // State 0 is "no instance"; then spot per pool, then on-demand, each with every changeover value.
+        let stateCount = 1 + (poolCount + 1) * changeoverCount
+        let onDemandMode = poolCount
+        let onDemandPool = pools.indices.min { pools[$0].onDemandPricePerHour < pools[$1].onDemandPricePerHour } ?? 0
+        let unitHours = Double(model.unitSeconds) / 3600 * Double(model.nodes)
+        let onDemandPerUnit = pools[onDemandPool].onDemandPricePerHour * unitHours
+
+        var current = [Double](repeating: .infinity, count: work * stateCount)
+        var next = current
+        current[0] = 0
+        var best = Double.infinity
+        var spotPerUnit = [Double](repeating: 0, count: poolCount)
+        var spotAvailable = [Bool](repeating: false, count: poolCount)
+
+        for j in 0..<model.deadlineTicks {
+            let traceTick = startTick + j
+            for k in 0..<poolCount {
+                spotAvailable[k] = pools[k].available[traceTick]
+                spotPerUnit[k] = pools[k].spotPrices[traceTick] * unitHours
+            }
+            let lowest = max(0, work - (model.deadlineTicks - j) * tick)
+            let highest = min(work - 1, j * tick)
+            guard lowest <= highest else { break }
+            let nextLowest = max(0, work - (model.deadlineTicks - j - 1) * tick)
+            let nextHighest = min(work - 1, (j + 1) * tick)
+            if nextLowest <= nextHighest {
+                for index in (nextLowest * stateCount)..<((nextHighest + 1) * stateCount) { next[index] = .infinity }
+            }
+
+            func relax(_ progress: Int, _ state: Int, _ cost: Double) {
+                if progress >= work {
+                    if cost < best { best = cost }
+                } else if progress >= nextLowest {
+                    let index = progress * stateCount + state
+                    if cost < next[index] { next[index] = cost }
+                }
+            }
+
+            for p in lowest...highest {
+                let row = p * stateCount
+                var cheapest = current[row]
+                for mode in 0...poolCount {
+                    let isSpot = mode < poolCount
+                    if isSpot && !spotAvailable[mode] {
+                        // Preempted: these states hold no instance now.
+                        for c in 0..<changeoverCount {
+                            cheapest = min(cheapest, current[row + 1 + mode * changeoverCount + c])
+                        }
+                        continue
+                    }
+                    let perUnit = isSpot ? spotPerUnit[mode] : onDemandPerUnit
+                    for c in 0..<changeoverCount {
+                        let state = 1 + mode * changeoverCount + c
+                        let cost = current[row + state]
+                        guard cost < .infinity else { continue }
+                        cheapest = min(cheapest, cost)
+                        let step = model.runTick(progress: p, changeoverLeft: changeoverValues[c])
+                        relax(
+                            step.progress, 1 + mode * changeoverCount + changeoverIndex[step.changeoverLeft],
+                            cost + Double(step.busyUnits) * perUnit)
+                    }
+                }
+                guard cheapest < .infinity else { continue }
+                relax(p, 0, cheapest)
+                // Launch anything, from the cheapest state at this progress.
+                let launched = model.runTick(progress: p, changeoverLeft: model.changeoverUnits)
+                let launchedState = changeoverIndex[launched.changeoverLeft]
+                for mode in 0...poolCount where mode == onDemandMode || spotAvailable[mode] {
+                    let perUnit = mode < poolCount ? spotPerUnit[mode] : onDemandPerUnit
+                    relax(
+                        launched.progress, 1 + mode * changeoverCount + launchedState,
+                        cheapest + Double(launched.busyUnits) * perUnit)
+                }
+            }
+            swap(&current, &next)
+        }
+        return best
+    }
+}
