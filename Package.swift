@@ -32,7 +32,7 @@ let package = Package(
         ),
         .target(
             name: "SpotwiseTesting",
-            dependencies: ["SpotwiseCore"],
+            dependencies: ["SpotwiseCore", "SpotPolicy"],
             swiftSettings: strictSwift6
         ),
         .executableTarget(
@@ -42,6 +42,12 @@ let package = Package(
                 "SpotPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strictSwift6
+        ),
+        .executableTarget(
+            name: "PolicyBenchmark",
+            dependencies: ["SpotPolicy"],
+            path: "Benchmarks/PolicyBenchmark",
             swiftSettings: strictSwift6
         ),
         .testTarget(

@@ -67,7 +67,8 @@ public struct UniformProgressPolicy: SpotPolicy {
             if context.current?.market == .onDemand {
                 return PolicyChoice(.keepGoing, .behindUniformProgress(bySeconds: behind))
             }
-            return PolicyChoice(.onDemand(pool: context.cheapestOnDemandPool), .behindUniformProgress(bySeconds: behind))
+            return PolicyChoice(
+                .onDemand(pool: context.cheapestOnDemandPool), .behindUniformProgress(bySeconds: behind))
         }
         return PolicyChoice(.wait, .waitingForSpot(slackSeconds: SafetyNet.slackSeconds(context)))
     }

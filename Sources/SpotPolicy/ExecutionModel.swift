@@ -63,7 +63,8 @@ public struct PoolSeries: Sendable {
     }
 
     public init(trace: SpotTrace, nodes: Int, spotPrice: Double?, onDemandPrice: Double?) throws {
-        guard let spot = trace.spotPricePerHour ?? spotPrice, trace.spotPrices != nil || spot > 0 else {
+        let spot = trace.spotPricePerHour ?? spotPrice ?? 0
+        guard trace.spotPrices != nil || spot > 0 else {
             throw TraceReadError(file: trace.name, message: "no spot price in the trace; pass --spot-price")
         }
         guard let onDemand = trace.onDemandPricePerHour ?? onDemandPrice, onDemand > 0 else {

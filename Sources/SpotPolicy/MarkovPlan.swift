@@ -118,7 +118,8 @@ public struct MarkovPlan: Sendable {
                 let launchC = changeoverIndex[launch.changeoverLeft]
                 for now in 0..<chainStates {
                     let wait = expected(workLeft, 0, 0, from: now)
-                    let launchOnDemand = ratio * Double(launch.busyUnits) + expected(launchWorkLeft, 1, launchC, from: now)
+                    let launchOnDemand =
+                        ratio * Double(launch.busyUnits) + expected(launchWorkLeft, 1, launchC, from: now)
                     var base = min(wait, launchOnDemand)
                     if isUp[now] {
                         base = min(base, Double(launch.busyUnits) + expected(launchWorkLeft, 2, launchC, from: now))
@@ -188,14 +189,16 @@ public struct MarkovPlan: Sendable {
         let after: Instance =
             onSpot ? .spot(changeoverLeft: step.changeoverLeft) : .onDemand(changeoverLeft: step.changeoverLeft)
         return price * Double(step.busyUnits)
-            + expectedNext(ticksLeft: ticksLeft, workLeft: model.workUnits - step.progress, instance: after, from: chainState)
+            + expectedNext(
+                ticksLeft: ticksLeft, workLeft: model.workUnits - step.progress, instance: after, from: chainState)
     }
 
     func expectedNext(ticksLeft: Int, workLeft: Int, instance: Instance, from chainState: Int) -> Double {
         if workLeft <= 0 { return 0 }
         var sum = 0.0
         for (next, probability) in transitions[chainState].enumerated() where probability > 0 {
-            sum += probability * value(ticksLeft: ticksLeft - 1, workLeft: workLeft, instance: instance, chainState: next)
+            sum +=
+                probability * value(ticksLeft: ticksLeft - 1, workLeft: workLeft, instance: instance, chainState: next)
         }
         return sum
     }

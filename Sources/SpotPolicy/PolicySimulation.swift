@@ -114,7 +114,8 @@ public struct PolicySimulation: Sendable {
                         let baseline = replayer.replay(OnDemandPolicy(), startTick: window.startTick).cost
                         let optimum =
                             includeOptimum
-                            ? OmniscientPlanner(pools: pools, model: model).minimumCost(startTick: window.startTick) : .nan
+                            ? OmniscientPlanner(pools: pools, model: model).minimumCost(startTick: window.startTick)
+                            : .nan
                         results.append((index, perPolicy, optimum, baseline))
                     }
                     return results

@@ -21,6 +21,7 @@ public enum SafetyNet {
         if let current = context.current, current.market == .onDemand {
             return PolicyChoice(.keepGoing, .safetyNet(slackSeconds: slackSeconds(context)))
         }
-        return PolicyChoice(.onDemand(pool: context.cheapestOnDemandPool), .safetyNet(slackSeconds: slackSeconds(context)))
+        return PolicyChoice(
+            .onDemand(pool: context.cheapestOnDemandPool), .safetyNet(slackSeconds: slackSeconds(context)))
     }
 }

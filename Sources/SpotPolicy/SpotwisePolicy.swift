@@ -95,7 +95,9 @@ public struct SpotwisePolicy: SpotPolicy {
                     chainState: views[pool].chainState, action: action)
         }
 
-        let up = context.pools.indices.filter { context.pools[$0].spotAvailableNow && context.pools[$0].spotPricePerHour > 0 }
+        let up = context.pools.indices.filter {
+            context.pools[$0].spotAvailableNow && context.pools[$0].spotPricePerHour > 0
+        }
         let cheapestUp = up.min { views[$0].costPerProgressHour < views[$1].costPerProgressHour }
 
         // The pool whose plan decides: the live spot pool (or a better one worth moving to), else
@@ -114,9 +116,10 @@ public struct SpotwisePolicy: SpotPolicy {
         } else if let candidate = cheapestUp {
             reference = candidate
         } else {
-            reference = context.pools.indices.min {
-                context.pools[$0].spotPricePerHour < context.pools[$1].spotPricePerHour
-            } ?? onDemandPool
+            reference =
+                context.pools.indices.min {
+                    context.pools[$0].spotPricePerHour < context.pools[$1].spotPricePerHour
+                } ?? onDemandPool
         }
 
         let onOnDemand = context.current?.market == .onDemand

@@ -87,7 +87,11 @@ public struct TraceReplayer: Sendable {
                     ? pools[target.pool].spotPrices[traceTick] : pools[target.pool].onDemandPricePerHour
                 outcome.cost += model.cost(units: step.busyUnits, pricePerNodeHour: price)
                 let busySeconds = Double(step.busyUnits) * unitSeconds
-                if target.market == .spot { outcome.spotSeconds += busySeconds } else { outcome.onDemandSeconds += busySeconds }
+                if target.market == .spot {
+                    outcome.spotSeconds += busySeconds
+                } else {
+                    outcome.onDemandSeconds += busySeconds
+                }
                 progress = step.progress
                 changeoverLeft = step.changeoverLeft
                 if progress >= model.workUnits {

@@ -18,7 +18,7 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .customLong("trace"), help: "A JSON trace file (repeat for several pools).")
     var traces: [String] = []
 
-    @Option(help: "Policy: \(PolicyCatalog.names.joined(separator: ", ")), or all.")
+    @Option(help: "Policies to compare, comma-separated: \(PolicyCatalog.names.joined(separator: ", ")), or all.")
     var policy: String = "all"
 
     @Option(help: "How to read 'data': preempted (1 = unavailable) or available (count of instances).")
@@ -40,7 +40,8 @@ struct Simulate: AsyncParsableCommand {
         guard TraceConvention(rawValue: convention) != nil else {
             throw ValidationError("--convention must be preempted or available, not '\(convention)'")
         }
-        guard policy == "all" || policy.split(separator: ",").allSatisfy({ PolicyCatalog.policy(named: String($0)) != nil || $0 == "omniscient" }) else {
+        let requested = policy.split(separator: ",").map(String.init)
+        guard policy == "all" || requested.allSatisfy(PolicyCatalog.names.contains) else {
             throw ValidationError(
                 "unknown policy '\(policy)'; known: \(PolicyCatalog.names.joined(separator: ", ")), all")
         }
@@ -56,26 +57,7 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let convention = TraceConvention(rawValue: convention)!
-        let loaded: [PoolSeries]
-        do {
-            loaded = try traces.map { path in
-                let trace = try SpotTrace.read(contentsOf: URL(fileURLWithPath: path), convention: convention)
-                return try PoolSeries(trace: trace, nodes: nodes, spotPrice: spotPrice, onDemandPrice: onDemandPrice)
-            }
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        let tickSeconds = try Self.commonTick(traces.map { URL(fileURLWithPath: $0) }, convention: convention)
-        let model = ExecutionModel(
-            tickSeconds: tickSeconds, workSeconds: jobHours * 3600, deadlineSeconds: deadlineHours * 3600,
-            changeoverSeconds: changeoverHours * 3600, nodes: nodes)
-        let experiments = separately ? loaded.map { [$0] } : [loaded]
-        let simulation = PolicySimulation(
-            experiments: experiments, model: model, startsPerExperiment: starts, seed: seed)
-        guard !simulation.windows().isEmpty else {
-            throw ValidationError("the traces are shorter than one deadline (\(deadlineHours) h); no window fits")
-        }
+        let simulation = try simulation()
         let names = policy == "all" ? PolicyCatalog.names : policy.split(separator: ",").map(String.init)
         let policies = names.compactMap(PolicyCatalog.policy(named:))
         let summaries = await simulation.run(policies: policies, includeOptimum: true)
@@ -83,12 +65,35 @@ struct Simulate: AsyncParsableCommand {
         print(json ? Self.json(summaries, names: shown) : Self.table(summaries, names: shown))
     }
 
-    static func commonTick(_ urls: [URL], convention: TraceConvention) throws -> Int {
-        let ticks = Set(try urls.map { try SpotTrace.read(contentsOf: $0, convention: convention).tickSeconds })
-        guard ticks.count == 1, let tick = ticks.first else {
+    /// The traces loaded as pools, and the windows to replay.
+    func simulation() throws -> PolicySimulation {
+        let convention = TraceConvention(rawValue: convention)!
+        var traces: [SpotTrace] = []
+        var pools: [PoolSeries] = []
+        do {
+            for path in self.traces {
+                let trace = try SpotTrace.read(contentsOf: URL(fileURLWithPath: path), convention: convention)
+                traces.append(trace)
+                pools.append(
+                    try PoolSeries(trace: trace, nodes: nodes, spotPrice: spotPrice, onDemandPrice: onDemandPrice))
+            }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let ticks = Set(traces.map(\.tickSeconds))
+        guard ticks.count == 1, let tickSeconds = ticks.first else {
             throw ValidationError("all traces must have the same metadata.gap_seconds; found \(ticks.sorted())")
         }
-        return tick
+        let model = ExecutionModel(
+            tickSeconds: tickSeconds, workSeconds: jobHours * 3600, deadlineSeconds: deadlineHours * 3600,
+            changeoverSeconds: changeoverHours * 3600, nodes: nodes)
+        let simulation = PolicySimulation(
+            experiments: separately ? pools.map { [$0] } : [pools], model: model, startsPerExperiment: starts,
+            seed: seed)
+        guard !simulation.windows().isEmpty else {
+            throw ValidationError("the traces are shorter than one deadline (\(deadlineHours) h); no window fits")
+        }
+        return simulation
     }
 
     static func json(_ summaries: [String: PolicySummary], names: [String]) -> String {
@@ -112,8 +117,10 @@ struct Simulate: AsyncParsableCommand {
             let o = s.costOverOptimum
             lines.append(
                 name.padding(toLength: 18, withPad: " ", startingAt: 0)
-                    + "\(f(c.mean)) \(f(c.p50)) \(f(c.p95)) \(f(c.max))".padding(toLength: 36, withPad: " ", startingAt: 0)
-                    + "\(f(o.mean)) \(f(o.p50)) \(f(o.p95)) \(f(o.max))".padding(toLength: 34, withPad: " ", startingAt: 0)
+                    + "\(f(c.mean)) \(f(c.p50)) \(f(c.p95)) \(f(c.max))".padding(
+                        toLength: 36, withPad: " ", startingAt: 0)
+                    + "\(f(o.mean)) \(f(o.p50)) \(f(o.p95)) \(f(o.max))".padding(
+                        toLength: 34, withPad: " ", startingAt: 0)
                     + "\(s.deadlineMisses)/\(s.windows)".padding(toLength: 8, withPad: " ", startingAt: 0)
                     + f(s.spotHours.mean).padding(toLength: 15, withPad: " ", startingAt: 0) + f(s.changeovers.mean))
         }
