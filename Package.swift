@@ -13,11 +13,15 @@ let package = Package(
         .executable(name: "spotwise", targets: ["SpotwiseCLI"]),
         .library(name: "SpotwiseCore", targets: ["SpotwiseCore"]),
         .library(name: "SpotPolicy", targets: ["SpotPolicy"]),
+        .library(name: "StateStore", targets: ["StateStore"]),
         .library(name: "SpotwiseTesting", targets: ["SpotwiseTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
     ],
     targets: [
         .target(
@@ -28,6 +32,16 @@ let package = Package(
         .target(
             name: "SpotPolicy",
             dependencies: ["SpotwiseCore"],
+            swiftSettings: strictSwift6
+        ),
+        .target(
+            name: "StateStore",
+            dependencies: [
+                "SpotwiseCore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+            ],
             swiftSettings: strictSwift6
         ),
         .target(
@@ -54,6 +68,11 @@ let package = Package(
             name: "SpotwiseCoreTests",
             dependencies: ["SpotwiseCore", "SpotwiseTesting"],
             exclude: ["Fixtures"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "StateStoreTests",
+            dependencies: ["StateStore", "SpotwiseCore", "SpotwiseTesting"],
             swiftSettings: strictSwift6
         ),
         .testTarget(

@@ -1,0 +1,95 @@
+import Foundation
+import SpotwiseCore
+
+/// The in-memory twin of the SQL store: same behaviour, nothing survives the process.
+public actor InMemoryStateStore: StateStore {
+    private var jobsByID: [JobID: StoredJob] = [:]
+    private var order: [JobID] = []
+    private var keys: [String: JobID] = [:]
+    private var historyByJob: [JobID: [JobHistoryEntry]] = [:]
+    private var leases: [JobID: Lease] = [:]
+    private var newestEpoch: [JobID: LeaseEpoch] = [:]
+
+    public init() {}
+
+    public func migrate() async throws {}
+    public func schemaVersion() async throws -> Int { SQLStateStore.migrations.count }
+
+    public func submit(_ submission: JobSubmission) async throws -> (job: StoredJob, created: Bool) {
+        if let key = submission.idempotencyKey, let existing = keys[key], let job = jobsByID[existing] {
+            guard job.spec == submission.spec else {
+                throw StateStoreError.idempotencyKeyReused(key, existing: existing)
+            }
+            return (job, false)
+        }
+        let job = StoredJob(
+            id: submission.id, spec: submission.spec, record: JobRecord(budget: RetryBudget(submission.spec.retries)),
+            version: 1, idempotencyKey: submission.idempotencyKey, submittedAt: submission.submittedAt,
+            updatedAt: submission.submittedAt)
+        jobsByID[job.id] = job
+        order.append(job.id)
+        if let key = submission.idempotencyKey { keys[key] = job.id }
+        historyByJob[job.id] = [JobHistoryEntry(version: 1, at: submission.submittedAt, message: "submitted")]
+        return (job, true)
+    }
+
+    public func job(_ id: JobID) async throws -> StoredJob? { jobsByID[id] }
+
+    public func jobs(state: JobState?, limit: Int) async throws -> [StoredJob] {
+        Array(order.reversed().compactMap { jobsByID[$0] }.filter { state == nil || $0.state == state }.prefix(limit))
+    }
+
+    public func update(_ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], at: Date) async throws
+        -> StoredJob
+    {
+        guard var job = jobsByID[id] else { throw StateStoreError.jobNotFound(id) }
+        guard job.version == expectedVersion else {
+            throw StateStoreError.versionConflict(id, expected: expectedVersion, actual: job.version)
+        }
+        job.record = record
+        job.version += 1
+        job.updatedAt = at
+        jobsByID[id] = job
+        historyByJob[id, default: []] += events.map { JobHistoryEntry(version: job.version, at: at, message: $0) }
+        return job
+    }
+
+    public func history(_ id: JobID) async throws -> [JobHistoryEntry] {
+        guard jobsByID[id] != nil else { throw StateStoreError.jobNotFound(id) }
+        return historyByJob[id] ?? []
+    }
+
+    public func grantLease(_ lease: Lease) async throws {
+        guard jobsByID[lease.job] != nil else { throw StateStoreError.jobNotFound(lease.job) }
+        if let newest = newestEpoch[lease.job], lease.epoch <= newest {
+            throw StateStoreError.staleEpoch(lease.job, epoch: lease.epoch, current: newest)
+        }
+        newestEpoch[lease.job] = lease.epoch
+        leases[lease.job] = lease
+    }
+
+    public func renewLease(job: JobID, epoch: LeaseEpoch, expiresAtMilliseconds: Int64) async throws -> Lease {
+        guard var lease = leases[job], lease.epoch == epoch, !lease.revoked else {
+            throw StateStoreError.staleEpoch(
+                job, epoch: epoch, current: leases[job].flatMap { $0.revoked ? nil : $0.epoch })
+        }
+        lease.expiresAtMilliseconds = max(lease.expiresAtMilliseconds, expiresAtMilliseconds)
+        leases[job] = lease
+        return lease
+    }
+
+    public func revokeLease(job: JobID, epoch: LeaseEpoch) async throws {
+        guard var lease = leases[job], lease.epoch == epoch else { return }
+        lease.revoked = true
+        leases[job] = lease
+    }
+
+    public func lease(job: JobID) async throws -> Lease? { leases[job] }
+
+    public func expiredLeases(nowMilliseconds: Int64) async throws -> [Lease] {
+        leases.values.filter { !$0.revoked && $0.expiresAtMilliseconds <= nowMilliseconds }
+            .sorted { $0.job < $1.job }
+    }
+
+    public func close() async throws {}
+}

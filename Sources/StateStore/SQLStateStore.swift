@@ -1,0 +1,373 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import SQLKit
+import SQLiteKit
+import SpotwiseCore
+
+/// The state store over SQLKit, one implementation for SQLite (the embedded default: WAL,
+/// synchronous=FULL) and PostgreSQL (shared state). Numbered migrations; every multi-statement
+/// write runs in one transaction on one connection.
+public final class SQLStateStore: StateStore {
+    public enum Backend: String, Sendable {
+        case sqlite, postgres
+    }
+
+    /// Numbered migrations; the schema version is how many have been applied. Never edit one that
+    /// has shipped: add the next.
+    static let migrations: [[String]] = [
+        [
+            """
+            CREATE TABLE jobs (
+                id TEXT PRIMARY KEY, name TEXT NOT NULL, idempotency_key TEXT UNIQUE, spec_json TEXT NOT NULL,
+                record_json TEXT NOT NULL, state TEXT NOT NULL, version BIGINT NOT NULL,
+                submitted_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL)
+            """,
+            "CREATE INDEX jobs_state ON jobs (state, submitted_at_ms)",
+            """
+            CREATE TABLE job_history (
+                job_id TEXT NOT NULL, version BIGINT NOT NULL, position BIGINT NOT NULL, at_ms BIGINT NOT NULL,
+                message TEXT NOT NULL, PRIMARY KEY (job_id, version, position))
+            """,
+            """
+            CREATE TABLE leases (
+                job_id TEXT PRIMARY KEY, attempt BIGINT NOT NULL, epoch BIGINT NOT NULL, worker_id TEXT,
+                expires_at_ms BIGINT NOT NULL, revoked BIGINT NOT NULL)
+            """,
+        ]
+    ]
+
+    public let backend: Backend
+    let database: any SQLDatabase
+    private let gate = SerialGate()
+    private let shutdown: @Sendable () async throws -> Void
+
+    init(backend: Backend, database: any SQLDatabase, shutdown: @escaping @Sendable () async throws -> Void) {
+        self.backend = backend
+        self.database = database
+        self.shutdown = shutdown
+    }
+
+    /// Opens (creating if needed) an SQLite database file with WAL and synchronous=FULL.
+    public static func openSQLite(path: String) async throws -> SQLStateStore {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path))
+        let database = connection.sql()
+        try await database.raw("PRAGMA journal_mode=WAL").run()
+        try await database.raw("PRAGMA synchronous=FULL").run()
+        try await database.raw("PRAGMA busy_timeout=5000").run()
+        return SQLStateStore(backend: .sqlite, database: database) { try await connection.close() }
+    }
+
+    /// Connects to PostgreSQL at a `postgres://` URL.
+    public static func connectPostgres(url: String) async throws -> SQLStateStore {
+        guard let configuration = try? SQLPostgresConfiguration(url: url) else {
+            throw StateStoreError.corruptRow("not a PostgreSQL URL: \(url)")
+        }
+        let pools = EventLoopGroupConnectionPool(
+            source: PostgresConnectionSource(sqlConfiguration: configuration), maxConnectionsPerEventLoop: 4,
+            on: MultiThreadedEventLoopGroup.singleton)
+        let database = pools.database(logger: Logger(label: "spotwise.state")).sql()
+        let box = PoolBox(pools: pools)
+        return SQLStateStore(backend: .postgres, database: database) { try await box.pools.shutdownAsync() }
+    }
+
+    /// AsyncKit's pool locks internally but is not marked Sendable; only its shutdown crosses over.
+    private struct PoolBox: @unchecked Sendable {
+        let pools: EventLoopGroupConnectionPool<PostgresConnectionSource>
+    }
+
+    public func close() async throws { try await shutdown() }
+
+    /// SQLite has one connection: every use of it goes through the gate, so a transaction never
+    /// interleaves with another task's statements. PostgreSQL's pool needs no gate.
+    func exclusive<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        backend == .sqlite ? try await gate.run(body) : try await body()
+    }
+
+    /// Runs `body` in one transaction on one connection.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await exclusive {
+            try await database.withSession { session in
+                try await session.raw(self.backend == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
+                do {
+                    let result = try await body(session)
+                    try await session.raw("COMMIT").run()
+                    return result
+                } catch {
+                    try? await session.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+        }
+    }
+
+    // MARK: Schema
+
+    public func migrate() async throws {
+        try await transaction { db in
+            try await db.raw(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)"
+            )
+            .run()
+            let applied = try await Self.appliedVersion(db)
+            guard applied <= Self.migrations.count else {
+                throw StateStoreError.schemaTooNew(found: applied, supported: Self.migrations.count)
+            }
+            for version in (applied + 1)..<(Self.migrations.count + 1) {
+                for statement in Self.migrations[version - 1] {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                try await db.raw(
+                    "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (\(bind: Int64(version)), \(bind: now))"
+                )
+                .run()
+            }
+        }
+    }
+
+    public func schemaVersion() async throws -> Int {
+        try await exclusive { try await Self.appliedVersion(database) }
+    }
+
+    static func appliedVersion(_ db: any SQLDatabase) async throws -> Int {
+        let row = try await db.raw("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations").first()
+        return Int(try row?.decode(column: "version", as: Int64.self) ?? 0)
+    }
+
+    // MARK: Jobs
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
+
+    static let jobColumns = "id, spec_json, record_json, version, idempotency_key, submitted_at_ms, updated_at_ms"
+
+    static func storedJob(_ row: any SQLRow) throws -> StoredJob {
+        let decoder = JSONDecoder()
+        let id = try row.decode(column: "id", as: String.self)
+        do {
+            return StoredJob(
+                id: JobID(id),
+                spec: try decoder.decode(
+                    JobSpec.self, from: Data(try row.decode(column: "spec_json", as: String.self).utf8)),
+                record: try decoder.decode(
+                    JobRecord.self, from: Data(try row.decode(column: "record_json", as: String.self).utf8)),
+                version: Int(try row.decode(column: "version", as: Int64.self)),
+                idempotencyKey: try row.decode(column: "idempotency_key", as: String?.self),
+                submittedAt: date(try row.decode(column: "submitted_at_ms", as: Int64.self)),
+                updatedAt: date(try row.decode(column: "updated_at_ms", as: Int64.self)))
+        } catch {
+            throw StateStoreError.corruptRow("job \(id): \(error)")
+        }
+    }
+
+    public func submit(_ submission: JobSubmission) async throws -> (job: StoredJob, created: Bool) {
+        let record = JobRecord(budget: RetryBudget(submission.spec.retries))
+        let specJSON = try Self.json(submission.spec)
+        let recordJSON = try Self.json(record)
+        let at = Self.milliseconds(submission.submittedAt)
+        return try await transaction { db in
+            if let key = submission.idempotencyKey,
+                let row = try await db.raw(
+                    "SELECT \(unsafeRaw: Self.jobColumns) FROM jobs WHERE idempotency_key = \(bind: key)"
+                ).first()
+            {
+                let existing = try Self.storedJob(row)
+                guard existing.spec == submission.spec else {
+                    throw StateStoreError.idempotencyKeyReused(key, existing: existing.id)
+                }
+                return (existing, false)
+            }
+            try await db.raw(
+                """
+                INSERT INTO jobs (id, name, idempotency_key, spec_json, record_json, state, version, submitted_at_ms, updated_at_ms)
+                VALUES (\(bind: submission.id.rawValue), \(bind: submission.spec.name), \(bind: submission.idempotencyKey),
+                        \(bind: specJSON), \(bind: recordJSON), \(bind: record.state.rawValue), 1, \(bind: at), \(bind: at))
+                """
+            ).run()
+            try await db.raw(
+                "INSERT INTO job_history (job_id, version, position, at_ms, message) VALUES (\(bind: submission.id.rawValue), 1, 0, \(bind: at), 'submitted')"
+            ).run()
+            let job = StoredJob(
+                id: submission.id, spec: submission.spec, record: record, version: 1,
+                idempotencyKey: submission.idempotencyKey, submittedAt: Self.date(at), updatedAt: Self.date(at))
+            return (job, true)
+        }
+    }
+
+    public func job(_ id: JobID) async throws -> StoredJob? {
+        try await exclusive {
+            try await database.raw("SELECT \(unsafeRaw: Self.jobColumns) FROM jobs WHERE id = \(bind: id.rawValue)")
+                .first().map(Self.storedJob)
+        }
+    }
+
+    public func jobs(state: JobState?, limit: Int) async throws -> [StoredJob] {
+        let rows: [any SQLRow] = try await exclusive { try await jobRows(state: state, limit: limit) }
+        return try rows.map(Self.storedJob)
+    }
+
+    private func jobRows(state: JobState?, limit: Int) async throws -> [any SQLRow] {
+        let rows: [any SQLRow]
+        if let state {
+            rows = try await database.raw(
+                "SELECT \(unsafeRaw: Self.jobColumns) FROM jobs WHERE state = \(bind: state.rawValue) ORDER BY submitted_at_ms DESC, id DESC LIMIT \(bind: Int64(limit))"
+            ).all()
+        } else {
+            rows = try await database.raw(
+                "SELECT \(unsafeRaw: Self.jobColumns) FROM jobs ORDER BY submitted_at_ms DESC, id DESC LIMIT \(bind: Int64(limit))"
+            ).all()
+        }
+        return rows
+    }
+
+    public func update(_ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], at: Date) async throws
+        -> StoredJob
+    {
+        let recordJSON = try Self.json(record)
+        let now = Self.milliseconds(at)
+        return try await transaction { db in
+            let changed = try await db.raw(
+                """
+                UPDATE jobs SET record_json = \(bind: recordJSON), state = \(bind: record.state.rawValue),
+                    version = version + 1, updated_at_ms = \(bind: now)
+                WHERE id = \(bind: id.rawValue) AND version = \(bind: Int64(expectedVersion))
+                RETURNING \(unsafeRaw: Self.jobColumns)
+                """
+            ).first()
+            guard let changed else {
+                let current = try await db.raw("SELECT version FROM jobs WHERE id = \(bind: id.rawValue)").first()
+                guard let current else { throw StateStoreError.jobNotFound(id) }
+                throw StateStoreError.versionConflict(
+                    id, expected: expectedVersion, actual: Int(try current.decode(column: "version", as: Int64.self)))
+            }
+            let job = try Self.storedJob(changed)
+            for (position, message) in events.enumerated() {
+                try await db.raw(
+                    "INSERT INTO job_history (job_id, version, position, at_ms, message) VALUES (\(bind: id.rawValue), \(bind: Int64(job.version)), \(bind: Int64(position)), \(bind: now), \(bind: message))"
+                ).run()
+            }
+            return job
+        }
+    }
+
+    public func history(_ id: JobID) async throws -> [JobHistoryEntry] {
+        guard try await job(id) != nil else { throw StateStoreError.jobNotFound(id) }
+        let rows = try await exclusive {
+            try await database.raw(
+                "SELECT version, at_ms, message FROM job_history WHERE job_id = \(bind: id.rawValue) ORDER BY version, position"
+            ).all()
+        }
+        return try rows.map { row in
+            JobHistoryEntry(
+                version: Int(try row.decode(column: "version", as: Int64.self)),
+                at: Self.date(try row.decode(column: "at_ms", as: Int64.self)),
+                message: try row.decode(column: "message", as: String.self))
+        }
+    }
+
+    // MARK: Leases
+
+    static func lease(_ row: any SQLRow) throws -> Lease {
+        Lease(
+            job: JobID(try row.decode(column: "job_id", as: String.self)),
+            attempt: Int(try row.decode(column: "attempt", as: Int64.self)),
+            epoch: LeaseEpoch(UInt64(try row.decode(column: "epoch", as: Int64.self))),
+            workerID: try row.decode(column: "worker_id", as: String?.self),
+            expiresAtMilliseconds: try row.decode(column: "expires_at_ms", as: Int64.self),
+            revoked: try row.decode(column: "revoked", as: Int64.self) != 0)
+    }
+
+    static let leaseColumns = "job_id, attempt, epoch, worker_id, expires_at_ms, revoked"
+
+    public func grantLease(_ lease: Lease) async throws {
+        try await transaction { db in
+            guard try await db.raw("SELECT id FROM jobs WHERE id = \(bind: lease.job.rawValue)").first() != nil else {
+                throw StateStoreError.jobNotFound(lease.job)
+            }
+            if let row = try await db.raw("SELECT epoch FROM leases WHERE job_id = \(bind: lease.job.rawValue)").first()
+            {
+                let current = LeaseEpoch(UInt64(try row.decode(column: "epoch", as: Int64.self)))
+                guard lease.epoch > current else {
+                    throw StateStoreError.staleEpoch(lease.job, epoch: lease.epoch, current: current)
+                }
+                try await db.raw(
+                    """
+                    UPDATE leases SET attempt = \(bind: Int64(lease.attempt)), epoch = \(bind: Int64(lease.epoch.value)),
+                        worker_id = \(bind: lease.workerID), expires_at_ms = \(bind: lease.expiresAtMilliseconds),
+                        revoked = \(bind: Int64(lease.revoked ? 1 : 0))
+                    WHERE job_id = \(bind: lease.job.rawValue) AND epoch < \(bind: Int64(lease.epoch.value))
+                    """
+                ).run()
+            } else {
+                try await db.raw(
+                    """
+                    INSERT INTO leases (job_id, attempt, epoch, worker_id, expires_at_ms, revoked)
+                    VALUES (\(bind: lease.job.rawValue), \(bind: Int64(lease.attempt)), \(bind: Int64(lease.epoch.value)),
+                            \(bind: lease.workerID), \(bind: lease.expiresAtMilliseconds), \(bind: Int64(lease.revoked ? 1 : 0)))
+                    """
+                ).run()
+            }
+        }
+    }
+
+    public func renewLease(job: JobID, epoch: LeaseEpoch, expiresAtMilliseconds: Int64) async throws -> Lease {
+        // One statement: the epoch check and the write cannot be separated by another writer.
+        let renewed = try await exclusive {
+            try await database.raw(
+                """
+                UPDATE leases SET expires_at_ms = CASE WHEN expires_at_ms > \(bind: expiresAtMilliseconds)
+                    THEN expires_at_ms ELSE \(bind: expiresAtMilliseconds) END
+                WHERE job_id = \(bind: job.rawValue) AND epoch = \(bind: Int64(epoch.value)) AND revoked = 0
+                RETURNING \(unsafeRaw: Self.leaseColumns)
+                """
+            ).first()
+        }
+        if let renewed { return try Self.lease(renewed) }
+        let current = try await lease(job: job)
+        throw StateStoreError.staleEpoch(job, epoch: epoch, current: current.flatMap { $0.revoked ? nil : $0.epoch })
+    }
+
+    public func revokeLease(job: JobID, epoch: LeaseEpoch) async throws {
+        try await exclusive {
+            try await database.raw(
+                "UPDATE leases SET revoked = 1 WHERE job_id = \(bind: job.rawValue) AND epoch = \(bind: Int64(epoch.value))"
+            ).run()
+        }
+    }
+
+    public func lease(job: JobID) async throws -> Lease? {
+        try await exclusive {
+            try await database.raw(
+                "SELECT \(unsafeRaw: Self.leaseColumns) FROM leases WHERE job_id = \(bind: job.rawValue)"
+            ).first().map(Self.lease)
+        }
+    }
+
+    public func expiredLeases(nowMilliseconds: Int64) async throws -> [Lease] {
+        try await exclusive {
+            try await database.raw(
+                "SELECT \(unsafeRaw: Self.leaseColumns) FROM leases WHERE revoked = 0 AND expires_at_ms <= \(bind: nowMilliseconds) ORDER BY job_id"
+            ).all().map(Self.lease)
+        }
+    }
+}
+
+extension SQLStateStore {
+    /// Runs one statement as is (administration: creating databases in tests, diagnostics).
+    public func execute(_ statement: String) async throws {
+        try await exclusive { try await database.raw(SQLQueryString(statement)).run() }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import SpotwiseCore
+
+/// Durable state of the coordinator: jobs (spec, state-machine record, history) and attempt leases.
+///
+/// One protocol, an in-memory twin (`InMemoryStateStore`) and one SQL implementation
+/// (`SQLStateStore`) that runs on SQLite and PostgreSQL. All three pass the same conformance suite.
+/// Every write after a claim is fenced: job records change only by compare-and-swap on their
+/// version, leases only for the current epoch.
+public protocol StateStore: Sendable {
+    /// Creates or upgrades the schema. Refuses a database written by a newer Spotwise.
+    func migrate() async throws
+    func schemaVersion() async throws -> Int
+
+    /// Stores a new queued job. A submission whose idempotency key was seen before returns the job
+    /// stored then (created: false) and stores nothing; the same key with a different spec is refused.
+    func submit(_ submission: JobSubmission) async throws -> (job: StoredJob, created: Bool)
+    func job(_ id: JobID) async throws -> StoredJob?
+    /// Jobs, newest first, optionally only those in `state`.
+    func jobs(state: JobState?, limit: Int) async throws -> [StoredJob]
+    /// Replaces a job's record if its version is still `expectedVersion`, and appends `events` to
+    /// its history in the same transaction.
+    func update(_ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], at: Date) async throws
+        -> StoredJob
+    func history(_ id: JobID) async throws -> [JobHistoryEntry]
+
+    /// Grants the lease of an attempt. Refused unless `epoch` is newer than every epoch granted
+    /// for the job before (a fenced-off attempt never gets a lease back).
+    func grantLease(_ lease: Lease) async throws
+    /// Extends the lease if `epoch` is the job's current, unrevoked one.
+    func renewLease(job: JobID, epoch: LeaseEpoch, expiresAtMilliseconds: Int64) async throws -> Lease
+    /// Ends the lease of `epoch` (if it is still the current one); later renewals are refused.
+    func revokeLease(job: JobID, epoch: LeaseEpoch) async throws
+    func lease(job: JobID) async throws -> Lease?
+    /// Unrevoked leases that expired at or before `nowMilliseconds`.
+    func expiredLeases(nowMilliseconds: Int64) async throws -> [Lease]
+
+    func close() async throws
+}
+
+public struct JobSubmission: Sendable {
+    public var id: JobID
+    public var spec: JobSpec
+    public var idempotencyKey: String?
+    public var submittedAt: Date
+
+    public init(id: JobID, spec: JobSpec, idempotencyKey: String?, submittedAt: Date) {
+        self.id = id
+        self.spec = spec
+        self.idempotencyKey = idempotencyKey
+        self.submittedAt = submittedAt
+    }
+}
+
+/// A job as stored: its spec, its state-machine record and the version that guards it.
+public struct StoredJob: Hashable, Sendable {
+    public var id: JobID
+    public var spec: JobSpec
+    public var record: JobRecord
+    public var version: Int
+    public var idempotencyKey: String?
+    public var submittedAt: Date
+    public var updatedAt: Date
+
+    public var state: JobState { record.state }
+}
+
+public struct JobHistoryEntry: Hashable, Sendable {
+    public var version: Int
+    public var at: Date
+    public var message: String
+}
+
+/// The right of one attempt to run and write, until `expiresAtMilliseconds` on the coordinator's clock.
+public struct Lease: Hashable, Sendable {
+    public var job: JobID
+    public var attempt: Int
+    public var epoch: LeaseEpoch
+    public var workerID: String?
+    public var expiresAtMilliseconds: Int64
+    public var revoked: Bool
+
+    public init(
+        job: JobID, attempt: Int, epoch: LeaseEpoch, workerID: String?, expiresAtMilliseconds: Int64,
+        revoked: Bool = false
+    ) {
+        self.job = job
+        self.attempt = attempt
+        self.epoch = epoch
+        self.workerID = workerID
+        self.expiresAtMilliseconds = expiresAtMilliseconds
+        self.revoked = revoked
+    }
+}
+
+public enum StateStoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    case jobNotFound(JobID)
+    case versionConflict(JobID, expected: Int, actual: Int)
+    case idempotencyKeyReused(String, existing: JobID)
+    case staleEpoch(JobID, epoch: LeaseEpoch, current: LeaseEpoch?)
+    case schemaTooNew(found: Int, supported: Int)
+    case corruptRow(String)
+
+    public var description: String {
+        switch self {
+        case .jobNotFound(let id): "no job \(id)"
+        case .versionConflict(let id, let expected, let actual):
+            "job \(id) changed underneath: expected version \(expected), found \(actual)"
+        case .idempotencyKeyReused(let key, let existing):
+            "idempotency key '\(key)' was used for job \(existing) with a different spec"
+        case .staleEpoch(let id, let epoch, let current):
+            "epoch \(epoch) of job \(id) is stale (current: \(current.map(\.description) ?? "none"))"
+        case .schemaTooNew(let found, let supported):
+            "the database has schema version \(found), but this spotwise knows only up to \(supported); upgrade spotwise"
+        case .corruptRow(let detail): "unreadable row: \(detail)"
+        }
+    }
+}

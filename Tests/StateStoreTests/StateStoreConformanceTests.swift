@@ -1,0 +1,170 @@
+import Foundation
+import SpotwiseCore
+import StateStore
+import Testing
+
+/// One suite, three stores: in-memory, SQLite and PostgreSQL must behave the same.
+@Suite struct StateStoreConformanceTests {
+    @Test(arguments: StoreKind.allCases)
+    func submittedJobsAreListedNewestFirstAndFilteredByState(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        for (index, id) in ["a", "b", "c"].enumerated() {
+            let (job, created) = try await store.submit(submission(id, at: 1_000 + Double(index)))
+            #expect(created && job.version == 1 && job.state == .queued)
+        }
+        let all = try await store.jobs(state: nil, limit: 10)
+        #expect(all.map(\.id.rawValue) == ["c", "b", "a"])
+        #expect(try await store.jobs(state: nil, limit: 2).count == 2)
+        let stored = try #require(try await store.job(JobID("b")))
+        #expect(stored.spec == sampleSpec())
+        #expect(stored.submittedAt == Date(timeIntervalSince1970: 1_001))
+        #expect(try await store.job(JobID("zzz")) == nil)
+
+        var record = stored.record
+        record.state = .failed
+        _ = try await store.update(
+            JobID("b"), expectedVersion: 1, record: record, events: ["gave up"], at: Date(timeIntervalSince1970: 2_000))
+        #expect(try await store.jobs(state: .failed, limit: 10).map(\.id.rawValue) == ["b"])
+        #expect(try await store.jobs(state: .queued, limit: 10).map(\.id.rawValue) == ["c", "a"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func anIdempotencyKeyStoresOneJob(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let first = try await store.submit(submission("j1", key: "k-1"))
+        let again = try await store.submit(submission("j2", key: "k-1"))
+        #expect(first.created && !again.created)
+        #expect(again.job.id == JobID("j1"))
+        await #expect(throws: StateStoreError.idempotencyKeyReused("k-1", existing: JobID("j1"))) {
+            _ = try await store.submit(submission("j3", key: "k-1", spec: sampleSpec("other")))
+        }
+        #expect(try await store.jobs(state: nil, limit: 10).map(\.id.rawValue) == ["j1"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func updatesAreCompareAndSwapAndAStaleOneChangesNothing(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let job = try await store.submit(submission("j")).job
+        let placement = Placement(provider: .local, region: "local", market: .spot)
+        let placed = try JobStateMachine.apply(.placed(placement), to: job.record)
+        let updated = try await store.update(
+            job.id, expectedVersion: 1, record: placed.record, events: ["attempt 1 placed", "provisioning"],
+            at: Date(timeIntervalSince1970: 1_500))
+        #expect(updated.version == 2 && updated.state == .provisioning && updated.record == placed.record)
+
+        var stale = job.record
+        stale.state = .cancelled
+        await #expect(throws: StateStoreError.versionConflict(job.id, expected: 1, actual: 2)) {
+            _ = try await store.update(
+                job.id, expectedVersion: 1, record: stale, events: ["should not appear"], at: Date())
+        }
+        let reread = try #require(try await store.job(job.id))
+        #expect(reread.version == 2 && reread.record == placed.record)
+        let history = try await store.history(job.id)
+        #expect(history.map(\.message) == ["submitted", "attempt 1 placed", "provisioning"])
+        #expect(history.map(\.version) == [1, 2, 2])
+        await #expect(throws: StateStoreError.jobNotFound(JobID("nope"))) {
+            _ = try await store.update(JobID("nope"), expectedVersion: 1, record: stale, events: [], at: Date())
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func concurrentWritersWithTheSameVersionLetExactlyOneThrough(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let job = try await store.submit(submission("race")).job
+        let successes = await withTaskGroup(of: Bool.self) { group in
+            for writer in 0..<12 {
+                group.addTask {
+                    var record = job.record
+                    record.attemptCount = writer + 1
+                    return
+                        (try? await store.update(
+                            job.id, expectedVersion: 1, record: record, events: ["writer \(writer)"], at: Date()))
+                        != nil
+                }
+            }
+            var count = 0
+            for await success in group where success { count += 1 }
+            return count
+        }
+        #expect(successes == 1)
+        let final = try #require(try await store.job(job.id))
+        #expect(final.version == 2)
+        let history = try await store.history(job.id)
+        #expect(history.count == 2)
+        #expect(history.last?.message == "writer \(final.record.attemptCount - 1)")
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func leasesAreFencedByEpoch(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let job = try await store.submit(submission("leased")).job
+        try await store.grantLease(
+            Lease(job: job.id, attempt: 1, epoch: LeaseEpoch(1), workerID: "w1", expiresAtMilliseconds: 15_000))
+        let renewed = try await store.renewLease(job: job.id, epoch: LeaseEpoch(1), expiresAtMilliseconds: 20_000)
+        #expect(renewed.expiresAtMilliseconds == 20_000)
+        // A late, older renewal never shortens a lease.
+        #expect(
+            try await store.renewLease(job: job.id, epoch: LeaseEpoch(1), expiresAtMilliseconds: 18_000)
+                .expiresAtMilliseconds == 20_000)
+        // The same epoch can never be granted twice.
+        await #expect(throws: StateStoreError.staleEpoch(job.id, epoch: LeaseEpoch(1), current: LeaseEpoch(1))) {
+            try await store.grantLease(
+                Lease(job: job.id, attempt: 1, epoch: LeaseEpoch(1), workerID: "w9", expiresAtMilliseconds: 99_000))
+        }
+        try await store.grantLease(
+            Lease(job: job.id, attempt: 2, epoch: LeaseEpoch(2), workerID: "w2", expiresAtMilliseconds: 30_000))
+        await #expect(throws: StateStoreError.staleEpoch(job.id, epoch: LeaseEpoch(1), current: LeaseEpoch(2))) {
+            _ = try await store.renewLease(job: job.id, epoch: LeaseEpoch(1), expiresAtMilliseconds: 50_000)
+        }
+        #expect(try await store.lease(job: job.id)?.workerID == "w2")
+        #expect(try await store.expiredLeases(nowMilliseconds: 29_999).isEmpty)
+        #expect(try await store.expiredLeases(nowMilliseconds: 30_000).map(\.epoch) == [LeaseEpoch(2)])
+        try await store.revokeLease(job: job.id, epoch: LeaseEpoch(2))
+        #expect(try await store.expiredLeases(nowMilliseconds: 99_000).isEmpty)
+        await #expect(throws: StateStoreError.staleEpoch(job.id, epoch: LeaseEpoch(2), current: nil)) {
+            _ = try await store.renewLease(job: job.id, epoch: LeaseEpoch(2), expiresAtMilliseconds: 60_000)
+        }
+        await #expect(throws: StateStoreError.jobNotFound(JobID("ghost"))) {
+            try await store.grantLease(
+                Lease(job: JobID("ghost"), attempt: 1, epoch: LeaseEpoch(1), workerID: nil, expiresAtMilliseconds: 1))
+        }
+    }
+
+    @Test(arguments: [StoreKind.sqlite, .postgres])
+    func everythingSurvivesAReopenAndMigrationsAreIdempotent(kind: StoreKind) async throws {
+        guard let (store, location) = try await kind.open() else { return }
+        let job = try await store.submit(submission("durable", key: "k")).job
+        var record = job.record
+        record.state = .recovering
+        _ = try await store.update(
+            job.id, expectedVersion: 1, record: record, events: ["preempted"], at: Date(timeIntervalSince1970: 1_234))
+        try await store.grantLease(
+            Lease(job: job.id, attempt: 1, epoch: LeaseEpoch(3), workerID: "w", expiresAtMilliseconds: 42))
+        try await store.close()
+
+        guard let (reopened, _) = try await kind.open(reopening: location) else { return }
+        defer { Task { try? await reopened.close() } }
+        try await reopened.migrate()
+        #expect(try await reopened.schemaVersion() == 1)
+        let read = try #require(try await reopened.job(job.id))
+        #expect(read.version == 2 && read.record == record && read.idempotencyKey == "k")
+        #expect(try await reopened.history(job.id).map(\.message) == ["submitted", "preempted"])
+        #expect(try await reopened.lease(job: job.id)?.epoch == LeaseEpoch(3))
+        #expect(try await reopened.submit(submission("other-id", key: "k")).created == false)
+    }
+
+    @Test(arguments: [StoreKind.sqlite, .postgres])
+    func aDatabaseFromANewerSpotwiseIsRefused(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let sql = try #require(store as? SQLStateStore)
+        try await sql.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (7, 0)")
+        await #expect(throws: StateStoreError.schemaTooNew(found: 7, supported: 1)) { try await sql.migrate() }
+    }
+}
