@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(
@@ -45,6 +48,17 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .target(
+            name: "Coordinator",
+            dependencies: [
+                "SpotwiseCore",
+                "StateStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .target(
             name: "SpotwiseTesting",
             dependencies: ["SpotwiseCore", "SpotPolicy"],
             swiftSettings: strictSwift6
@@ -54,6 +68,8 @@ let package = Package(
             dependencies: [
                 "SpotwiseCore",
                 "SpotPolicy",
+                "StateStore",
+                "Coordinator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift6
@@ -73,6 +89,15 @@ let package = Package(
         .testTarget(
             name: "StateStoreTests",
             dependencies: ["StateStore", "SpotwiseCore", "SpotwiseTesting"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: [
+                "Coordinator", "StateStore", "SpotwiseCore", "SpotwiseTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: strictSwift6
         ),
         .testTarget(

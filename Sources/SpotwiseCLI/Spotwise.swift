@@ -11,6 +11,6 @@ struct Spotwise: AsyncParsableCommand {
             See docs/job-spec.md for every field.
             """,
         version: SpotwiseVersion.current,
-        subcommands: [Validate.self, Simulate.self]
+        subcommands: [Validate.self, Simulate.self, CoordinatorCommand.self]
     )
 }

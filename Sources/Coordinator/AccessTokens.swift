@@ -1,0 +1,46 @@
+import Crypto
+import Foundation
+
+/// Who is calling: an operator with the admin token, or a cost owner with a read-only token.
+public enum CallerRole: Sendable, Hashable {
+    case admin
+    case readOnly
+}
+
+/// User tokens, kept only as SHA-256 digests and compared in constant time, so neither a memory
+/// dump nor response timing gives a token away.
+public struct AccessTokens: Sendable {
+    private var digests: [(digest: [UInt8], role: CallerRole)] = []
+
+    public init(admin: String, readOnly: [String] = []) {
+        digests.append((Self.digest(admin), .admin))
+        for token in readOnly { digests.append((Self.digest(token), .readOnly)) }
+    }
+
+    static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
+
+    /// The role of a presented token, or nil. Every stored digest is compared, in constant time.
+    public func role(of token: String) -> CallerRole? {
+        let presented = Self.digest(token)
+        var found: CallerRole?
+        for entry in digests where Self.constantTimeEqual(entry.digest, presented) && found == nil {
+            found = entry.role
+        }
+        return found
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+
+    /// A new random token: 32 bytes, URL-safe base64.
+    public static func generate() -> String {
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import Hummingbird
+import Logging
+import SpotwiseCore
+import StateStore
+
+/// The coordinator's HTTP application: routes, auth, error bodies.
+public enum CoordinatorApplication {
+    public struct Settings: Sendable {
+        public var host: String
+        public var port: Int
+        public var maxBodyBytes: Int
+
+        public init(host: String = "127.0.0.1", port: Int = 7070, maxBodyBytes: Int = 1 << 20) {
+            self.host = host
+            self.port = port
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
+
+    public static func router(
+        store: any StateStore, tokens: AccessTokens, settings: Settings,
+        clock: @escaping @Sendable () -> Date = Date.init,
+        newJobID: @escaping @Sendable () -> JobID = { JobID("job-" + UUID().uuidString.prefix(8).lowercased()) }
+    ) -> Router<CoordinatorContext> {
+        let router = Router(context: CoordinatorContext.self)
+        router.add(middleware: TokenAuthMiddleware(tokens: tokens))
+        router.get("health") { _, _ in "ok\n" }
+        JobsAPI(store: store, clock: clock, newJobID: newJobID, maxBodyBytes: settings.maxBodyBytes)
+            .register(on: router)
+        return router
+    }
+
+    public static func application(
+        store: any StateStore, tokens: AccessTokens, settings: Settings, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(store: store, tokens: tokens, settings: settings),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spotwise"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
+            logger: logger)
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpotwiseCore
+import StateStore
+
+/// `/v1/jobs`: submit, list, show, cancel.
+public struct JobsAPI: Sendable {
+    let store: any StateStore
+    let clock: @Sendable () -> Date
+    let newJobID: @Sendable () -> JobID
+    let maxBodyBytes: Int
+
+    /// Every route this API serves, as `METHOD /path` with `{id}` for parameters (docs/openapi.yaml
+    /// must list each one; a test checks).
+    public static let routes = [
+        "POST /v1/jobs", "GET /v1/jobs", "GET /v1/jobs/{id}", "POST /v1/jobs/{id}/cancel",
+    ]
+
+    func register(on router: Router<CoordinatorContext>) {
+        let jobs = router.group("v1/jobs")
+        jobs.post(use: submit)
+        jobs.get(use: list)
+        jobs.get(":id", use: show)
+        jobs.post(":id/cancel", use: cancel)
+    }
+
+    static let listLimit = 1_000
+
+    func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JobView.encoder.encode(value))))
+    }
+
+    /// POST /v1/jobs: a spec as YAML or JSON; `Idempotency-Key` makes retries safe.
+    @Sendable func submit(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        try context.requireAdmin("submit jobs")
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            throw APIError(
+                .contentTooLarge, code: "body_too_large", message: "the spec is over the \(maxBodyBytes)-byte limit")
+        }
+        let submittedAt = clock()
+        let spec: JobSpec
+        switch JobSpecParser(now: submittedAt).parse(Array(buffer: body), file: "request body") {
+        case .success(let parsed): spec = parsed
+        case .failure(let error): throw APIError.badRequest("invalid_spec", error.description)
+        }
+        let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+        if let key, key.isEmpty || key.count > 200 {
+            throw APIError.badRequest("invalid_idempotency_key", "Idempotency-Key must be 1-200 characters")
+        }
+        do {
+            let (job, created) = try await store.submit(
+                JobSubmission(id: newJobID(), spec: spec, idempotencyKey: key, submittedAt: submittedAt))
+            return try json(JobView(job), status: created ? .created : .ok)
+        } catch let error as StateStoreError {
+            if case .idempotencyKeyReused = error {
+                throw APIError.conflict("idempotency_key_reused", error.description)
+            }
+            throw error
+        }
+    }
+
+    /// GET /v1/jobs?state=S&limit=N
+    @Sendable func list(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        var state: JobState?
+        if let text = request.uri.queryParameters["state"] {
+            guard let parsed = JobState(rawValue: String(text)) else {
+                let allowed = JobState.allCases.map(\.rawValue).joined(separator: ", ")
+                throw APIError.badRequest("invalid_state", "unknown state '\(text)'; allowed: \(allowed)")
+            }
+            state = parsed
+        }
+        var limit = 100
+        if let text = request.uri.queryParameters["limit"] {
+            guard let parsed = Int(String(text)), (1...Self.listLimit).contains(parsed) else {
+                throw APIError.badRequest("invalid_limit", "limit must be a whole number from 1 to \(Self.listLimit)")
+            }
+            limit = parsed
+        }
+        struct Listing: Encodable { var jobs: [JobView] }
+        return try json(Listing(jobs: try await store.jobs(state: state, limit: limit).map { JobView($0) }))
+    }
+
+    /// GET /v1/jobs/{id}: the job with its history.
+    @Sendable func show(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let id = try jobID(context)
+        guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
+        return try json(JobView(job, history: try await store.history(id)))
+    }
+
+    /// POST /v1/jobs/{id}/cancel: moves the job to cancelled through the state machine.
+    @Sendable func cancel(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        try context.requireAdmin("cancel jobs")
+        let id = try jobID(context)
+        // Compare-and-swap: a concurrent change makes us reread and apply the event again.
+        for _ in 0..<5 {
+            guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
+            let transition: JobTransition
+            do {
+                transition = try JobStateMachine.apply(.cancelRequested, to: job.record)
+            } catch {
+                throw APIError.conflict("not_cancellable", "job \(id) cannot be cancelled: \(error)")
+            }
+            let messages = transition.actions.compactMap { action -> String? in
+                if case .recordEvent(let message) = action { return message }
+                return nil
+            }
+            do {
+                let updated = try await store.update(
+                    id, expectedVersion: job.version, record: transition.record, events: messages, at: clock())
+                return try json(JobView(updated))
+            } catch StateStoreError.versionConflict {
+                continue
+            }
+        }
+        throw APIError(.serviceUnavailable, code: "busy", message: "job \(id) kept changing; try again")
+    }
+
+    func jobID(_ context: CoordinatorContext) throws -> JobID {
+        guard let id = context.parameters.get("id"), !id.isEmpty, id.count <= 100 else {
+            throw APIError.badRequest("invalid_id", "a job id is 1-100 characters")
+        }
+        return JobID(id)
+    }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Hummingbird
+import Logging
+import StateStore
+
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator: the jobs API over SQLite (default) or PostgreSQL.",
+        discussion: """
+            On first start it creates the state directory with state.db, admin.token and
+            readonly.token (mode 0600) and prints both tokens once. Stops gracefully on SIGTERM.
+            """
+    )
+
+    @Option(help: "sqlite:PATH or postgres://USER@HOST:PORT/DB (default: sqlite:STATE_DIR/state.db).")
+    var db: String?
+
+    @Option(help: "Address to listen on, HOST:PORT.")
+    var bind: String = "127.0.0.1:7070"
+
+    @Option(help: "State directory (default: $SPOTWISE_HOME or .spotwise).")
+    var stateDir: String?
+
+    @Option(help: "Largest request body in bytes.")
+    var maxBodyBytes: Int = 1 << 20
+
+    func validate() throws {
+        guard Self.hostAndPort(bind) != nil else {
+            throw ValidationError("--bind must be HOST:PORT with a port from 0 to 65535, not '\(bind)'")
+        }
+        if let db, !(db.hasPrefix("sqlite:") || db.hasPrefix("postgres://") || db.hasPrefix("postgresql://")) {
+            throw ValidationError("--db must be sqlite:PATH or postgres://..., not '\(db)'")
+        }
+        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+    }
+
+    static func hostAndPort(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port), colon != text.startIndex
+        else { return nil }
+        return (String(text[..<colon]), port)
+    }
+
+    func run() async throws {
+        let directory = URL(
+            fileURLWithPath: stateDir ?? ProcessInfo.processInfo.environment["SPOTWISE_HOME"] ?? ".spotwise")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let admin = try Self.token(named: "admin.token", in: directory)
+        let reader = try Self.token(named: "readonly.token", in: directory)
+        let location = db ?? "sqlite:\(directory.appendingPathComponent("state.db").path)"
+        let store: SQLStateStore =
+            location.hasPrefix("sqlite:")
+            ? try await SQLStateStore.openSQLite(path: String(location.dropFirst("sqlite:".count)))
+            : try await SQLStateStore.connectPostgres(url: location)
+        try await store.migrate()
+        let (host, port) = Self.hostAndPort(bind)!
+        var logger = Logger(label: "spotwise.coordinator")
+        logger.logLevel = .info
+        let app = CoordinatorApplication.application(
+            store: store, tokens: AccessTokens(admin: admin, readOnly: [reader]),
+            settings: .init(host: host, port: port, maxBodyBytes: maxBodyBytes), logger: logger,
+            onServerRunning: { port in
+                print("spotwise coordinator serving on http://\(host):\(port) (state: \(location))")
+            })
+        try await app.runService()
+        try await store.close()
+    }
+
+    /// Reads a token file, or creates it (mode 0600) and prints the new token once.
+    static func token(named name: String, in directory: URL) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        if let existing = try? String(contentsOf: url, encoding: .utf8) {
+            let token = existing.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !token.isEmpty { return token }
+        }
+        let token = AccessTokens.generate()
+        guard
+            FileManager.default.createFile(
+                atPath: url.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else { throw ValidationError("cannot write \(url.path)") }
+        print("created \(url.path) (shown once): \(token)")
+        return token
+    }
+}
