@@ -5,6 +5,10 @@ import Foundation
 public enum CallerRole: Sendable, Hashable {
     case admin
     case readOnly
+    /// Holds the bootstrap token: may register workers, nothing else.
+    case bootstrap
+    /// A registered worker, by id.
+    case worker(String)
 }
 
 /// User tokens, kept only as SHA-256 digests and compared in constant time, so neither a memory
@@ -12,12 +16,18 @@ public enum CallerRole: Sendable, Hashable {
 public struct AccessTokens: Sendable {
     private var digests: [(digest: [UInt8], role: CallerRole)] = []
 
-    public init(admin: String, readOnly: [String] = []) {
+    public init(admin: String, readOnly: [String] = [], bootstrap: String? = nil) {
         digests.append((Self.digest(admin), .admin))
         for token in readOnly { digests.append((Self.digest(token), .readOnly)) }
+        if let bootstrap { digests.append((Self.digest(bootstrap), .bootstrap)) }
     }
 
     static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
+
+    /// Hex SHA-256, the form worker secrets are stored in.
+    public static func hexDigest(_ token: String) -> String {
+        digest(token).map { String(format: "%02x", $0) }.joined()
+    }
 
     /// The role of a presented token, or nil. Every stored digest is compared, in constant time.
     public func role(of token: String) -> CallerRole? {

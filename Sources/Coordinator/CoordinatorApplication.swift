@@ -20,24 +20,31 @@ public enum CoordinatorApplication {
 
     public static func router(
         store: any StateStore, tokens: AccessTokens, settings: Settings,
+        leaseClock: any LeaseClock = MonotonicLeaseClock(), leasePolicy: LeasePolicy = LeasePolicy(),
         clock: @escaping @Sendable () -> Date = Date.init,
         newJobID: @escaping @Sendable () -> JobID = { JobID("job-" + UUID().uuidString.prefix(8).lowercased()) }
     ) -> Router<CoordinatorContext> {
         let router = Router(context: CoordinatorContext.self)
-        router.add(middleware: TokenAuthMiddleware(tokens: tokens))
+        router.add(middleware: TokenAuthMiddleware(tokens: tokens, store: store))
         router.get("health") { _, _ in "ok\n" }
         JobsAPI(store: store, clock: clock, newJobID: newJobID, maxBodyBytes: settings.maxBodyBytes)
             .register(on: router)
+        WorkersAPI(store: store, leaseClock: leaseClock, policy: leasePolicy, clock: clock).register(on: router)
         return router
     }
 
     public static func application(
-        store: any StateStore, tokens: AccessTokens, settings: Settings, logger: Logger,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        store: any StateStore, tokens: AccessTokens, settings: Settings, leaseClock: any LeaseClock,
+        leasePolicy: LeasePolicy, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router(store: store, tokens: tokens, settings: settings),
+            router: router(
+                store: store, tokens: tokens, settings: settings, leaseClock: leaseClock, leasePolicy: leasePolicy),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spotwise"),
+            services: [
+                LeaseReconcilerService(
+                    reconciler: LeaseReconciler(store: store, clock: leaseClock), policy: leasePolicy, logger: logger)
+            ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger)
     }

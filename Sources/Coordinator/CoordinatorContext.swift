@@ -1,4 +1,5 @@
 import Hummingbird
+import StateStore
 
 /// The request context of the coordinator: who is calling, once the token was checked.
 public struct CoordinatorContext: RequestContext {
@@ -15,17 +16,32 @@ public struct CoordinatorContext: RequestContext {
 struct TokenAuthMiddleware: RouterMiddleware {
     typealias Context = CoordinatorContext
     let tokens: AccessTokens
+    let store: any StateStore
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         if request.uri.path == "/health" { return try await next(request, context) }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            let role = tokens.role(of: String(header.dropFirst("Bearer ".count)))
+            let role = try await role(of: String(header.dropFirst("Bearer ".count)))
         else { throw APIError.unauthorized() }
         var context = context
         context.role = role
         return try await next(request, context)
+    }
+}
+
+extension TokenAuthMiddleware {
+    /// User and bootstrap tokens from `AccessTokens`; worker tokens (`WORKER_ID.SECRET`) against
+    /// the stored digest of that worker's secret.
+    func role(of token: String) async throws -> CallerRole? {
+        if token.hasPrefix(WorkersAPI.workerIDPrefix), let dot = token.firstIndex(of: ".") {
+            let id = String(token[..<dot])
+            guard let worker = try await store.worker(id) else { return nil }
+            let presented = Array(AccessTokens.hexDigest(token).utf8)
+            return AccessTokens.constantTimeEqual(presented, Array(worker.secretDigest.utf8)) ? .worker(id) : nil
+        }
+        return tokens.role(of: token)
     }
 }
 

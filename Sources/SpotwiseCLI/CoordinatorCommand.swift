@@ -10,8 +10,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         commandName: "coordinator",
         abstract: "Run the coordinator: the jobs API over SQLite (default) or PostgreSQL.",
         discussion: """
-            On first start it creates the state directory with state.db, admin.token and
-            readonly.token (mode 0600) and prints both tokens once. Stops gracefully on SIGTERM.
+            On first start it creates the state directory with state.db, admin.token,
+            readonly.token and bootstrap.token (for workers; mode 0600) and prints each once. Stops gracefully on SIGTERM.
             """
     )
 
@@ -27,6 +27,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes.")
     var maxBodyBytes: Int = 1 << 20
 
+    @Option(help: "Seconds between worker heartbeats.") var heartbeatSeconds: Int64 = 5
+    @Option(help: "Seconds a lease lasts past the last heartbeat.") var leaseSeconds: Int64 = 15
+    @Option(help: "Seconds of grace for every live lease after a restart.") var restartGraceSeconds: Int64 = 300
+
     func validate() throws {
         guard Self.hostAndPort(bind) != nil else {
             throw ValidationError("--bind must be HOST:PORT with a port from 0 to 65535, not '\(bind)'")
@@ -35,6 +39,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("--db must be sqlite:PATH or postgres://..., not '\(db)'")
         }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard heartbeatSeconds >= 1, leaseSeconds > heartbeatSeconds, restartGraceSeconds >= leaseSeconds else {
+            throw ValidationError("need 1 <= --heartbeat-seconds < --lease-seconds <= --restart-grace-seconds")
+        }
     }
 
     static func hostAndPort(_ text: String) -> (String, Int)? {
@@ -50,6 +57,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let admin = try Self.token(named: "admin.token", in: directory)
         let reader = try Self.token(named: "readonly.token", in: directory)
+        let bootstrap = try Self.token(named: "bootstrap.token", in: directory)
         let location = db ?? "sqlite:\(directory.appendingPathComponent("state.db").path)"
         let store: SQLStateStore =
             location.hasPrefix("sqlite:")
@@ -60,8 +68,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         var logger = Logger(label: "spotwise.coordinator")
         logger.logLevel = .info
         let app = CoordinatorApplication.application(
-            store: store, tokens: AccessTokens(admin: admin, readOnly: [reader]),
-            settings: .init(host: host, port: port, maxBodyBytes: maxBodyBytes), logger: logger,
+            store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
+            settings: .init(host: host, port: port, maxBodyBytes: maxBodyBytes), leaseClock: MonotonicLeaseClock(),
+            leasePolicy: LeasePolicy(
+                heartbeatMilliseconds: heartbeatSeconds * 1000, leaseMilliseconds: leaseSeconds * 1000,
+                restartGraceMilliseconds: restartGraceSeconds * 1000),
+            logger: logger,
             onServerRunning: { port in
                 print("spotwise coordinator serving on http://\(host):\(port) (state: \(location))")
             })

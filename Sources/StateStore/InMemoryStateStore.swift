@@ -91,5 +91,19 @@ public actor InMemoryStateStore: StateStore {
             .sorted { $0.job < $1.job }
     }
 
+    private var workers: [String: WorkerRecord] = [:]
+
+    public func resetLiveLeases(expiringAt milliseconds: Int64) async throws -> Int {
+        var extended = 0
+        for (job, lease) in leases where !lease.revoked {
+            leases[job]?.expiresAtMilliseconds = milliseconds
+            extended += 1
+        }
+        return extended
+    }
+
+    public func registerWorker(_ worker: WorkerRecord) async throws { workers[worker.id] = worker }
+    public func worker(_ id: String) async throws -> WorkerRecord? { workers[id] }
+
     public func close() async throws {}
 }

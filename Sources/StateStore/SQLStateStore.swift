@@ -36,7 +36,14 @@ public final class SQLStateStore: StateStore {
                 job_id TEXT PRIMARY KEY, attempt BIGINT NOT NULL, epoch BIGINT NOT NULL, worker_id TEXT,
                 expires_at_ms BIGINT NOT NULL, revoked BIGINT NOT NULL)
             """,
-        ]
+        ],
+        [
+            """
+            CREATE TABLE workers (
+                id TEXT PRIMARY KEY, secret_digest TEXT NOT NULL, name TEXT NOT NULL, provider TEXT NOT NULL,
+                registered_at_ms BIGINT NOT NULL)
+            """
+        ],
     ]
 
     public let backend: Backend
@@ -366,6 +373,44 @@ public final class SQLStateStore: StateStore {
 }
 
 extension SQLStateStore {
+    public func resetLiveLeases(expiringAt milliseconds: Int64) async throws -> Int {
+        try await exclusive {
+            try await database.raw(
+                """
+                UPDATE leases SET expires_at_ms = \(bind: milliseconds)
+                WHERE revoked = 0 RETURNING job_id
+                """
+            ).all().count
+        }
+    }
+
+    public func registerWorker(_ worker: WorkerRecord) async throws {
+        try await exclusive {
+            try await database.raw(
+                """
+                INSERT INTO workers (id, secret_digest, name, provider, registered_at_ms)
+                VALUES (\(bind: worker.id), \(bind: worker.secretDigest), \(bind: worker.name), \(bind: worker.provider),
+                        \(bind: Self.milliseconds(worker.registeredAt)))
+                """
+            ).run()
+        }
+    }
+
+    public func worker(_ id: String) async throws -> WorkerRecord? {
+        try await exclusive {
+            try await database.raw(
+                "SELECT id, secret_digest, name, provider, registered_at_ms FROM workers WHERE id = \(bind: id)"
+            ).first().map { row in
+                WorkerRecord(
+                    id: try row.decode(column: "id", as: String.self),
+                    secretDigest: try row.decode(column: "secret_digest", as: String.self),
+                    name: try row.decode(column: "name", as: String.self),
+                    provider: try row.decode(column: "provider", as: String.self),
+                    registeredAt: Self.date(try row.decode(column: "registered_at_ms", as: Int64.self)))
+            }
+        }
+    }
+
     /// Runs one statement as is (administration: creating databases in tests, diagnostics).
     public func execute(_ statement: String) async throws {
         try await exclusive { try await database.raw(SQLQueryString(statement)).run() }

@@ -35,7 +35,34 @@ public protocol StateStore: Sendable {
     /// Unrevoked leases that expired at or before `nowMilliseconds`.
     func expiredLeases(nowMilliseconds: Int64) async throws -> [Lease]
 
+    /// After a coordinator restart: every unrevoked lease now expires at `milliseconds` on the new
+    /// process's clock (a grace period, so workers are not declared lost en masse while they
+    /// reconnect; and no lease keeps an expiry from the old process's clock). Returns how many.
+    func resetLiveLeases(expiringAt milliseconds: Int64) async throws -> Int
+
+    /// Stores a registered worker; its secret is kept only as a digest.
+    func registerWorker(_ worker: WorkerRecord) async throws
+    func worker(_ id: String) async throws -> WorkerRecord?
+
     func close() async throws
+}
+
+/// A worker agent known to the coordinator.
+public struct WorkerRecord: Hashable, Sendable {
+    public var id: String
+    /// SHA-256 of the worker's secret, hex.
+    public var secretDigest: String
+    public var name: String
+    public var provider: String
+    public var registeredAt: Date
+
+    public init(id: String, secretDigest: String, name: String, provider: String, registeredAt: Date) {
+        self.id = id
+        self.secretDigest = secretDigest
+        self.name = name
+        self.provider = provider
+        self.registeredAt = registeredAt
+    }
 }
 
 public struct JobSubmission: Sendable {

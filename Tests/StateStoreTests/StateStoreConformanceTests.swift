@@ -136,6 +136,39 @@ import Testing
         }
     }
 
+    @Test(arguments: StoreKind.allCases)
+    func afterARestartLiveLeasesGetAGracePeriod(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        for (index, id) in ["a", "b", "c"].enumerated() {
+            let job = try await store.submit(submission(id)).job
+            try await store.grantLease(
+                Lease(
+                    job: job.id, attempt: 1, epoch: LeaseEpoch(1), workerID: "w",
+                    expiresAtMilliseconds: Int64(900_000 * (index + 1))))
+        }
+        try await store.revokeLease(job: JobID("c"), epoch: LeaseEpoch(1))
+        // The old process's clock said 900 s and 1800 s; the new one starts near 0: both get the grace.
+        #expect(try await store.resetLiveLeases(expiringAt: 300_000) == 2)
+        #expect(try await store.lease(job: JobID("a"))?.expiresAtMilliseconds == 300_000)
+        #expect(try await store.lease(job: JobID("b"))?.expiresAtMilliseconds == 300_000)
+        #expect(try await store.lease(job: JobID("c"))?.expiresAtMilliseconds == 2_700_000)
+        #expect(try await store.expiredLeases(nowMilliseconds: 299_999).isEmpty)
+        #expect(try await store.expiredLeases(nowMilliseconds: 300_000).count == 2)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func workersAreStoredWithADigestOnly(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let worker = WorkerRecord(
+            id: "worker-1", secretDigest: "ab12", name: "node-a", provider: "local",
+            registeredAt: Date(timeIntervalSince1970: 1_000))
+        try await store.registerWorker(worker)
+        #expect(try await store.worker("worker-1") == worker)
+        #expect(try await store.worker("worker-2") == nil)
+    }
+
     @Test(arguments: [StoreKind.sqlite, .postgres])
     func everythingSurvivesAReopenAndMigrationsAreIdempotent(kind: StoreKind) async throws {
         guard let (store, location) = try await kind.open() else { return }
@@ -151,7 +184,7 @@ import Testing
         guard let (reopened, _) = try await kind.open(reopening: location) else { return }
         defer { Task { try? await reopened.close() } }
         try await reopened.migrate()
-        #expect(try await reopened.schemaVersion() == 1)
+        #expect(try await reopened.schemaVersion() == 2)
         let read = try #require(try await reopened.job(job.id))
         #expect(read.version == 2 && read.record == record && read.idempotencyKey == "k")
         #expect(try await reopened.history(job.id).map(\.message) == ["submitted", "preempted"])
@@ -165,6 +198,6 @@ import Testing
         defer { Task { try? await store.close() } }
         let sql = try #require(store as? SQLStateStore)
         try await sql.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (7, 0)")
-        await #expect(throws: StateStoreError.schemaTooNew(found: 7, supported: 1)) { try await sql.migrate() }
+        await #expect(throws: StateStoreError.schemaTooNew(found: 7, supported: 2)) { try await sql.migrate() }
     }
 }

@@ -1,0 +1,34 @@
+import Logging
+import ServiceLifecycle
+
+/// Runs the lease reconciler in the coordinator's service group: first the restart grace, then a
+/// pass every heartbeat period, until graceful shutdown.
+public struct LeaseReconcilerService: Service {
+    let reconciler: LeaseReconciler
+    let policy: LeasePolicy
+    let logger: Logger
+
+    public init(reconciler: LeaseReconciler, policy: LeasePolicy, logger: Logger) {
+        self.reconciler = reconciler
+        self.policy = policy
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let extended = try await reconciler.resumeAfterRestart(policy: policy)
+        if extended > 0 {
+            logger.info("restart: \(extended) live lease(s) get \(policy.restartGraceMilliseconds / 1000) s of grace")
+        }
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let lost = try await reconciler.reconcileOnce()
+                    for job in lost { logger.warning("job \(job): attempt lost (lease expired); recovering") }
+                } catch {
+                    logger.error("lease reconciler pass failed: \(error)")
+                }
+                try await Task.sleep(for: .milliseconds(policy.heartbeatMilliseconds))
+            }
+        }
+    }
+}

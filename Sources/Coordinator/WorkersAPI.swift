@@ -1,0 +1,191 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpotwiseCore
+import StateStore
+
+/// `/v1/workers`: registration with the bootstrap token, and heartbeats that renew an attempt's
+/// lease. A heartbeat with a stale epoch gets 409 and changes nothing; a worker touching another
+/// worker's attempt gets 403.
+public struct WorkersAPI: Sendable {
+    let store: any StateStore
+    let leaseClock: any LeaseClock
+    let policy: LeasePolicy
+    let clock: @Sendable () -> Date
+
+    static let workerIDPrefix = "worker-"
+    static let maxBodyBytes = 64 * 1024
+
+    public static let routes = ["POST /v1/workers", "POST /v1/workers/{id}/heartbeat"]
+
+    func register(on router: Router<CoordinatorContext>) {
+        router.post("v1/workers", use: registerWorker)
+        router.post("v1/workers/:id/heartbeat", use: heartbeat)
+    }
+
+    struct Registration: Codable {
+        var name: String
+        var provider: String
+    }
+
+    struct Registered: Codable {
+        var workerID: String
+        var token: String
+        var heartbeatEveryMilliseconds: Int64
+        var leaseMilliseconds: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case workerID = "worker_id"
+            case token
+            case heartbeatEveryMilliseconds = "heartbeat_every_ms"
+            case leaseMilliseconds = "lease_ms"
+        }
+    }
+
+    /// What a worker reports every few seconds about the attempt it runs.
+    public struct Heartbeat: Codable, Sendable {
+        public var job: String
+        public var attempt: Int
+        public var epoch: UInt64
+        public var step: Int?
+        public var committedStep: Int?
+        public var notice: String?
+
+        enum CodingKeys: String, CodingKey {
+            case job, attempt, epoch, step, notice
+            case committedStep = "committed_step"
+        }
+
+        static let fields: Set<String> = ["job", "attempt", "epoch", "step", "committed_step", "notice"]
+    }
+
+    /// The heartbeat reply: what the worker must do next.
+    public struct HeartbeatReply: Codable, Sendable, Equatable {
+        public var command: String
+        public var leaseExpiresInMilliseconds: Int64
+
+        public init(command: String, leaseExpiresInMilliseconds: Int64) {
+            self.command = command
+            self.leaseExpiresInMilliseconds = leaseExpiresInMilliseconds
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case command
+            case leaseExpiresInMilliseconds = "lease_expires_in_ms"
+        }
+    }
+
+    func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(value))))
+    }
+
+    /// Decodes a JSON body strictly: malformed JSON, missing and unknown fields are 400s that say which.
+    static func decode<T: Decodable>(_ type: T.Type, from body: ByteBuffer, fields: Set<String>) throws -> T {
+        let data = Data(buffer: body)
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw APIError.badRequest("malformed_json", "the body must be a JSON object")
+        }
+        let unknown = Set(object.keys).subtracting(fields)
+        guard unknown.isEmpty else {
+            throw APIError.badRequest(
+                "unknown_field",
+                "unknown field(s) \(unknown.sorted().joined(separator: ", ")); allowed: \(fields.sorted().joined(separator: ", "))"
+            )
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch DecodingError.keyNotFound(let key, _) {
+            throw APIError.badRequest("missing_field", "missing field '\(key.stringValue)'")
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw APIError.badRequest("wrong_type", "field '\(field)' has the wrong type: \(context.debugDescription)")
+        } catch {
+            throw APIError.badRequest("malformed_json", "unreadable body: \(error)")
+        }
+    }
+
+    @Sendable func registerWorker(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        guard context.role == .bootstrap || context.role == .admin else {
+            throw APIError.forbidden("registering a worker needs the bootstrap token")
+        }
+        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let registration = try Self.decode(Registration.self, from: body, fields: ["name", "provider"])
+        guard (1...100).contains(registration.name.count), (1...40).contains(registration.provider.count) else {
+            throw APIError.badRequest("invalid_worker", "name must be 1-100 characters and provider 1-40")
+        }
+        let id = Self.workerIDPrefix + UUID().uuidString.prefix(8).lowercased()
+        let token = "\(id).\(AccessTokens.generate())"
+        try await store.registerWorker(
+            WorkerRecord(
+                id: id, secretDigest: AccessTokens.hexDigest(token), name: registration.name,
+                provider: registration.provider, registeredAt: clock()))
+        return try json(
+            Registered(
+                workerID: id, token: token, heartbeatEveryMilliseconds: policy.heartbeatMilliseconds,
+                leaseMilliseconds: policy.leaseMilliseconds), status: .created)
+    }
+
+    @Sendable func heartbeat(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let workerID = context.parameters.get("id") ?? ""
+        guard context.role == .worker(workerID) else {
+            throw APIError.forbidden("only worker \(workerID) itself may heartbeat as \(workerID)")
+        }
+        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let beat = try Self.decode(Heartbeat.self, from: body, fields: Heartbeat.fields)
+        let jobID = JobID(beat.job)
+        guard let lease = try await store.lease(job: jobID), try await store.job(jobID) != nil else {
+            throw APIError.notFound("no attempt of job \(beat.job) is leased")
+        }
+        guard lease.workerID == workerID else {
+            throw APIError.forbidden("job \(beat.job) is leased to another worker")
+        }
+        let epoch = LeaseEpoch(beat.epoch)
+        let now = leaseClock.nowMilliseconds()
+        let renewed: Lease
+        do {
+            guard lease.attempt == beat.attempt || lease.epoch != epoch else {
+                throw StateStoreError.staleEpoch(jobID, epoch: epoch, current: lease.epoch)
+            }
+            renewed = try await store.renewLease(
+                job: jobID, epoch: epoch, expiresAtMilliseconds: now + policy.leaseMilliseconds)
+        } catch let error as StateStoreError {
+            if case .staleEpoch = error {
+                throw APIError.conflict(
+                    "stale_epoch", "\(error); this attempt has been replaced or ended: stop the trainer")
+            }
+            throw error
+        }
+        let job = try await markStarted(jobID, attempt: beat.attempt, epoch: epoch)
+        let command: String
+        if job.state.isTerminal || job.record.liveAttempt?.epoch != epoch {
+            command = "stop"
+        } else if beat.notice != nil {
+            command = "checkpoint_now"
+        } else {
+            command = "continue"
+        }
+        return try json(
+            HeartbeatReply(command: command, leaseExpiresInMilliseconds: renewed.expiresAtMilliseconds - now))
+    }
+
+    /// The first heartbeat of a provisioning attempt means its trainer began: provisioning -> running.
+    func markStarted(_ id: JobID, attempt: Int, epoch: LeaseEpoch) async throws -> StoredJob {
+        for _ in 0..<5 {
+            guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
+            guard job.state == .provisioning, let live = job.record.liveAttempt, live.number == attempt,
+                live.epoch == epoch,
+                let transition = try? JobStateMachine.apply(.attemptStarted(attempt: attempt), to: job.record)
+            else { return job }
+            do {
+                return try await store.update(
+                    id, expectedVersion: job.version, record: transition.record, events: ["attempt \(attempt) started"],
+                    at: clock())
+            } catch StateStoreError.versionConflict {
+                continue
+            }
+        }
+        throw APIError(.serviceUnavailable, code: "busy", message: "job \(id) kept changing; heartbeat again")
+    }
+}
