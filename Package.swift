@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -61,6 +62,14 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .target(
+            name: "CoordinatorClient",
+            dependencies: [
+                "SpotwiseCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .target(
             name: "SpotwiseTesting",
             dependencies: ["SpotwiseCore", "SpotPolicy"],
             swiftSettings: strictSwift6
@@ -72,6 +81,7 @@ let package = Package(
                 "SpotPolicy",
                 "StateStore",
                 "Coordinator",
+                "CoordinatorClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift6
@@ -96,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [
-                "Coordinator", "StateStore", "SpotwiseCore", "SpotwiseTesting",
+                "Coordinator", "CoordinatorClient", "StateStore", "SpotwiseCore", "SpotwiseTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

@@ -11,6 +11,8 @@ struct Spotwise: AsyncParsableCommand {
             See docs/job-spec.md for every field.
             """,
         version: SpotwiseVersion.current,
-        subcommands: [Validate.self, Simulate.self, CoordinatorCommand.self]
+        subcommands: [
+            Validate.self, Submit.self, Jobs.self, Job.self, Cancel.self, CoordinatorCommand.self, Simulate.self,
+        ]
     )
 }

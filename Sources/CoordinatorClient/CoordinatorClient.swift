@@ -1,0 +1,132 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// The coordinator's HTTP API from the outside: what the CLI (and later the worker agent) calls.
+/// Errors come back as one line: the server's message and code, or what could not be reached.
+public struct CoordinatorClient: Sendable {
+    public let baseURL: String
+    let token: String
+    let http: HTTPClient
+    /// The longest one request may take, connecting included (AsyncHTTPClient keeps retrying a
+    /// refused connection until then).
+    let timeout: TimeAmount
+
+    public init(baseURL: String, token: String, timeout: TimeAmount = .seconds(30), http: HTTPClient = .shared) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.token = token
+        self.timeout = timeout
+        self.http = http
+    }
+
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var status: Int?
+        public var code: String
+        public var message: String
+
+        public var description: String {
+            status.map { "\(message) (\(code), HTTP \($0))" } ?? message
+        }
+    }
+
+    /// A job as the API returns it.
+    public struct Job: Codable, Sendable {
+        public var id: String
+        public var name: String
+        public var state: String
+        public var version: Int
+        public var submittedAt: Date
+        public var updatedAt: Date
+        public var attempts: Int
+        public var preemptions: Int
+        public var failures: Int
+        public var outcome: String?
+        public var tags: [String: String]
+        public var history: [HistoryLine]?
+
+        public struct HistoryLine: Codable, Sendable {
+            public var at: Date
+            public var message: String
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, state, version, attempts, preemptions, failures, outcome, tags, history
+            case submittedAt = "submitted_at"
+            case updatedAt = "updated_at"
+        }
+
+        public var isTerminal: Bool { ["succeeded", "failed", "cancelled"].contains(state) }
+    }
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    /// Sends a request; a 2xx body comes back, anything else becomes a `Failure`.
+    func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, headers extra: [(String, String)] = [])
+        async throws -> Data
+    {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        for (name, value) in extra { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: timeout)
+        } catch {
+            throw Failure(
+                status: nil, code: "unreachable",
+                message: "cannot reach the coordinator at \(baseURL) (\(error)); is `spotwise coordinator` running?")
+        }
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        let data = Data(bytes.readableBytesView)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            struct ErrorBody: Decodable {
+                struct Detail: Decodable {
+                    var code: String
+                    var message: String
+                }
+                var error: Detail
+            }
+            if let error = try? JSONDecoder().decode(ErrorBody.self, from: data) {
+                throw Failure(status: Int(response.status.code), code: error.error.code, message: error.error.message)
+            }
+            throw Failure(
+                status: Int(response.status.code), code: "http_error",
+                message: String(decoding: data.prefix(300), as: UTF8.self))
+        }
+        return data
+    }
+
+    /// Submits a spec file's bytes; the idempotency key makes a retried submission safe.
+    public func submit(spec: Data, idempotencyKey: String) async throws -> Job {
+        let data = try await send(
+            .POST, "/v1/jobs", body: spec,
+            headers: [("Content-Type", "application/yaml"), ("Idempotency-Key", idempotencyKey)])
+        return try Self.decoder.decode(Job.self, from: data)
+    }
+
+    public func jobs(state: String? = nil) async throws -> [Job] {
+        struct Listing: Decodable { var jobs: [Job] }
+        let query =
+            state.map { "?state=\($0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? $0)" } ?? ""
+        return try Self.decoder.decode(Listing.self, from: try await send(.GET, "/v1/jobs" + query)).jobs
+    }
+
+    public func job(_ id: String) async throws -> Job {
+        try Self.decoder.decode(Job.self, from: try await send(.GET, "/v1/jobs/\(escaped(id))"))
+    }
+
+    public func cancel(_ id: String) async throws -> Job {
+        try Self.decoder.decode(Job.self, from: try await send(.POST, "/v1/jobs/\(escaped(id))/cancel"))
+    }
+
+    func escaped(_ id: String) -> String {
+        id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
+            ?? id
+    }
+}

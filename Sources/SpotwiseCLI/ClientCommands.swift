@@ -1,0 +1,150 @@
+import ArgumentParser
+import CoordinatorClient
+import Foundation
+import SpotwiseCore
+
+/// Where the coordinator is and which token to use: flags, then SPOTWISE_URL / SPOTWISE_TOKEN,
+/// then the state directory's admin.token.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "Coordinator URL (default: $SPOTWISE_URL or http://127.0.0.1:7070).") var url: String?
+    @Option(help: "API token (default: $SPOTWISE_TOKEN or the state directory's admin.token).") var token: String?
+    @Option(help: "State directory holding admin.token (default: $SPOTWISE_HOME or .spotwise).") var stateDir: String?
+
+    func client() throws -> CoordinatorClient {
+        let environment = ProcessInfo.processInfo.environment
+        let base = url ?? environment["SPOTWISE_URL"] ?? "http://127.0.0.1:7070"
+        if let token = token ?? environment["SPOTWISE_TOKEN"] {
+            return CoordinatorClient(baseURL: base, token: token, timeout: .seconds(10))
+        }
+        let directory = stateDir ?? environment["SPOTWISE_HOME"] ?? ".spotwise"
+        let file = URL(fileURLWithPath: directory).appendingPathComponent("admin.token")
+        guard let saved = try? String(contentsOf: file, encoding: .utf8) else {
+            throw ValidationError("no token: pass --token, set SPOTWISE_TOKEN, or run where \(file.path) exists")
+        }
+        return CoordinatorClient(
+            baseURL: base, token: saved.trimmingCharacters(in: .whitespacesAndNewlines), timeout: .seconds(10))
+    }
+}
+
+/// Prints a client failure as one line and exits 1, instead of a stack dump.
+func reportingFailures(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let failure as CoordinatorClient.Failure {
+        FileHandle.standardError.write(Data("error: \(failure)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+struct Submit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate a job spec and submit it to the coordinator.")
+
+    @Argument(help: "The job spec file.") var file: String
+    @Flag(help: "Wait until the job ends, printing its state changes.") var wait = false
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        // The same checks as `spotwise validate`, before anything is sent.
+        let report = Validate.report(for: [file], parser: JobSpecParser())
+        guard !report.failed else {
+            FileHandle.standardError.write(Data(report.text.utf8))
+            throw ExitCode(1)
+        }
+        let spec = try Data(contentsOf: URL(fileURLWithPath: file))
+        let client = try connection.client()
+        try await reportingFailures {
+            let job = try await client.submit(spec: spec, idempotencyKey: UUID().uuidString)
+            print("submitted \(job.id) (\(job.name)): \(job.state)")
+            guard wait else { return }
+            var last = job.state
+            while true {
+                try await Task.sleep(for: .seconds(2))
+                let current = try await client.job(job.id)
+                if current.state != last {
+                    print("\(job.id): \(current.state)")
+                    last = current.state
+                }
+                if current.isTerminal {
+                    if current.state != "succeeded" { throw ExitCode(1) }
+                    return
+                }
+            }
+        }
+    }
+}
+
+struct Jobs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
+
+    @Option(help: "Only jobs in this state.") var state: String?
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let client = try connection.client()
+        try await reportingFailures {
+            let jobs = try await client.jobs(state: state)
+            if json { return try printJSON(jobs) }
+            print(Self.table(jobs))
+        }
+    }
+
+    static func table(_ jobs: [CoordinatorClient.Job]) -> String {
+        let formatter = ISO8601DateFormatter()
+        var rows = [["ID", "NAME", "STATE", "ATTEMPTS", "PREEMPTIONS", "SUBMITTED"]]
+        rows += jobs.map {
+            [
+                $0.id, $0.name, $0.state, String($0.attempts), String($0.preemptions),
+                formatter.string(from: $0.submittedAt),
+            ]
+        }
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+}
+
+struct Job: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one job and its history.")
+
+    @Argument(help: "Job id.") var id: String
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let client = try connection.client()
+        try await reportingFailures {
+            let job = try await client.job(id)
+            if json { return try printJSON(job) }
+            print("\(job.id)  \(job.name)  \(job.state)")
+            print("attempts \(job.attempts), preemptions \(job.preemptions), failures \(job.failures)")
+            if let outcome = job.outcome { print("outcome: \(outcome)") }
+            let formatter = ISO8601DateFormatter()
+            for line in job.history ?? [] { print("  \(formatter.string(from: line.at))  \(line.message)") }
+        }
+    }
+}
+
+struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Cancel a job.")
+
+    @Argument(help: "Job id.") var id: String
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let client = try connection.client()
+        try await reportingFailures {
+            let job = try await client.cancel(id)
+            print("\(job.id): \(job.state)")
+        }
+    }
+}
