@@ -92,6 +92,12 @@ let package = Package(
             path: "Benchmarks/PolicyBenchmark",
             swiftSettings: strictSwift6
         ),
+        .executableTarget(
+            name: "DurabilityCheck",
+            dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Benchmarks/DurabilityCheck",
+            swiftSettings: strictSwift6
+        ),
         .testTarget(
             name: "SpotwiseCoreTests",
             dependencies: ["SpotwiseCore", "SpotwiseTesting"],
