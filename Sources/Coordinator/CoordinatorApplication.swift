@@ -21,15 +21,22 @@ public enum CoordinatorApplication {
     public static func router(
         store: any StateStore, tokens: AccessTokens, settings: Settings,
         leaseClock: any LeaseClock = MonotonicLeaseClock(), leasePolicy: LeasePolicy = LeasePolicy(),
-        clock: @escaping @Sendable () -> Date = Date.init,
+        metrics: CoordinatorMetrics = CoordinatorMetrics(), clock: @escaping @Sendable () -> Date = Date.init,
         newJobID: @escaping @Sendable () -> JobID = { JobID("job-" + UUID().uuidString.prefix(8).lowercased()) }
     ) -> Router<CoordinatorContext> {
         let router = Router(context: CoordinatorContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: TokenAuthMiddleware(tokens: tokens, store: store))
         router.get("health") { _, _ in "ok\n" }
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: try await metrics.render(store: store))))
+        }
         JobsAPI(store: store, clock: clock, newJobID: newJobID, maxBodyBytes: settings.maxBodyBytes)
             .register(on: router)
-        WorkersAPI(store: store, leaseClock: leaseClock, policy: leasePolicy, clock: clock).register(on: router)
+        WorkersAPI(store: store, leaseClock: leaseClock, policy: leasePolicy, metrics: metrics, clock: clock)
+            .register(on: router)
         return router
     }
 
@@ -37,13 +44,16 @@ public enum CoordinatorApplication {
         store: any StateStore, tokens: AccessTokens, settings: Settings, leaseClock: any LeaseClock,
         leasePolicy: LeasePolicy, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        Application(
+        let metrics = CoordinatorMetrics()
+        return Application(
             router: router(
-                store: store, tokens: tokens, settings: settings, leaseClock: leaseClock, leasePolicy: leasePolicy),
+                store: store, tokens: tokens, settings: settings, leaseClock: leaseClock, leasePolicy: leasePolicy,
+                metrics: metrics),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spotwise"),
             services: [
                 LeaseReconcilerService(
-                    reconciler: LeaseReconciler(store: store, clock: leaseClock), policy: leasePolicy, logger: logger)
+                    reconciler: LeaseReconciler(store: store, clock: leaseClock, metrics: metrics), policy: leasePolicy,
+                    logger: logger)
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger)

@@ -9,10 +9,15 @@ public struct LeaseReconciler: Sendable {
     let store: any StateStore
     let clock: any LeaseClock
     let wallClock: @Sendable () -> Date
+    let metrics: CoordinatorMetrics?
 
-    public init(store: any StateStore, clock: any LeaseClock, wallClock: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        store: any StateStore, clock: any LeaseClock, metrics: CoordinatorMetrics? = nil,
+        wallClock: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.store = store
         self.clock = clock
+        self.metrics = metrics
         self.wallClock = wallClock
     }
 
@@ -40,6 +45,7 @@ public struct LeaseReconciler: Sendable {
                         job.id, expectedVersion: job.version, record: transition.record, events: messages,
                         at: wallClock())
                     lost.append(job.id)
+                    metrics?.leaseExpiries.increment()
                     break
                 } catch StateStoreError.versionConflict {
                     continue

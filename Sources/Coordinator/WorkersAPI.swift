@@ -11,6 +11,7 @@ public struct WorkersAPI: Sendable {
     let store: any StateStore
     let leaseClock: any LeaseClock
     let policy: LeasePolicy
+    let metrics: CoordinatorMetrics
     let clock: @Sendable () -> Date
 
     static let workerIDPrefix = "worker-"
@@ -152,11 +153,14 @@ public struct WorkersAPI: Sendable {
                 job: jobID, epoch: epoch, expiresAtMilliseconds: now + policy.leaseMilliseconds)
         } catch let error as StateStoreError {
             if case .staleEpoch = error {
+                metrics.staleHeartbeats.increment()
                 throw APIError.conflict(
                     "stale_epoch", "\(error); this attempt has been replaced or ended: stop the trainer")
             }
             throw error
         }
+        metrics.heartbeats.increment()
+        if beat.notice != nil { metrics.interruptionNotices.increment() }
         let job = try await markStarted(jobID, attempt: beat.attempt, epoch: epoch)
         let command: String
         if job.state.isTerminal || job.record.liveAttempt?.epoch != epoch {

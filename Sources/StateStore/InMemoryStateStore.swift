@@ -54,6 +54,10 @@ public actor InMemoryStateStore: StateStore {
         return job
     }
 
+    public func countJobsByState() async throws -> [JobState: Int] {
+        jobsByID.values.reduce(into: [:]) { counts, job in counts[job.state, default: 0] += 1 }
+    }
+
     public func history(_ id: JobID) async throws -> [JobHistoryEntry] {
         guard jobsByID[id] != nil else { throw StateStoreError.jobNotFound(id) }
         return historyByJob[id] ?? []

@@ -384,6 +384,20 @@ extension SQLStateStore {
         }
     }
 
+    public func countJobsByState() async throws -> [JobState: Int] {
+        let rows = try await exclusive {
+            try await database.raw("SELECT state, COUNT(*) AS jobs FROM jobs GROUP BY state").all()
+        }
+        var counts: [JobState: Int] = [:]
+        for row in rows {
+            guard let state = JobState(rawValue: try row.decode(column: "state", as: String.self)) else {
+                throw StateStoreError.corruptRow("unknown job state in the jobs table")
+            }
+            counts[state] = Int(try row.decode(column: "jobs", as: Int64.self))
+        }
+        return counts
+    }
+
     public func registerWorker(_ worker: WorkerRecord) async throws {
         try await exclusive {
             try await database.raw(

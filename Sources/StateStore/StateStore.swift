@@ -23,6 +23,8 @@ public protocol StateStore: Sendable {
     func update(_ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], at: Date) async throws
         -> StoredJob
     func history(_ id: JobID) async throws -> [JobHistoryEntry]
+    /// How many jobs are in each state (states with none are absent).
+    func countJobsByState() async throws -> [JobState: Int]
 
     /// Grants the lease of an attempt. Refused unless `epoch` is newer than every epoch granted
     /// for the job before (a fenced-off attempt never gets a lease back).

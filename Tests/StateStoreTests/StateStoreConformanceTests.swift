@@ -27,6 +27,7 @@ import Testing
             JobID("b"), expectedVersion: 1, record: record, events: ["gave up"], at: Date(timeIntervalSince1970: 2_000))
         #expect(try await store.jobs(state: .failed, limit: 10).map(\.id.rawValue) == ["b"])
         #expect(try await store.jobs(state: .queued, limit: 10).map(\.id.rawValue) == ["c", "a"])
+        #expect(try await store.countJobsByState() == [.queued: 2, .failed: 1])
     }
 
     @Test(arguments: StoreKind.allCases)
