@@ -100,6 +100,16 @@ let package = Package(
             path: "Benchmarks/DurabilityCheck",
             swiftSettings: strictSwift6
         ),
+        .executableTarget(
+            name: "HeartbeatBenchmark",
+            dependencies: [
+                "Coordinator", "StateStore", "SpotwiseCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Benchmarks/HeartbeatBenchmark",
+            swiftSettings: strictSwift6
+        ),
         .testTarget(
             name: "SpotwiseCoreTests",
             dependencies: ["SpotwiseCore", "SpotwiseTesting"],

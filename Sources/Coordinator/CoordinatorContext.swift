@@ -1,5 +1,6 @@
 import Hummingbird
 import StateStore
+import Synchronization
 
 /// The request context of the coordinator: who is calling, once the token was checked.
 public struct CoordinatorContext: RequestContext {
@@ -17,6 +18,8 @@ struct TokenAuthMiddleware: RouterMiddleware {
     typealias Context = CoordinatorContext
     let tokens: AccessTokens
     let store: any StateStore
+    /// Worker secrets never change once registered, so their digests are read from the store once.
+    let workerDigests = WorkerDigestCache()
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -37,9 +40,9 @@ extension TokenAuthMiddleware {
     func role(of token: String) async throws -> CallerRole? {
         if token.hasPrefix(WorkersAPI.workerIDPrefix), let dot = token.firstIndex(of: ".") {
             let id = String(token[..<dot])
-            guard let worker = try await store.worker(id) else { return nil }
+            guard let digest = try await workerDigests.digest(of: id, store: store) else { return nil }
             let presented = Array(AccessTokens.hexDigest(token).utf8)
-            return AccessTokens.constantTimeEqual(presented, Array(worker.secretDigest.utf8)) ? .worker(id) : nil
+            return AccessTokens.constantTimeEqual(presented, Array(digest.utf8)) ? .worker(id) : nil
         }
         return tokens.role(of: token)
     }
@@ -49,5 +52,17 @@ extension CoordinatorContext {
     /// Changes need the admin token; a read-only token gets 403.
     func requireAdmin(_ action: String) throws {
         guard role == .admin else { throw APIError.forbidden("a read-only token cannot \(action)") }
+    }
+}
+
+/// Registered workers' secret digests, read from the store on first use.
+final class WorkerDigestCache: Sendable {
+    private let digests = Mutex<[String: String]>([:])
+
+    func digest(of worker: String, store: any StateStore) async throws -> String? {
+        if let known = digests.withLock({ $0[worker] }) { return known }
+        guard let record = try await store.worker(worker) else { return nil }
+        digests.withLock { $0[worker] = record.secretDigest }
+        return record.secretDigest
     }
 }

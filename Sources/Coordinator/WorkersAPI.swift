@@ -136,7 +136,7 @@ public struct WorkersAPI: Sendable {
         let body = try await request.body.collect(upTo: Self.maxBodyBytes)
         let beat = try Self.decode(Heartbeat.self, from: body, fields: Heartbeat.fields)
         let jobID = JobID(beat.job)
-        guard let lease = try await store.lease(job: jobID), try await store.job(jobID) != nil else {
+        guard let lease = try await store.lease(job: jobID) else {
             throw APIError.notFound("no attempt of job \(beat.job) is leased")
         }
         guard lease.workerID == workerID else {
@@ -161,7 +161,10 @@ public struct WorkersAPI: Sendable {
         }
         metrics.heartbeats.increment()
         if beat.notice != nil { metrics.interruptionNotices.increment() }
-        let job = try await markStarted(jobID, attempt: beat.attempt, epoch: epoch)
+        guard let stored = try await store.job(jobID) else { throw APIError.notFound("no job \(jobID)") }
+        let job =
+            stored.state == .provisioning
+            ? try await markStarted(jobID, attempt: beat.attempt, epoch: epoch) : stored
         let command: String
         if job.state.isTerminal || job.record.liveAttempt?.epoch != epoch {
             command = "stop"

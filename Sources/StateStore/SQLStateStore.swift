@@ -6,6 +6,7 @@ import PostgresKit
 import SQLKit
 import SQLiteKit
 import SpotwiseCore
+import Synchronization
 
 /// The state store over SQLKit, one implementation for SQLite (the embedded default: WAL,
 /// synchronous=FULL) and PostgreSQL (shared state). Numbered migrations; every multi-statement
@@ -49,6 +50,8 @@ public final class SQLStateStore: StateStore {
     public let backend: Backend
     let database: any SQLDatabase
     private let gate = SerialGate()
+    /// SQLite only: lease renewals kept in memory, by job (see `renewInMemory`).
+    private let renewals = Mutex<[JobID: (epoch: LeaseEpoch, expiresAt: Int64)]>([:])
     private let shutdown: @Sendable () async throws -> Void
 
     init(backend: Backend, database: any SQLDatabase, shutdown: @escaping @Sendable () async throws -> Void) {
@@ -331,6 +334,9 @@ public final class SQLStateStore: StateStore {
     }
 
     public func renewLease(job: JobID, epoch: LeaseEpoch, expiresAtMilliseconds: Int64) async throws -> Lease {
+        if backend == .sqlite {
+            return try await renewInMemory(job: job, epoch: epoch, expiresAtMilliseconds: expiresAtMilliseconds)
+        }
         // One statement: the epoch check and the write cannot be separated by another writer.
         let renewed = try await exclusive {
             try await database.raw(
@@ -347,6 +353,33 @@ public final class SQLStateStore: StateStore {
         throw StateStoreError.staleEpoch(job, epoch: epoch, current: current.flatMap { $0.revoked ? nil : $0.epoch })
     }
 
+    /// On SQLite (one coordinator owns the file) renewals stay in memory: the lease row is
+    /// written only on grant and revoke, so a heartbeat costs no fsync. Nothing is lost by a
+    /// crash: after a restart every live lease is reset to the grace period anyway.
+    private func renewInMemory(job: JobID, epoch: LeaseEpoch, expiresAtMilliseconds: Int64) async throws -> Lease {
+        guard var current = try await lease(job: job), current.epoch == epoch, !current.revoked else {
+            let current = try await lease(job: job)
+            throw StateStoreError.staleEpoch(
+                job, epoch: epoch, current: current.flatMap { $0.revoked ? nil : $0.epoch })
+        }
+        current.expiresAtMilliseconds = max(current.expiresAtMilliseconds, expiresAtMilliseconds)
+        let expiry = current.expiresAtMilliseconds
+        renewals.withLock { renewals in
+            if let existing = renewals[job], existing.epoch == epoch, existing.expiresAt >= expiry { return }
+            renewals[job] = (epoch, expiry)
+        }
+        return current
+    }
+
+    /// The lease as stored, with an in-memory renewal of the same epoch applied.
+    private func applyingRenewal(_ lease: Lease) -> Lease {
+        var lease = lease
+        if let renewal = renewals.withLock({ $0[lease.job] }), renewal.epoch == lease.epoch {
+            lease.expiresAtMilliseconds = max(lease.expiresAtMilliseconds, renewal.expiresAt)
+        }
+        return lease
+    }
+
     public func revokeLease(job: JobID, epoch: LeaseEpoch) async throws {
         try await exclusive {
             try await database.raw(
@@ -360,7 +393,7 @@ public final class SQLStateStore: StateStore {
             try await database.raw(
                 "SELECT \(unsafeRaw: Self.leaseColumns) FROM leases WHERE job_id = \(bind: job.rawValue)"
             ).first().map(Self.lease)
-        }
+        }.map(applyingRenewal)
     }
 
     public func expiredLeases(nowMilliseconds: Int64) async throws -> [Lease] {
@@ -368,13 +401,14 @@ public final class SQLStateStore: StateStore {
             try await database.raw(
                 "SELECT \(unsafeRaw: Self.leaseColumns) FROM leases WHERE revoked = 0 AND expires_at_ms <= \(bind: nowMilliseconds) ORDER BY job_id"
             ).all().map(Self.lease)
-        }
+        }.map(applyingRenewal).filter { $0.expiresAtMilliseconds <= nowMilliseconds }
     }
 }
 
 extension SQLStateStore {
     public func resetLiveLeases(expiringAt milliseconds: Int64) async throws -> Int {
-        try await exclusive {
+        renewals.withLock { $0.removeAll() }
+        return try await exclusive {
             try await database.raw(
                 """
                 UPDATE leases SET expires_at_ms = \(bind: milliseconds)
