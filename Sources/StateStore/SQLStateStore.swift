@@ -50,6 +50,8 @@ public final class SQLStateStore: StateStore {
     public let backend: Backend
     let database: any SQLDatabase
     private let gate = SerialGate()
+    /// SQLite only: jobs and leases as last read or written (see `OwnedStateCache`).
+    let owned: OwnedStateCache?
     /// SQLite only: lease renewals kept in memory, by job (see `renewInMemory`).
     private let renewals = Mutex<[JobID: (epoch: LeaseEpoch, expiresAt: Int64)]>([:])
     private let shutdown: @Sendable () async throws -> Void
@@ -58,6 +60,7 @@ public final class SQLStateStore: StateStore {
         self.backend = backend
         self.database = database
         self.shutdown = shutdown
+        self.owned = backend == .sqlite ? OwnedStateCache() : nil
     }
 
     /// Opens (creating if needed) an SQLite database file with WAL and synchronous=FULL.
@@ -97,13 +100,18 @@ public final class SQLStateStore: StateStore {
     }
 
     /// Runs `body` in one transaction on one connection.
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    /// `committed` runs after COMMIT, still inside the gate (it keeps `owned` in step).
+    func transaction<T: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> T,
+        committed: @escaping @Sendable (T) -> Void = { _ in }
+    ) async throws -> T {
         try await exclusive {
             try await database.withSession { session in
                 try await session.raw(self.backend == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
                 do {
                     let result = try await body(session)
                     try await session.raw("COMMIT").run()
+                    committed(result)
                     return result
                 } catch {
                     try? await session.raw("ROLLBACK").run()
@@ -214,13 +222,19 @@ public final class SQLStateStore: StateStore {
                 id: submission.id, spec: submission.spec, record: record, version: 1,
                 idempotencyKey: submission.idempotencyKey, submittedAt: Self.date(at), updatedAt: Self.date(at))
             return (job, true)
+        } committed: { [owned] result in
+            owned?.remember(result.job)
         }
     }
 
     public func job(_ id: JobID) async throws -> StoredJob? {
-        try await exclusive {
-            try await database.raw("SELECT \(unsafeRaw: Self.jobColumns) FROM jobs WHERE id = \(bind: id.rawValue)")
-                .first().map(Self.storedJob)
+        if let cached = owned?.job(id) { return cached }
+        return try await exclusive {
+            let job = try await database.raw(
+                "SELECT \(unsafeRaw: Self.jobColumns) FROM jobs WHERE id = \(bind: id.rawValue)"
+            ).first().map(Self.storedJob)
+            if let job { owned?.remember(job) }
+            return job
         }
     }
 
@@ -270,6 +284,8 @@ public final class SQLStateStore: StateStore {
                 ).run()
             }
             return job
+        } committed: { [owned] job in
+            owned?.remember(job)
         }
     }
 
@@ -330,6 +346,8 @@ public final class SQLStateStore: StateStore {
                     """
                 ).run()
             }
+        } committed: { [owned] _ in
+            owned?.remember(lease: lease, for: lease.job)
         }
     }
 
@@ -385,14 +403,18 @@ public final class SQLStateStore: StateStore {
             try await database.raw(
                 "UPDATE leases SET revoked = 1 WHERE job_id = \(bind: job.rawValue) AND epoch = \(bind: Int64(epoch.value))"
             ).run()
+            owned?.forgetLease(job)
         }
     }
 
     public func lease(job: JobID) async throws -> Lease? {
-        try await exclusive {
-            try await database.raw(
+        if let cached = owned?.lease(job) { return cached.map(applyingRenewal) }
+        return try await exclusive {
+            let lease = try await database.raw(
                 "SELECT \(unsafeRaw: Self.leaseColumns) FROM leases WHERE job_id = \(bind: job.rawValue)"
             ).first().map(Self.lease)
+            owned?.remember(lease: lease, for: job)
+            return lease
         }.map(applyingRenewal)
     }
 
@@ -409,12 +431,14 @@ extension SQLStateStore {
     public func resetLiveLeases(expiringAt milliseconds: Int64) async throws -> Int {
         renewals.withLock { $0.removeAll() }
         return try await exclusive {
-            try await database.raw(
+            let count = try await database.raw(
                 """
                 UPDATE leases SET expires_at_ms = \(bind: milliseconds)
                 WHERE revoked = 0 RETURNING job_id
                 """
             ).all().count
+            owned?.forgetAll()
+            return count
         }
     }
 
@@ -461,6 +485,9 @@ extension SQLStateStore {
 
     /// Runs one statement as is (administration: creating databases in tests, diagnostics).
     public func execute(_ statement: String) async throws {
-        try await exclusive { try await database.raw(SQLQueryString(statement)).run() }
+        try await exclusive {
+            try await database.raw(SQLQueryString(statement)).run()
+            owned?.forgetAll()
+        }
     }
 }
