@@ -32,6 +32,20 @@ public struct ExecutionModel: Hashable, Sendable {
     /// Whether the job can meet its deadline at all (on-demand from the start).
     public var isFeasible: Bool { changeoverUnits + workUnits <= deadlineUnits }
 
+    /// The changeover amounts a tick boundary can see: 0, then d, d - t, d - 2t, ... above 0; and
+    /// for each amount (0...d) its position in that list. The DP and the plan index states by it.
+    public var changeoverSteps: (values: [Int], index: [Int]) {
+        var values = [0]
+        var value = changeoverUnits
+        while value > 0 {
+            values.append(value)
+            value -= tickUnits
+        }
+        var index = Array(repeating: 0, count: changeoverUnits + 1)
+        for (position, value) in values.enumerated() { index[value] = position }
+        return (values, index)
+    }
+
     /// One tick on an instance: the changeover is paid first, then progress, and the instance is
     /// billed only until the work is done.
     @inline(__always)
@@ -45,6 +59,14 @@ public struct ExecutionModel: Hashable, Sendable {
     @inline(__always)
     public func cost(units: Int, pricePerNodeHour: Double) -> Double {
         Double(units * unitSeconds) / 3600 * pricePerNodeHour * Double(nodes)
+    }
+}
+
+extension [PoolSeries] {
+    /// The pool with the cheapest on-demand price: on-demand is always available, so no other
+    /// pool's on-demand is ever worth paying for.
+    var cheapestOnDemandPool: Int {
+        indices.min { self[$0].onDemandPricePerHour < self[$1].onDemandPricePerHour } ?? 0
     }
 }
 

@@ -47,14 +47,7 @@ public struct MarkovPlan: Sendable {
         self.key = key
         let model = key.model
         let tick = model.tickUnits
-        var changeoverValues: [Int] = [0]
-        var value = model.changeoverUnits
-        while value > 0 {
-            changeoverValues.append(value)
-            value -= tick
-        }
-        var changeoverIndex = Array(repeating: 0, count: model.changeoverUnits + 1)
-        for (index, value) in changeoverValues.enumerated() { changeoverIndex[value] = index }
+        let (changeoverValues, changeoverIndex) = model.changeoverSteps
         self.changeoverValues = changeoverValues
         self.changeoverIndex = changeoverIndex
         let count = changeoverValues.count

@@ -22,20 +22,12 @@ public struct OmniscientPlanner: Sendable {
         let work = model.workUnits
         let tick = model.tickUnits
         let poolCount = pools.count
-        // Changeover values that can occur: d, d - t, d - 2t, ..., then 0.
-        var changeoverValues: [Int] = [0]
-        var value = model.changeoverUnits
-        while value > 0 {
-            changeoverValues.append(value)
-            value -= tick
-        }
-        var changeoverIndex = Array(repeating: 0, count: model.changeoverUnits + 1)
-        for (index, value) in changeoverValues.enumerated() { changeoverIndex[value] = index }
+        let (changeoverValues, changeoverIndex) = model.changeoverSteps
         let changeoverCount = changeoverValues.count
         // State 0 is "no instance"; then spot per pool, then on-demand, each with every changeover value.
         let stateCount = 1 + (poolCount + 1) * changeoverCount
         let onDemandMode = poolCount
-        let onDemandPool = pools.indices.min { pools[$0].onDemandPricePerHour < pools[$1].onDemandPricePerHour } ?? 0
+        let onDemandPool = pools.cheapestOnDemandPool
         let unitHours = Double(model.unitSeconds) / 3600 * Double(model.nodes)
         let onDemandPerUnit = pools[onDemandPool].onDemandPricePerHour * unitHours
 

@@ -42,7 +42,7 @@ public struct TraceReplayer: Sendable {
         var outcome = WindowOutcome(
             cost: 0, metDeadline: false, finishSeconds: 0, spotSeconds: 0, onDemandSeconds: 0, changeovers: 0,
             preemptions: 0)
-        let onDemandPool = pools.indices.min { pools[$0].onDemandPricePerHour < pools[$1].onDemandPricePerHour } ?? 0
+        let onDemandPool = pools.cheapestOnDemandPool
 
         for tick in 0..<model.deadlineTicks {
             let traceTick = startTick + tick
