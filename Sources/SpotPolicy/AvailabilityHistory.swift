@@ -2,12 +2,6 @@
 /// (O(1) per tick), so a policy learns from everything seen so far without keeping the series.
 public struct AvailabilityHistory: Hashable, Sendable {
     public private(set) var observedTicks = 0
-    public private(set) var availableTicks = 0
-    /// Completed runs of availability and their total length, in ticks.
-    public private(set) var completedUpRuns = 0
-    public private(set) var completedUpTicks = 0
-    public private(set) var completedDownRuns = 0
-    public private(set) var completedDownTicks = 0
     /// Length of the run in progress, and whether it is a run of availability.
     public private(set) var currentRunTicks = 0
     public private(set) var currentlyAvailable = false
@@ -42,21 +36,11 @@ public struct AvailabilityHistory: Hashable, Sendable {
                 downExposure[ageClass] += 1
                 if ended { downEnds[ageClass] += 1 }
             }
-        }
-        if observedTicks > 0 && available != currentlyAvailable {
-            if currentlyAvailable {
-                completedUpRuns += 1
-                completedUpTicks += currentRunTicks
-            } else {
-                completedDownRuns += 1
-                completedDownTicks += currentRunTicks
-            }
-            currentRunTicks = 0
+            if ended { currentRunTicks = 0 }
         }
         currentlyAvailable = available
         currentRunTicks += 1
         observedTicks += 1
-        if available { availableTicks += 1 }
     }
 
     /// Probability per tick that a run of availability of this age class ends, with a prior.
@@ -67,37 +51,5 @@ public struct AvailabilityHistory: Hashable, Sendable {
     /// Probability per tick that an outage of this age class ends, with a prior.
     public func downHazard(ageClass: Int, prior: Double, weight: Double) -> Double {
         (Double(downEnds[ageClass]) + prior * weight) / (Double(downExposure[ageClass]) + weight)
-    }
-
-    /// The age class of the run in progress.
-    public var currentAgeClass: Int {
-        currentRunTicks < (currentlyAvailable ? Self.upAgeLimit : Self.downAgeLimit) ? 0 : 1
-    }
-
-    /// Fraction of observed ticks with spot available, pulled towards `prior` by `weight` pseudo-ticks.
-    public func availability(prior: Double = 0.5, weight: Double = 12) -> Double {
-        (Double(availableTicks) + prior * weight) / (Double(observedTicks) + weight)
-    }
-
-    /// Mean length of a run of availability in ticks, counting the run in progress as at least
-    /// as long as it has lasted so far (a censored observation), with a prior of `prior` ticks.
-    public func meanUpRunTicks(prior: Double = 6, weight: Double = 1) -> Double {
-        var ticks = Double(completedUpTicks) + prior * weight
-        var runs = Double(completedUpRuns) + weight
-        if currentlyAvailable && currentRunTicks > 0 {
-            ticks += Double(currentRunTicks)
-            runs += 1
-        }
-        return ticks / runs
-    }
-
-    public func meanDownRunTicks(prior: Double = 3, weight: Double = 1) -> Double {
-        var ticks = Double(completedDownTicks) + prior * weight
-        var runs = Double(completedDownRuns) + weight
-        if !currentlyAvailable && currentRunTicks > 0 {
-            ticks += Double(currentRunTicks)
-            runs += 1
-        }
-        return ticks / runs
     }
 }
