@@ -30,7 +30,7 @@ public struct JobsAPI: Sendable {
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JobView.encoder.encode(value))))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JobSummary.encoder.encode(value))))
     }
 
     /// POST /v1/jobs: a spec as YAML or JSON; `Idempotency-Key` makes retries safe.
@@ -56,7 +56,7 @@ public struct JobsAPI: Sendable {
         do {
             let (job, created) = try await store.submit(
                 JobSubmission(id: newJobID(), spec: spec, idempotencyKey: key, submittedAt: submittedAt))
-            return try json(JobView(job), status: created ? .created : .ok)
+            return try json(JobSummary(job), status: created ? .created : .ok)
         } catch let error as StateStoreError {
             if case .idempotencyKeyReused = error {
                 throw APIError.conflict("idempotency_key_reused", error.description)
@@ -82,15 +82,15 @@ public struct JobsAPI: Sendable {
             }
             limit = parsed
         }
-        struct Listing: Encodable { var jobs: [JobView] }
-        return try json(Listing(jobs: try await store.jobs(state: state, limit: limit).map { JobView($0) }))
+        struct Listing: Encodable { var jobs: [JobSummary] }
+        return try json(Listing(jobs: try await store.jobs(state: state, limit: limit).map { JobSummary($0) }))
     }
 
     /// GET /v1/jobs/{id}: the job with its history.
     @Sendable func show(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let id = try jobID(context)
         guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
-        return try json(JobView(job, history: try await store.history(id)))
+        return try json(JobSummary(job, history: try await store.history(id)))
     }
 
     /// POST /v1/jobs/{id}/cancel: moves the job to cancelled through the state machine.
@@ -113,7 +113,7 @@ public struct JobsAPI: Sendable {
             do {
                 let updated = try await store.update(
                     id, expectedVersion: job.version, record: transition.record, events: messages, at: clock())
-                return try json(JobView(updated))
+                return try json(JobSummary(updated))
             } catch StateStoreError.versionConflict {
                 continue
             }

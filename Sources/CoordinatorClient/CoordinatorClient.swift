@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SpotwiseCore
 
 /// The coordinator's HTTP API from the outside: what the CLI (and later the worker agent) calls.
 /// Errors come back as one line: the server's message and code, or what could not be reached.
@@ -31,39 +32,9 @@ public struct CoordinatorClient: Sendable {
     }
 
     /// A job as the API returns it.
-    public struct Job: Codable, Sendable {
-        public var id: String
-        public var name: String
-        public var state: String
-        public var version: Int
-        public var submittedAt: Date
-        public var updatedAt: Date
-        public var attempts: Int
-        public var preemptions: Int
-        public var failures: Int
-        public var outcome: String?
-        public var tags: [String: String]
-        public var history: [HistoryLine]?
+    public typealias Job = JobSummary
 
-        public struct HistoryLine: Codable, Sendable {
-            public var at: Date
-            public var message: String
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case id, name, state, version, attempts, preemptions, failures, outcome, tags, history
-            case submittedAt = "submitted_at"
-            case updatedAt = "updated_at"
-        }
-
-        public var isTerminal: Bool { ["succeeded", "failed", "cancelled"].contains(state) }
-    }
-
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
+    static let decoder = JobSummary.decoder
 
     /// Sends a request; a 2xx body comes back, anything else becomes a `Failure`.
     func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, headers extra: [(String, String)] = [])

@@ -75,16 +75,17 @@ import Testing
             let created = try await client.execute(
                 uri: "/v1/jobs", method: .post, headers: Self.headers(Self.admin), body: ByteBuffer(string: Self.spec))
             #expect(created.status == .created)
-            let view = try JSONDecoder.api.decode(JobView.self, from: Data(buffer: created.body))
+            let view = try JobSummary.decoder.decode(JobSummary.self, from: Data(buffer: created.body))
             #expect(view.id == "job-1" && view.state == "queued" && view.tags == ["team": "vision"])
 
             let shown = try await client.execute(
                 uri: "/v1/jobs/job-1", method: .get, headers: Self.headers(Self.reader))
             #expect(shown.status == .ok)
             #expect(
-                try JSONDecoder.api.decode(JobView.self, from: Data(buffer: shown.body)).history?.map(\.message) == [
-                    "submitted"
-                ])
+                try JobSummary.decoder.decode(JobSummary.self, from: Data(buffer: shown.body)).history?.map(\.message)
+                    == [
+                        "submitted"
+                    ])
 
             let listed = try await client.execute(
                 uri: "/v1/jobs?state=queued", method: .get, headers: Self.headers(Self.reader))
@@ -93,7 +94,8 @@ import Testing
             let cancelled = try await client.execute(
                 uri: "/v1/jobs/job-1/cancel", method: .post, headers: Self.headers(Self.admin))
             #expect(cancelled.status == .ok)
-            #expect(try JSONDecoder.api.decode(JobView.self, from: Data(buffer: cancelled.body)).state == "cancelled")
+            #expect(
+                try JobSummary.decoder.decode(JobSummary.self, from: Data(buffer: cancelled.body)).state == "cancelled")
             let again = try await client.execute(
                 uri: "/v1/jobs/job-1/cancel", method: .post, headers: Self.headers(Self.admin))
             #expect(again.status == .conflict)
@@ -156,12 +158,4 @@ import Testing
         }
         #expect(try await harness.store.jobs(state: nil, limit: 10).isEmpty)
     }
-}
-
-extension JSONDecoder {
-    static let api: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
 }
