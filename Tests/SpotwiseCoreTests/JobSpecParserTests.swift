@@ -1,5 +1,6 @@
 import Foundation
 import SpotwiseCore
+import SpotwiseTesting
 import Testing
 
 @Suite struct JobSpecParserTests {
@@ -68,6 +69,20 @@ import Testing
         #expect(spec.register == Registration(model: "clf", gate: QualityGate(metric: "loss", rule: .atMost(0.3))))
         #expect(spec.tags == ["team": "ml", "project": "p1"])
         #expect(spec.maxCost == Money(micros: 99_950_000))
+    }
+
+    @Test func everyExampleSurvivesTheJSONTheStateStoreKeepsItAs() throws {
+        // The store persists specs as JSON and compares them for idempotency keys: 1 must stay
+        // an int (not true), 0.5 a double, and nothing may be dropped.
+        for example in try RepositoryPaths.files(in: "jobs", extensions: ["yaml"]) {
+            let spec = try JobSpecParser(now: now).parse(contentsOf: example).get()
+            let back = try JSONDecoder().decode(JobSpec.self, from: try JSONEncoder().encode(spec))
+            #expect(back == spec, "\(example.lastPathComponent)")
+        }
+        let flags = try parse("name: f\nrun: x\nhyperparameters: {one: 1, zero: 0, yes: true, half: 0.5, none: null}").get()
+        let back = try JSONDecoder().decode(JobSpec.self, from: try JSONEncoder().encode(flags))
+        #expect(back.hyperparameters["one"] == .int(1) && back.hyperparameters["yes"] == .bool(true))
+        #expect(back == flags)
     }
 
     @Test func jsonIsAcceptedAsWellAsYAML() throws {
