@@ -97,28 +97,17 @@ public struct JobsAPI: Sendable {
     @Sendable func cancel(_ request: Request, context: CoordinatorContext) async throws -> Response {
         try context.requireAdmin("cancel jobs")
         let id = try jobID(context)
-        // Compare-and-swap: a concurrent change makes us reread and apply the event again.
-        for _ in 0..<5 {
-            guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
-            let transition: JobTransition
-            do {
-                transition = try JobStateMachine.apply(.cancelRequested, to: job.record)
-            } catch {
-                throw APIError.conflict("not_cancellable", "job \(id) cannot be cancelled: \(error)")
+        do {
+            switch try await store.applyEvent(to: id, at: clock(), { _ in .cancelRequested }) {
+            case .applied(let job), .declined(let job): return try json(JobSummary(job))
             }
-            let messages = transition.actions.compactMap { action -> String? in
-                if case .recordEvent(let message) = action { return message }
-                return nil
-            }
-            do {
-                let updated = try await store.update(
-                    id, expectedVersion: job.version, record: transition.record, events: messages, at: clock())
-                return try json(JobSummary(updated))
-            } catch StateStoreError.versionConflict {
-                continue
-            }
+        } catch let error as JobTransitionError {
+            throw APIError.conflict("not_cancellable", "job \(id) cannot be cancelled: \(error)")
+        } catch StateStoreError.jobNotFound {
+            throw APIError.notFound("no job \(id)")
+        } catch StateStoreError.versionConflict {
+            throw APIError(.serviceUnavailable, code: "busy", message: "job \(id) kept changing; try again")
         }
-        throw APIError(.serviceUnavailable, code: "busy", message: "job \(id) kept changing; try again")
     }
 
     func jobID(_ context: CoordinatorContext) throws -> JobID {

@@ -26,31 +26,24 @@ public struct LeaseReconciler: Sendable {
     public func reconcileOnce() async throws -> [JobID] {
         var lost: [JobID] = []
         for lease in try await store.expiredLeases(nowMilliseconds: clock.nowMilliseconds()) {
-            // Fence first: from here on the old epoch cannot renew, whatever happens next.
-            try await store.revokeLease(job: lease.job, epoch: lease.epoch)
-            for _ in 0..<5 {
-                guard let job = try await store.job(lease.job), let live = job.record.liveAttempt,
-                    live.epoch == lease.epoch
-                else { break }
-                guard
-                    let transition = try? JobStateMachine.apply(
-                        .attemptEnded(attempt: live.number, reason: .lost), to: job.record)
-                else { break }
-                let messages = transition.actions.compactMap { action -> String? in
-                    if case .recordEvent(let message) = action { return message }
-                    return nil
+            // The job first, then the lease: if the job cannot be moved now (it kept changing), the
+            // lease stays expired and unrevoked, and the next pass tries again. A revoked lease
+            // with a job still running on it would never be looked at again.
+            do {
+                let result = try await store.applyEvent(to: lease.job, at: wallClock()) { job in
+                    guard let live = job.record.liveAttempt, live.epoch == lease.epoch else { return nil }
+                    return .attemptEnded(attempt: live.number, reason: .lost)
                 }
-                do {
-                    _ = try await store.update(
-                        job.id, expectedVersion: job.version, record: transition.record, events: messages,
-                        at: wallClock())
-                    lost.append(job.id)
+                if case .applied = result {
+                    lost.append(lease.job)
                     metrics?.leaseExpiries.increment()
-                    break
-                } catch StateStoreError.versionConflict {
-                    continue
                 }
+            } catch StateStoreError.versionConflict {
+                continue
+            } catch StateStoreError.jobNotFound {
+                // Nothing to recover; fence the lease all the same.
             }
+            try await store.revokeLease(job: lease.job, epoch: lease.epoch)
         }
         return lost
     }

@@ -146,7 +146,8 @@ public struct WorkersAPI: Sendable {
         let now = leaseClock.nowMilliseconds()
         let renewed: Lease
         do {
-            guard lease.attempt == beat.attempt || lease.epoch != epoch else {
+            // The right epoch with another attempt number is no more current than a wrong epoch.
+            if lease.epoch == epoch && lease.attempt != beat.attempt {
                 throw StateStoreError.staleEpoch(jobID, epoch: epoch, current: lease.epoch)
             }
             renewed = try await store.renewLease(
@@ -179,20 +180,20 @@ public struct WorkersAPI: Sendable {
 
     /// The first heartbeat of a provisioning attempt means its trainer began: provisioning -> running.
     func markStarted(_ id: JobID, attempt: Int, epoch: LeaseEpoch) async throws -> StoredJob {
-        for _ in 0..<5 {
-            guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
-            guard job.state == .provisioning, let live = job.record.liveAttempt, live.number == attempt,
-                live.epoch == epoch,
-                let transition = try? JobStateMachine.apply(.attemptStarted(attempt: attempt), to: job.record)
-            else { return job }
-            do {
-                return try await store.update(
-                    id, expectedVersion: job.version, record: transition.record, events: ["attempt \(attempt) started"],
-                    at: clock())
-            } catch StateStoreError.versionConflict {
-                continue
+        do {
+            let result = try await store.applyEvent(to: id, at: clock()) { job in
+                guard job.state == .provisioning, let live = job.record.liveAttempt, live.number == attempt,
+                    live.epoch == epoch
+                else { return nil }
+                return .attemptStarted(attempt: attempt)
             }
+            switch result {
+            case .applied(let job), .declined(let job): return job
+            }
+        } catch StateStoreError.jobNotFound {
+            throw APIError.notFound("no job \(id)")
+        } catch StateStoreError.versionConflict {
+            throw APIError(.serviceUnavailable, code: "busy", message: "job \(id) kept changing; heartbeat again")
         }
-        throw APIError(.serviceUnavailable, code: "busy", message: "job \(id) kept changing; heartbeat again")
     }
 }

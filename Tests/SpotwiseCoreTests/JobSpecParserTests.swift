@@ -79,7 +79,8 @@ import Testing
             let back = try JSONDecoder().decode(JobSpec.self, from: try JSONEncoder().encode(spec))
             #expect(back == spec, "\(example.lastPathComponent)")
         }
-        let flags = try parse("name: f\nrun: x\nhyperparameters: {one: 1, zero: 0, yes: true, half: 0.5, none: null}").get()
+        let flags = try parse("name: f\nrun: x\nhyperparameters: {one: 1, zero: 0, yes: true, half: 0.5, none: null}")
+            .get()
         let back = try JSONDecoder().decode(JobSpec.self, from: try JSONEncoder().encode(flags))
         #expect(back.hyperparameters["one"] == .int(1) && back.hyperparameters["yes"] == .bool(true))
         #expect(back == flags)
