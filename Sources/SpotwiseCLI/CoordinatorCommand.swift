@@ -75,7 +75,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 restartGraceMilliseconds: restartGraceSeconds * 1000),
             logger: logger,
             onServerRunning: { port in
-                print("spotwise coordinator serving on http://\(host):\(port) (state: \(location))")
+                print(
+                    "spotwise coordinator serving on http://\(host):\(port) (state: \(SQLStateStore.redacted(location)))"
+                )
             })
         try await app.runService()
         try await store.close()

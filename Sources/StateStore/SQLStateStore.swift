@@ -65,7 +65,13 @@ public final class SQLStateStore: StateStore {
 
     /// Opens (creating if needed) an SQLite database file with WAL and synchronous=FULL.
     public static func openSQLite(path: String) async throws -> SQLStateStore {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path))
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: path))
+        } catch {
+            throw StateStoreError.cannotOpen(
+                "sqlite:\(path)", reason: "\(error) (does the directory exist and is it writable?)")
+        }
         let database = connection.sql()
         try await database.raw("PRAGMA journal_mode=WAL").run()
         try await database.raw("PRAGMA synchronous=FULL").run()
@@ -76,7 +82,8 @@ public final class SQLStateStore: StateStore {
     /// Connects to PostgreSQL at a `postgres://` URL.
     public static func connectPostgres(url: String) async throws -> SQLStateStore {
         guard let configuration = try? SQLPostgresConfiguration(url: url) else {
-            throw StateStoreError.corruptRow("not a PostgreSQL URL: \(url)")
+            throw StateStoreError.cannotOpen(
+                Self.redacted(url), reason: "not a PostgreSQL URL; expected postgres://USER@HOST:PORT/DB")
         }
         let pools = EventLoopGroupConnectionPool(
             source: PostgresConnectionSource(sqlConfiguration: configuration), maxConnectionsPerEventLoop: 4,
@@ -92,6 +99,17 @@ public final class SQLStateStore: StateStore {
     }
 
     public func close() async throws { try await shutdown() }
+
+    /// A database location fit for logs and errors: a URL's password is replaced by `***`.
+    public static func redacted(_ location: String) -> String {
+        guard var components = URLComponents(string: location), components.password != nil else {
+            // Not parseable as a URL: keep only what comes after any `@` (user and password go).
+            guard let at = location.lastIndex(of: "@"), let scheme = location.range(of: "://") else { return location }
+            return String(location[..<scheme.upperBound]) + "***@" + location[location.index(after: at)...]
+        }
+        components.password = "***"
+        return components.string ?? location
+    }
 
     /// SQLite has one connection: every use of it goes through the gate, so a transaction never
     /// interleaves with another task's statements. PostgreSQL's pool needs no gate.

@@ -129,6 +129,7 @@ public enum StateStoreError: Error, Hashable, Sendable, CustomStringConvertible 
     case staleEpoch(JobID, epoch: LeaseEpoch, current: LeaseEpoch?)
     case schemaTooNew(found: Int, supported: Int)
     case corruptRow(String)
+    case cannotOpen(String, reason: String)
 
     public var description: String {
         switch self {
@@ -142,6 +143,7 @@ public enum StateStoreError: Error, Hashable, Sendable, CustomStringConvertible 
         case .schemaTooNew(let found, let supported):
             "the database has schema version \(found), but this spotwise knows only up to \(supported); upgrade spotwise"
         case .corruptRow(let detail): "unreadable row: \(detail)"
+        case .cannotOpen(let location, let reason): "cannot open the state database \(location): \(reason)"
         }
     }
 }

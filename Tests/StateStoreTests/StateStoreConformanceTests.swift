@@ -201,4 +201,23 @@ import Testing
         try await sql.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (7, 0)")
         await #expect(throws: StateStoreError.schemaTooNew(found: 7, supported: 2)) { try await sql.migrate() }
     }
+
+    @Test func unusableLocationsSayWhatIsWrongWithoutTheirPassword() async throws {
+        do {
+            _ = try await SQLStateStore.connectPostgres(url: "postgres://me:hunter2@db host/x")
+            Issue.record("a URL with a space connected")
+        } catch let error as StateStoreError {
+            #expect(error.description.contains("not a PostgreSQL URL"))
+            #expect(!error.description.contains("hunter2"))
+        }
+        do {
+            _ = try await SQLStateStore.openSQLite(path: "/nonexistent-\(UUID().uuidString)/state.db")
+            Issue.record("opened a database in a directory that does not exist")
+        } catch let error as StateStoreError {
+            #expect(error.description.contains("does the directory exist"))
+        }
+        #expect(
+            SQLStateStore.redacted("postgres://me:hunter2@127.0.0.1:5432/db") == "postgres://me:***@127.0.0.1:5432/db")
+        #expect(SQLStateStore.redacted("sqlite:/tmp/state.db") == "sqlite:/tmp/state.db")
+    }
 }
