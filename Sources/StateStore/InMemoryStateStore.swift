@@ -106,8 +106,63 @@ public actor InMemoryStateStore: StateStore {
         return extended
     }
 
-    public func registerWorker(_ worker: WorkerRecord) async throws { workers[worker.id] = worker }
+    public func registerWorker(_ worker: WorkerRecord) async throws {
+        workers[worker.id] = worker
+        workerOrder.append(worker.id)
+    }
     public func worker(_ id: String) async throws -> WorkerRecord? { workers[id] }
+
+    public func workers() async throws -> [WorkerRecord] {
+        workerOrder.compactMap { workers[$0] }.filter { $0.deregisteredAt == nil }
+    }
+
+    public func deregisterWorker(_ id: String, at: Date) async throws {
+        if workers[id]?.deregisteredAt == nil { workers[id]?.deregisteredAt = at }
+    }
+
+    public func liveLeases() async throws -> [Lease] {
+        leases.values.filter { !$0.revoked }.sorted { $0.job < $1.job }
+    }
+
+    private var workerOrder: [String] = []
+    private var segmentsByJob: [JobID: [AttemptSegment]] = [:]
+    private var logsByJob: [JobID: [LogLine]] = [:]
+
+    public func openSegment(_ segment: AttemptSegment) async throws {
+        guard jobsByID[segment.job] != nil else { throw StateStoreError.jobNotFound(segment.job) }
+        guard !(segmentsByJob[segment.job] ?? []).contains(where: { $0.attempt == segment.attempt }) else { return }
+        segmentsByJob[segment.job, default: []].append(segment)
+    }
+
+    public func closeSegment(job: JobID, attempt: Int, end: SegmentEnd) async throws {
+        guard let index = segmentsByJob[job]?.firstIndex(where: { $0.attempt == attempt }),
+            segmentsByJob[job]?[index].endedAt == nil
+        else { return }
+        segmentsByJob[job]?[index].endedAt = end.at
+        segmentsByJob[job]?[index].endReason = end.reason
+        segmentsByJob[job]?[index].lastStep = end.lastStep
+        segmentsByJob[job]?[index].committedStep = end.committedStep
+    }
+
+    public func segments(job: JobID?) async throws -> [AttemptSegment] {
+        if let job { return (segmentsByJob[job] ?? []).sorted { $0.attempt < $1.attempt } }
+        return segmentsByJob.values.flatMap { $0 }.sorted { ($0.startedAt, $0.job) < ($1.startedAt, $1.job) }
+    }
+
+    public func appendLogs(job: JobID, attempt: Int, lines: [String], at: Date) async throws -> Int64 {
+        guard jobsByID[job] != nil else { throw StateStoreError.jobNotFound(job) }
+        var last = logsByJob[job]?.last?.sequence ?? 0
+        for line in lines {
+            last += 1
+            logsByJob[job, default: []].append(LogLine(sequence: last, attempt: attempt, at: at, text: line))
+        }
+        return last
+    }
+
+    public func logs(job: JobID, after sequence: Int64, limit: Int) async throws -> [LogLine] {
+        guard jobsByID[job] != nil else { throw StateStoreError.jobNotFound(job) }
+        return Array((logsByJob[job] ?? []).drop { $0.sequence <= sequence }.prefix(limit))
+    }
 
     public func close() async throws {}
 }

@@ -18,7 +18,7 @@ public final class SQLStateStore: StateStore {
 
     /// Numbered migrations; the schema version is how many have been applied. Never edit one that
     /// has shipped: add the next.
-    static let migrations: [[String]] = [
+    public static let migrations: [[String]] = [
         [
             """
             CREATE TABLE jobs (
@@ -44,6 +44,23 @@ public final class SQLStateStore: StateStore {
                 id TEXT PRIMARY KEY, secret_digest TEXT NOT NULL, name TEXT NOT NULL, provider TEXT NOT NULL,
                 registered_at_ms BIGINT NOT NULL)
             """
+        ],
+        [
+            "ALTER TABLE workers ADD COLUMN pool_json TEXT",
+            "ALTER TABLE workers ADD COLUMN deregistered_at_ms BIGINT",
+            """
+            CREATE TABLE attempt_segments (
+                job_id TEXT NOT NULL, attempt BIGINT NOT NULL, epoch BIGINT NOT NULL, worker_id TEXT NOT NULL,
+                provider TEXT NOT NULL, pool_json TEXT NOT NULL, started_at_ms BIGINT NOT NULL,
+                resumed_from_step BIGINT, ended_at_ms BIGINT, end_reason TEXT, last_step BIGINT,
+                committed_step BIGINT, PRIMARY KEY (job_id, attempt))
+            """,
+            "CREATE INDEX attempt_segments_started ON attempt_segments (started_at_ms)",
+            """
+            CREATE TABLE job_logs (
+                job_id TEXT NOT NULL, sequence BIGINT NOT NULL, attempt BIGINT NOT NULL, at_ms BIGINT NOT NULL,
+                text TEXT NOT NULL, PRIMARY KEY (job_id, sequence))
+            """,
         ],
     ]
 
@@ -141,7 +158,10 @@ public final class SQLStateStore: StateStore {
 
     // MARK: Schema
 
-    public func migrate() async throws {
+    public func migrate() async throws { try await migrate(upTo: Self.migrations.count) }
+
+    /// Applies the migrations up to `target` only: how the upgrade test makes an older database.
+    public func migrate(upTo target: Int) async throws {
         try await transaction { db in
             try await db.raw(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)"
@@ -151,7 +171,7 @@ public final class SQLStateStore: StateStore {
             guard applied <= Self.migrations.count else {
                 throw StateStoreError.schemaTooNew(found: applied, supported: Self.migrations.count)
             }
-            for version in (applied + 1)..<(Self.migrations.count + 1) {
+            for version in (applied + 1)..<(min(target, Self.migrations.count) + 1) {
                 for statement in Self.migrations[version - 1] {
                     try await db.raw(SQLQueryString(statement)).run()
                 }
@@ -408,7 +428,7 @@ public final class SQLStateStore: StateStore {
     }
 
     /// The lease as stored, with an in-memory renewal of the same epoch applied.
-    private func applyingRenewal(_ lease: Lease) -> Lease {
+    func applyingRenewal(_ lease: Lease) -> Lease {
         var lease = lease
         if let renewal = renewals.withLock({ $0[lease.job] }), renewal.epoch == lease.epoch {
             lease.expiresAtMilliseconds = max(lease.expiresAtMilliseconds, renewal.expiresAt)
@@ -472,33 +492,6 @@ extension SQLStateStore {
             counts[state] = Int(try row.decode(column: "jobs", as: Int64.self))
         }
         return counts
-    }
-
-    public func registerWorker(_ worker: WorkerRecord) async throws {
-        try await exclusive {
-            try await database.raw(
-                """
-                INSERT INTO workers (id, secret_digest, name, provider, registered_at_ms)
-                VALUES (\(bind: worker.id), \(bind: worker.secretDigest), \(bind: worker.name), \(bind: worker.provider),
-                        \(bind: Self.milliseconds(worker.registeredAt)))
-                """
-            ).run()
-        }
-    }
-
-    public func worker(_ id: String) async throws -> WorkerRecord? {
-        try await exclusive {
-            try await database.raw(
-                "SELECT id, secret_digest, name, provider, registered_at_ms FROM workers WHERE id = \(bind: id)"
-            ).first().map { row in
-                WorkerRecord(
-                    id: try row.decode(column: "id", as: String.self),
-                    secretDigest: try row.decode(column: "secret_digest", as: String.self),
-                    name: try row.decode(column: "name", as: String.self),
-                    provider: try row.decode(column: "provider", as: String.self),
-                    registeredAt: Self.date(try row.decode(column: "registered_at_ms", as: Int64.self)))
-            }
-        }
     }
 
     /// Runs one statement as is (administration: creating databases in tests, diagnostics).

@@ -45,6 +45,25 @@ public protocol StateStore: Sendable {
     /// Stores a registered worker; its secret is kept only as a digest.
     func registerWorker(_ worker: WorkerRecord) async throws
     func worker(_ id: String) async throws -> WorkerRecord?
+    /// Registered workers that have not deregistered, oldest first.
+    func workers() async throws -> [WorkerRecord]
+    /// Marks a worker gone: its token stops working and the scheduler no longer places on it.
+    func deregisterWorker(_ id: String, at: Date) async throws
+    /// Unrevoked leases of every job (expired or not), ordered by job.
+    func liveLeases() async throws -> [Lease]
+
+    /// Opens the ledger row of a placed attempt; `closeSegment` ends it once.
+    func openSegment(_ segment: AttemptSegment) async throws
+    /// Ends an open segment; a segment already ended keeps its first end.
+    func closeSegment(job: JobID, attempt: Int, end: SegmentEnd) async throws
+    /// A job's segments by attempt, or every job's (ordered by start) when `job` is nil.
+    func segments(job: JobID?) async throws -> [AttemptSegment]
+
+    /// Appends trainer output lines to a job's log; returns the sequence number of the last one.
+    @discardableResult
+    func appendLogs(job: JobID, attempt: Int, lines: [String], at: Date) async throws -> Int64
+    /// Log lines numbered after `sequence`, at most `limit`.
+    func logs(job: JobID, after sequence: Int64, limit: Int) async throws -> [LogLine]
 
     func close() async throws
 }
@@ -57,13 +76,21 @@ public struct WorkerRecord: Hashable, Sendable {
     public var name: String
     public var provider: String
     public var registeredAt: Date
+    /// The capacity the worker stands for; nil for a worker that only heartbeats (benchmarks, tests).
+    public var pool: WorkerPool?
+    public var deregisteredAt: Date?
 
-    public init(id: String, secretDigest: String, name: String, provider: String, registeredAt: Date) {
+    public init(
+        id: String, secretDigest: String, name: String, provider: String, registeredAt: Date, pool: WorkerPool? = nil,
+        deregisteredAt: Date? = nil
+    ) {
         self.id = id
         self.secretDigest = secretDigest
         self.name = name
         self.provider = provider
         self.registeredAt = registeredAt
+        self.pool = pool
+        self.deregisteredAt = deregisteredAt
     }
 }
 

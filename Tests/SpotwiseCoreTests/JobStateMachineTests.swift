@@ -24,6 +24,25 @@ import Testing
         #expect(result.actions.contains(.fenceAttempt(attempt: 1, epoch: LeaseEpoch(1))))
     }
 
+    @Test func aCommittedCheckpointOutlivesItsAttemptAndAStaleOneIsRefused() throws {
+        let checkpoint = CommittedCheckpoint(step: 50, attempt: 1, location: "j/step-50", manifestDigest: "ab")
+        let recovering = try apply([
+            .placed(spot), .attemptStarted(attempt: 1), .checkpointCommitted(attempt: 1, checkpoint: checkpoint),
+            .attemptEnded(attempt: 1, reason: .preempted(withNotice: true)), .placed(spot),
+        ])
+        #expect(recovering.record.committedCheckpoint == checkpoint)
+        var late = checkpoint
+        late.step = 60
+        #expect(throws: JobTransitionError.staleAttempt(event: 1, live: 2)) {
+            try JobStateMachine.apply(.checkpointCommitted(attempt: 1, checkpoint: late), to: recovering.record)
+        }
+        var mislabelled = checkpoint
+        mislabelled.attempt = 1
+        #expect(throws: JobTransitionError.staleAttempt(event: 1, live: 2)) {
+            try JobStateMachine.apply(.checkpointCommitted(attempt: 2, checkpoint: mislabelled), to: recovering.record)
+        }
+    }
+
     @Test func preemptionWithNoticeRecoversOnANewEpoch() throws {
         let preempted = try apply([
             .placed(spot), .attemptStarted(attempt: 1), .attemptEnded(attempt: 1, reason: .preempted(withNotice: true)),

@@ -185,7 +185,7 @@ import Testing
         guard let (reopened, _) = try await kind.open(reopening: location) else { return }
         defer { Task { try? await reopened.close() } }
         try await reopened.migrate()
-        #expect(try await reopened.schemaVersion() == 2)
+        #expect(try await reopened.schemaVersion() == SQLStateStore.migrations.count)
         let read = try #require(try await reopened.job(job.id))
         #expect(read.version == 2 && read.record == record && read.idempotencyKey == "k")
         #expect(try await reopened.history(job.id).map(\.message) == ["submitted", "preempted"])
@@ -194,12 +194,37 @@ import Testing
     }
 
     @Test(arguments: [StoreKind.sqlite, .postgres])
+    func aVersionTwoDatabaseUpgradesWithItsJobsAndWorkersIntact(kind: StoreKind) async throws {
+        guard let (store, location) = try await kind.open(migrated: false) else { return }
+        let sql = try #require(store as? SQLStateStore)
+        try await sql.migrate(upTo: 2)
+        #expect(try await sql.schemaVersion() == 2)
+        // What a version-2 coordinator wrote, in its own columns.
+        _ = try await store.submit(submission("old-job"))
+        try await sql.execute(
+            "INSERT INTO workers (id, secret_digest, name, provider, registered_at_ms) VALUES ('worker-old', 'ab', 'n', 'local', 5)"
+        )
+        try await store.close()
+
+        guard let (reopened, _) = try await kind.open(reopening: location) else { return }
+        defer { Task { try? await reopened.close() } }
+        #expect(try await reopened.schemaVersion() == SQLStateStore.migrations.count)
+        #expect(try await reopened.job(JobID("old-job"))?.state == .queued)
+        let worker = try #require(try await reopened.worker("worker-old"))
+        #expect(worker.pool == nil && worker.deregisteredAt == nil)
+        #expect(try await reopened.workers().map(\.id) == ["worker-old"])
+        #expect(try await reopened.appendLogs(job: JobID("old-job"), attempt: 1, lines: ["x"], at: Date()) == 1)
+    }
+
+    @Test(arguments: [StoreKind.sqlite, .postgres])
     func aDatabaseFromANewerSpotwiseIsRefused(kind: StoreKind) async throws {
         guard let (store, _) = try await kind.open() else { return }
         defer { Task { try? await store.close() } }
         let sql = try #require(store as? SQLStateStore)
         try await sql.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (7, 0)")
-        await #expect(throws: StateStoreError.schemaTooNew(found: 7, supported: 2)) { try await sql.migrate() }
+        await #expect(throws: StateStoreError.schemaTooNew(found: 7, supported: SQLStateStore.migrations.count)) {
+            try await sql.migrate()
+        }
     }
 
     @Test func unusableLocationsSayWhatIsWrongWithoutTheirPassword() async throws {

@@ -15,7 +15,9 @@ enum StoreKind: String, CaseIterable, CustomStringConvertible, Sendable {
 
     /// A fresh store, migrated; nil (with the reason printed) when PostgreSQL is not configured.
     /// In CI a missing PostgreSQL is an error, not a skip.
-    func open(reopening location: StoreLocation? = nil) async throws -> (any StateStore, StoreLocation)? {
+    func open(reopening location: StoreLocation? = nil, migrated: Bool = true) async throws -> (
+        any StateStore, StoreLocation
+    )? {
         switch self {
         case .memory:
             let store = InMemoryStateStore()
@@ -30,7 +32,7 @@ enum StoreKind: String, CaseIterable, CustomStringConvertible, Sendable {
                     .path
             }
             let store = try await SQLStateStore.openSQLite(path: path)
-            try await store.migrate()
+            if migrated { try await store.migrate() }
             return (store, .sqlite(path))
         case .postgres:
             guard let base = Self.postgresURL else {
@@ -48,7 +50,7 @@ enum StoreKind: String, CaseIterable, CustomStringConvertible, Sendable {
                 url = try await Self.createDatabase(base: base)
             }
             let store = try await SQLStateStore.connectPostgres(url: url)
-            try await store.migrate()
+            if migrated { try await store.migrate() }
             return (store, .postgres(url))
         }
     }

@@ -6,6 +6,8 @@ public enum JobEvent: Hashable, Sendable, Codable {
     case attemptStarted(attempt: Int)
     /// The attempt ended for `reason`.
     case attemptEnded(attempt: Int, reason: AttemptEndReason)
+    /// The live attempt's worker committed a checkpoint (manifest written last, hashes listed).
+    case checkpointCommitted(attempt: Int, checkpoint: CommittedCheckpoint)
     /// A user asked to cancel the job.
     case cancelRequested
     /// The job cannot go on for a reason outside its attempts (e.g. `max_cost` reached).

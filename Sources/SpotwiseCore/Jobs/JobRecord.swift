@@ -57,6 +57,8 @@ public struct JobRecord: Hashable, Sendable, Codable {
     public var infrastructureErrors: Int
     /// Why a terminal job ended, in words.
     public var outcome: String?
+    /// The newest committed checkpoint of any attempt: where the next attempt resumes from.
+    public var committedCheckpoint: CommittedCheckpoint?
 
     public init(budget: RetryBudget) {
         self.state = .queued
@@ -68,5 +70,24 @@ public struct JobRecord: Hashable, Sendable, Codable {
         self.failures = 0
         self.infrastructureErrors = 0
         self.outcome = nil
+        self.committedCheckpoint = nil
+    }
+}
+
+/// A checkpoint whose manifest was written last (see `checkpoints/FORMAT.md`): safe to resume from.
+public struct CommittedCheckpoint: Hashable, Sendable, Codable {
+    public var step: Int
+    /// The attempt that wrote it.
+    public var attempt: Int
+    /// Where the checkpoint store keeps it (e.g. `digits-logreg/job-1234/step-00000050`).
+    public var location: String
+    /// SHA-256 of the manifest, hex: what a restore verifies first.
+    public var manifestDigest: String
+
+    public init(step: Int, attempt: Int, location: String, manifestDigest: String) {
+        self.step = step
+        self.attempt = attempt
+        self.location = location
+        self.manifestDigest = manifestDigest
     }
 }

@@ -70,6 +70,16 @@ public enum JobStateMachine {
             let live = try liveAttempt(attempt, in: record)
             return try end(live, reason: reason, record: record)
 
+        case .checkpointCommitted(let attempt, let checkpoint):
+            let live = try liveAttempt(attempt, in: record)
+            guard checkpoint.attempt == live.number else {
+                throw .staleAttempt(event: checkpoint.attempt, live: live.number)
+            }
+            next.committedCheckpoint = checkpoint
+            return JobTransition(
+                record: next,
+                actions: [.recordEvent("attempt \(live.number) committed checkpoint at step \(checkpoint.step)")])
+
         case .cancelRequested:
             next.state = .cancelled
             next.liveAttempt = nil

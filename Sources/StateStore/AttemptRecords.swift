@@ -1,0 +1,99 @@
+import Foundation
+import SpotwiseCore
+
+/// The capacity a worker stands for: which pool it is in and what it costs. Workers of the local
+/// provider and of every cloud say this when they register; the scheduler places by it and the
+/// ledger prices by it.
+public struct WorkerPool: Hashable, Sendable, Codable {
+    public var region: String
+    public var market: Market
+    public var instanceType: String
+    /// What the node costs per hour in its market.
+    public var pricePerHour: Money
+    /// What the same instance costs per hour on demand (the savings report's yardstick).
+    public var onDemandPricePerHour: Money
+
+    public init(region: String, market: Market, instanceType: String, pricePerHour: Money, onDemandPricePerHour: Money)
+    {
+        self.region = region
+        self.market = market
+        self.instanceType = instanceType
+        self.pricePerHour = pricePerHour
+        self.onDemandPricePerHour = onDemandPricePerHour
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case region, market
+        case instanceType = "instance_type"
+        case pricePerHour = "price_per_hour"
+        case onDemandPricePerHour = "on_demand_price_per_hour"
+    }
+}
+
+/// One attempt on one worker, from placement to its end: the row the cost ledger is made of.
+public struct AttemptSegment: Hashable, Sendable {
+    public var job: JobID
+    public var attempt: Int
+    public var epoch: LeaseEpoch
+    public var workerID: String
+    public var provider: String
+    public var pool: WorkerPool
+    public var startedAt: Date
+    public var endedAt: Date?
+    /// How the attempt ended, in words (`preempted with notice`, `completed`, ...).
+    public var endReason: String?
+    /// The newest step the trainer reported, and the newest one committed, when it ended.
+    public var lastStep: Int?
+    public var committedStep: Int?
+    /// The step it resumed from (nil: from scratch).
+    public var resumedFromStep: Int?
+
+    public init(
+        job: JobID, attempt: Int, epoch: LeaseEpoch, workerID: String, provider: String, pool: WorkerPool,
+        startedAt: Date, resumedFromStep: Int?
+    ) {
+        self.job = job
+        self.attempt = attempt
+        self.epoch = epoch
+        self.workerID = workerID
+        self.provider = provider
+        self.pool = pool
+        self.startedAt = startedAt
+        self.resumedFromStep = resumedFromStep
+    }
+}
+
+/// How an attempt segment ended.
+public struct SegmentEnd: Hashable, Sendable {
+    public var at: Date
+    public var reason: String
+    public var lastStep: Int?
+    public var committedStep: Int?
+
+    public init(at: Date, reason: String, lastStep: Int?, committedStep: Int?) {
+        self.at = at
+        self.reason = reason
+        self.lastStep = lastStep
+        self.committedStep = committedStep
+    }
+}
+
+/// One line of a trainer's output, numbered per job from 1 in the order the coordinator took it.
+public struct LogLine: Hashable, Sendable, Codable {
+    public var sequence: Int64
+    public var attempt: Int
+    public var at: Date
+    public var text: String
+
+    public init(sequence: Int64, attempt: Int, at: Date, text: String) {
+        self.sequence = sequence
+        self.attempt = attempt
+        self.at = at
+        self.text = text
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sequence = "seq"
+        case attempt, at, text
+    }
+}

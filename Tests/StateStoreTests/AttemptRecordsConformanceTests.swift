@@ -1,0 +1,104 @@
+import Foundation
+import SpotwiseCore
+import StateStore
+import Testing
+
+/// Workers with pools, attempt segments and logs: the same on every store.
+@Suite struct AttemptRecordsConformanceTests {
+    static let spotPool = WorkerPool(
+        region: "local-a", market: .spot, instanceType: "local.t4", pricePerHour: Money(micros: 350_000),
+        onDemandPricePerHour: Money(micros: 1_200_000))
+
+    @Test(arguments: StoreKind.allCases)
+    func workersKeepTheirPoolAndDeregisteredOnesAreNotListed(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        for (index, id) in ["worker-a", "worker-b"].enumerated() {
+            try await store.registerWorker(
+                WorkerRecord(
+                    id: id, secretDigest: "d\(index)", name: "node-\(index)", provider: "local",
+                    registeredAt: Date(timeIntervalSince1970: 1_000 + Double(index)), pool: Self.spotPool))
+        }
+        #expect(try await store.workers().map(\.id) == ["worker-a", "worker-b"])
+        #expect(try await store.worker("worker-a")?.pool == Self.spotPool)
+        try await store.deregisterWorker("worker-a", at: Date(timeIntervalSince1970: 2_000))
+        try await store.deregisterWorker("worker-a", at: Date(timeIntervalSince1970: 3_000))
+        #expect(try await store.workers().map(\.id) == ["worker-b"])
+        #expect(try await store.worker("worker-a")?.deregisteredAt == Date(timeIntervalSince1970: 2_000))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aSegmentOpensOnceAndKeepsItsFirstEnd(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let job = try await store.submit(submission("j")).job
+        let segment = AttemptSegment(
+            job: job.id, attempt: 1, epoch: LeaseEpoch(1), workerID: "worker-a", provider: "local", pool: Self.spotPool,
+            startedAt: Date(timeIntervalSince1970: 1_000), resumedFromStep: nil)
+        try await store.openSegment(segment)
+        var duplicate = segment
+        duplicate.workerID = "worker-z"
+        try await store.openSegment(duplicate)
+        try await store.closeSegment(
+            job: job.id, attempt: 1,
+            end: SegmentEnd(
+                at: Date(timeIntervalSince1970: 1_600), reason: "preempted with notice", lastStep: 120,
+                committedStep: 100))
+        try await store.closeSegment(
+            job: job.id, attempt: 1,
+            end: SegmentEnd(at: Date(timeIntervalSince1970: 9_000), reason: "late", lastStep: 1, committedStep: 1))
+        var second = segment
+        second.attempt = 2
+        second.epoch = LeaseEpoch(2)
+        second.startedAt = Date(timeIntervalSince1970: 1_700)
+        second.resumedFromStep = 100
+        try await store.openSegment(second)
+
+        let stored = try await store.segments(job: job.id)
+        #expect(stored.count == 2)
+        #expect(stored[0].workerID == "worker-a" && stored[0].pool == Self.spotPool)
+        #expect(
+            stored[0].endedAt == Date(timeIntervalSince1970: 1_600) && stored[0].endReason == "preempted with notice")
+        #expect(stored[0].lastStep == 120 && stored[0].committedStep == 100 && stored[0].resumedFromStep == nil)
+        #expect(stored[1].endedAt == nil && stored[1].resumedFromStep == 100)
+        #expect(try await store.segments(job: nil).map(\.attempt) == [1, 2])
+        await #expect(throws: StateStoreError.jobNotFound(JobID("nope"))) {
+            var orphan = segment
+            orphan.job = JobID("nope")
+            try await store.openSegment(orphan)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func logLinesAreNumberedPerJobAndReadAfterASequence(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let a = try await store.submit(submission("a")).job.id
+        let b = try await store.submit(submission("b")).job.id
+        let at = Date(timeIntervalSince1970: 1_000)
+        #expect(try await store.appendLogs(job: a, attempt: 1, lines: ["one", "two"], at: at) == 2)
+        #expect(try await store.appendLogs(job: b, attempt: 1, lines: ["other"], at: at) == 1)
+        #expect(try await store.appendLogs(job: a, attempt: 2, lines: ["three 'quoted' ünïcode"], at: at) == 3)
+        let all = try await store.logs(job: a, after: 0, limit: 100)
+        #expect(all.map(\.text) == ["one", "two", "three 'quoted' ünïcode"])
+        #expect(all.map(\.attempt) == [1, 1, 2])
+        #expect(try await store.logs(job: a, after: 2, limit: 100).map(\.sequence) == [3])
+        #expect(try await store.logs(job: a, after: 0, limit: 1).map(\.text) == ["one"])
+        await #expect(throws: StateStoreError.jobNotFound(JobID("zzz"))) {
+            _ = try await store.logs(job: JobID("zzz"), after: 0, limit: 1)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func liveLeasesLeaveOutRevokedOnes(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        for id in ["a", "b"] {
+            _ = try await store.submit(submission(id))
+            try await store.grantLease(
+                Lease(job: JobID(id), attempt: 1, epoch: LeaseEpoch(1), workerID: "w-\(id)", expiresAtMilliseconds: 10))
+        }
+        try await store.revokeLease(job: JobID("a"), epoch: LeaseEpoch(1))
+        #expect(try await store.liveLeases().map(\.workerID) == ["w-b"])
+    }
+}
