@@ -41,6 +41,11 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .target(
+            name: "Scheduler",
+            dependencies: ["SpotwiseCore", "SpotPolicy"],
+            swiftSettings: strictSwift6
+        ),
+        .target(
             name: "StateStore",
             dependencies: [
                 "SpotwiseCore",
@@ -54,6 +59,8 @@ let package = Package(
             name: "Coordinator",
             dependencies: [
                 "SpotwiseCore",
+                "SpotPolicy",
+                "Scheduler",
                 "StateStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -128,6 +135,11 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "SchedulerTests",
+            dependencies: ["Scheduler", "SpotPolicy", "SpotwiseCore"],
             swiftSettings: strictSwift6
         ),
         .testTarget(

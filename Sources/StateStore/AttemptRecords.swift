@@ -1,35 +1,6 @@
 import Foundation
 import SpotwiseCore
 
-/// The capacity a worker stands for: which pool it is in and what it costs. Workers of the local
-/// provider and of every cloud say this when they register; the scheduler places by it and the
-/// ledger prices by it.
-public struct WorkerPool: Hashable, Sendable, Codable {
-    public var region: String
-    public var market: Market
-    public var instanceType: String
-    /// What the node costs per hour in its market.
-    public var pricePerHour: Money
-    /// What the same instance costs per hour on demand (the savings report's yardstick).
-    public var onDemandPricePerHour: Money
-
-    public init(region: String, market: Market, instanceType: String, pricePerHour: Money, onDemandPricePerHour: Money)
-    {
-        self.region = region
-        self.market = market
-        self.instanceType = instanceType
-        self.pricePerHour = pricePerHour
-        self.onDemandPricePerHour = onDemandPricePerHour
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case region, market
-        case instanceType = "instance_type"
-        case pricePerHour = "price_per_hour"
-        case onDemandPricePerHour = "on_demand_price_per_hour"
-    }
-}
-
 /// One attempt on one worker, from placement to its end: the row the cost ledger is made of.
 public struct AttemptSegment: Hashable, Sendable {
     public var job: JobID

@@ -28,3 +28,16 @@ import Testing
         #expect(Money(decimalDollars: "0.1")! + Money(decimalDollars: "0.2")! == Money(decimalDollars: "0.3")!)
     }
 }
+
+@Suite struct MoneyDurationTests {
+    @Test func aPricePerHourOverADurationRoundsHalfUpToTheMicroDollar() {
+        let price = Money(micros: 1_200_000)  // $1.20 per hour
+        #expect(price.perHour(over: 3_600_000) == Money(micros: 1_200_000))
+        #expect(price.perHour(over: 1_000) == Money(micros: 333))  // 333.33...
+        #expect(Money(micros: 5).perHour(over: 360_000) == Money(micros: 1))  // 0.5 rounds up
+        #expect(Money(micros: 4).perHour(over: 360_000) == Money(micros: 0))  // 0.4 rounds down
+        #expect(price.perHour(over: -5) == .zero)
+        // $100/h for a year does not overflow.
+        #expect(Money(micros: 100_000_000).perHour(over: 365 * 86_400_000) == Money(micros: 876_000_000_000))
+    }
+}

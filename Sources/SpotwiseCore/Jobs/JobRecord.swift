@@ -59,6 +59,8 @@ public struct JobRecord: Hashable, Sendable, Codable {
     public var outcome: String?
     /// The newest committed checkpoint of any attempt: where the next attempt resumes from.
     public var committedCheckpoint: CommittedCheckpoint?
+    /// The trainer's final metrics, from the attempt that completed.
+    public var finalMetrics: [String: Double]?
 
     public init(budget: RetryBudget) {
         self.state = .queued
@@ -71,6 +73,7 @@ public struct JobRecord: Hashable, Sendable, Codable {
         self.infrastructureErrors = 0
         self.outcome = nil
         self.committedCheckpoint = nil
+        self.finalMetrics = nil
     }
 }
 

@@ -39,6 +39,17 @@ public struct Money: Hashable, Comparable, Sendable, Codable, CustomStringConver
     public static func + (lhs: Money, rhs: Money) -> Money { Money(micros: lhs.micros + rhs.micros) }
     public static func - (lhs: Money, rhs: Money) -> Money { Money(micros: lhs.micros - rhs.micros) }
 
+    /// An approximate value for decision code (the spot policy); never summed into a bill.
+    public var dollars: Double { Double(micros) / Double(Money.microsPerDollar) }
+
+    /// What this price per hour comes to over `milliseconds`, rounded half up to the micro-dollar.
+    /// Exact integer arithmetic (128-bit intermediate), so ledger rows add up to the cent.
+    public func perHour(over milliseconds: Int64) -> Money {
+        let product = micros.multipliedFullWidth(by: max(0, milliseconds))
+        let (quotient, remainder) = Int64(3_600_000).dividingFullWidth(product)
+        return Money(micros: quotient + (remainder * 2 >= 3_600_000 ? 1 : 0))
+    }
+
     /// Dollars with exactly six decimals, e.g. `12.500000`.
     public var exactDescription: String {
         let sign = micros < 0 ? "-" : ""

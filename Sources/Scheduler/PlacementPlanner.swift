@@ -1,0 +1,200 @@
+import Foundation
+import SpotPolicy
+import SpotwiseCore
+
+/// A job waiting for capacity: queued, or recovering after an attempt ended.
+public struct PendingJob: Sendable {
+    public var id: JobID
+    public var spec: JobSpec
+    public var submittedAt: Date
+    /// What is known of its work, from earlier attempts' heartbeats; nil before any.
+    public var progress: WorkProgress?
+
+    public init(id: JobID, spec: JobSpec, submittedAt: Date, progress: WorkProgress? = nil) {
+        self.id = id
+        self.spec = spec
+        self.submittedAt = submittedAt
+        self.progress = progress
+    }
+}
+
+/// How far a job got and how fast it went, as its trainer reported.
+public struct WorkProgress: Hashable, Sendable {
+    public var committedStep: Int
+    public var totalSteps: Int
+    public var secondsPerStep: Double
+
+    public init(committedStep: Int, totalSteps: Int, secondsPerStep: Double) {
+        self.committedStep = committedStep
+        self.totalSteps = totalSteps
+        self.secondsPerStep = secondsPerStep
+    }
+
+    public var remainingSeconds: Double { Double(max(0, totalSteps - committedStep)) * secondsPerStep }
+    public var totalSeconds: Double { Double(totalSteps) * secondsPerStep }
+}
+
+/// A registered, live worker holding no attempt.
+public struct IdleWorker: Hashable, Sendable {
+    public var id: String
+    public var provider: ProviderName
+    public var pool: WorkerPool
+
+    public init(id: String, provider: ProviderName, pool: WorkerPool) {
+        self.id = id
+        self.provider = provider
+        self.pool = pool
+    }
+
+    var poolName: String { "\(provider.rawValue)/\(pool.region)" }
+}
+
+/// One decision of the planner: this job's next attempt runs on this worker, and why.
+public struct PlannedPlacement: Hashable, Sendable {
+    public var job: JobID
+    public var worker: String
+    public var placement: Placement
+    public var pool: WorkerPool
+    public var reason: String
+}
+
+/// Everything the planner decided in one pass.
+public struct PlacementPlan: Hashable, Sendable {
+    public var placements: [PlannedPlacement] = []
+    /// Jobs left waiting, with why (shown by `spotwise job`).
+    public var waiting: [JobID: String] = [:]
+}
+
+/// Pure placement: pending jobs and idle workers in, placements out. Asks the spot policy where
+/// each job's next stretch of work should run (spot in a pool, on-demand, or wait), then binds the
+/// decision to an idle worker of that pool and market. A worker is given to one job at most; jobs
+/// are served oldest first. No I/O: the scheduler service carries the plan out.
+public struct PlacementPlanner: Sendable {
+    public var policy: any SpotPolicy
+    /// The policy's decision period and the changeover it assumes (provisioning, restore, first
+    /// step), in seconds; the coordinator's loop may run more often than this.
+    public var decisionSeconds: Double
+    public var changeoverSeconds: Double
+
+    public init(
+        policy: any SpotPolicy = SpotwisePolicy(), decisionSeconds: Double = 300, changeoverSeconds: Double = 300
+    ) {
+        self.policy = policy
+        self.decisionSeconds = decisionSeconds
+        self.changeoverSeconds = changeoverSeconds
+    }
+
+    public func plan(
+        jobs: [PendingJob], idle: [IdleWorker], history: [String: AvailabilityHistory] = [:], now: Date
+    ) -> PlacementPlan {
+        var plan = PlacementPlan()
+        var free = idle
+        for job in jobs.sorted(by: { ($0.submittedAt, $0.id) < ($1.submittedAt, $1.id) }) {
+            guard job.spec.resources.nodes.minimum == 1 else {
+                plan.waiting[job.id] = "gangs of \(job.spec.resources.nodes.minimum) nodes are not placed yet"
+                continue
+            }
+            let eligible = free.filter { Self.allows(job.spec, $0) }
+            guard !eligible.isEmpty else {
+                plan.waiting[job.id] = "no idle worker of \(Self.providerList(job.spec)) has registered"
+                continue
+            }
+            switch choose(job, eligible: eligible, history: history, now: now) {
+            case .wait(let reason):
+                plan.waiting[job.id] = reason
+            case .place(let worker, let reason):
+                free.removeAll { $0.id == worker.id }
+                plan.placements.append(
+                    PlannedPlacement(
+                        job: job.id, worker: worker.id,
+                        placement: Placement(
+                            provider: worker.provider, region: worker.pool.region, market: worker.pool.market),
+                        pool: worker.pool, reason: reason))
+            }
+        }
+        return plan
+    }
+
+    enum Choice {
+        case place(IdleWorker, reason: String)
+        case wait(String)
+    }
+
+    func choose(_ job: PendingJob, eligible: [IdleWorker], history: [String: AvailabilityHistory], now: Date) -> Choice
+    {
+        let spot = eligible.filter { $0.pool.market == .spot }.sorted(by: Self.cheaperFirst)
+        let onDemand = eligible.filter { $0.pool.market == .onDemand }.sorted(by: Self.cheaperFirst)
+        switch job.spec.market {
+        case .spot:
+            if let worker = spot.first { return .place(worker, reason: "market: spot (the spec asks for spot only)") }
+            return .wait("market: spot, and no spot worker is idle")
+        case .onDemand:
+            if let worker = onDemand.first { return .place(worker, reason: "market: on-demand (the spec asks for it)") }
+            return .wait("market: on-demand, and no on-demand worker is idle")
+        case .auto:
+            guard let deadline = job.spec.deadline else {
+                if let worker = spot.first { return .place(worker, reason: "no deadline: spot while it lasts") }
+                if spot.isEmpty && onDemand.isEmpty { return .wait("no idle worker") }
+                return .wait("no deadline: waiting for spot")
+            }
+            return consultPolicy(job, deadline: deadline, spot: spot, onDemand: onDemand, history: history, now: now)
+        }
+    }
+
+    /// Builds the policy's view: one pool per provider and region among the eligible workers.
+    func consultPolicy(
+        _ job: PendingJob, deadline: Deadline, spot: [IdleWorker], onDemand: [IdleWorker],
+        history: [String: AvailabilityHistory], now: Date
+    ) -> Choice {
+        let workers = spot + onDemand
+        let names = Array(Set(workers.map(\.poolName))).sorted()
+        let pools = names.map { name -> PoolState in
+            let members = workers.filter { $0.poolName == name }
+            let spotPrice = members.filter { $0.pool.market == .spot }.map(\.pool.pricePerHour.dollars).min()
+            let onDemandPrice = members.map(\.pool.onDemandPricePerHour.dollars).min() ?? 0
+            return PoolState(
+                name: name, spotPricePerHour: spotPrice ?? onDemandPrice, onDemandPricePerHour: onDemandPrice,
+                spotAvailableNow: spotPrice != nil, history: history[name] ?? AvailabilityHistory())
+        }
+        let window = deadline.instant(submittedAt: job.submittedAt).timeIntervalSince(job.submittedAt)
+        let elapsed = now.timeIntervalSince(job.submittedAt)
+        // Without a measured pace, assume the work takes half the window: cautious enough that the
+        // safety net still leaves room, loose enough that spot is tried first.
+        let total = max(job.progress?.totalSeconds ?? window / 2, decisionSeconds)
+        let remaining = max(job.progress?.remainingSeconds ?? total, decisionSeconds)
+        let context = DecisionContext(
+            totalWorkSeconds: total, remainingWorkSeconds: min(remaining, total), elapsedSeconds: max(0, elapsed),
+            deadlineSeconds: window, tickSeconds: decisionSeconds, changeoverSeconds: changeoverSeconds, nodes: 1,
+            current: nil, pools: pools)
+        let choice = policy.decide(context)
+        let why = "policy \(policy.name): \(choice.reason)"
+        switch choice.decision {
+        case .spot(let index):
+            if let worker = spot.first(where: { $0.poolName == pools[index].name }) {
+                return .place(worker, reason: why)
+            }
+            return .wait(why + "; its pool has no idle spot worker")
+        case .onDemand(let index):
+            let worker = onDemand.first { $0.poolName == pools[index].name } ?? onDemand.first
+            if let worker { return .place(worker, reason: why) }
+            return .wait(why + "; no on-demand worker is idle")
+        case .wait, .keepGoing:
+            return .wait(why)
+        }
+    }
+
+    static func allows(_ spec: JobSpec, _ worker: IdleWorker) -> Bool {
+        spec.providers.contains { preference in
+            preference.name == worker.provider
+                && (preference.regions.isEmpty || preference.regions.contains(worker.pool.region))
+        }
+    }
+
+    static func cheaperFirst(_ a: IdleWorker, _ b: IdleWorker) -> Bool {
+        (a.pool.pricePerHour, a.id) < (b.pool.pricePerHour, b.id)
+    }
+
+    static func providerList(_ spec: JobSpec) -> String {
+        spec.providers.map(\.name.rawValue).joined(separator: " or ")
+    }
+}
