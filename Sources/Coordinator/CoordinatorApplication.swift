@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Scheduler
 import SpotwiseCore
 import StateStore
 
@@ -21,39 +22,53 @@ public enum CoordinatorApplication {
     public static func router(
         store: any StateStore, tokens: AccessTokens, settings: Settings,
         leaseClock: any LeaseClock = MonotonicLeaseClock(), leasePolicy: LeasePolicy = LeasePolicy(),
-        metrics: CoordinatorMetrics = CoordinatorMetrics(), clock: @escaping @Sendable () -> Date = Date.init,
+        metrics: CoordinatorMetrics = CoordinatorMetrics(), board: LiveBoard = LiveBoard(),
+        clock: @escaping @Sendable () -> Date = Date.init,
         newJobID: @escaping @Sendable () -> JobID = { JobID("job-" + UUID().uuidString.prefix(8).lowercased()) }
     ) -> Router<CoordinatorContext> {
         let router = Router(context: CoordinatorContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
-        router.add(middleware: TokenAuthMiddleware(tokens: tokens, store: store))
+        let digests = WorkerDigestCache()
+        router.add(middleware: TokenAuthMiddleware(tokens: tokens, store: store, workerDigests: digests))
         router.get("health") { _, _ in "ok\n" }
         router.get("metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: try await metrics.render(store: store))))
         }
-        JobsAPI(store: store, clock: clock, newJobID: newJobID, maxBodyBytes: settings.maxBodyBytes)
+        JobsAPI(store: store, clock: clock, newJobID: newJobID, maxBodyBytes: settings.maxBodyBytes, board: board)
             .register(on: router)
-        WorkersAPI(store: store, leaseClock: leaseClock, policy: leasePolicy, metrics: metrics, clock: clock)
-            .register(on: router)
+        WorkersAPI(
+            store: store, leaseClock: leaseClock, policy: leasePolicy, metrics: metrics, clock: clock, board: board,
+            digests: digests
+        )
+        .register(on: router)
+        AttemptsAPI(store: store, board: board, metrics: metrics, clock: clock).register(on: router)
         return router
     }
 
     public static func application(
         store: any StateStore, tokens: AccessTokens, settings: Settings, leaseClock: any LeaseClock,
-        leasePolicy: LeasePolicy, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        leasePolicy: LeasePolicy, planner: PlacementPlanner = PlacementPlanner(),
+        schedulerPeriodMilliseconds: Int64? = nil,
+        logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let metrics = CoordinatorMetrics()
+        let board = LiveBoard()
         return Application(
             router: router(
                 store: store, tokens: tokens, settings: settings, leaseClock: leaseClock, leasePolicy: leasePolicy,
-                metrics: metrics),
+                metrics: metrics, board: board),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spotwise"),
             services: [
                 LeaseReconcilerService(
-                    reconciler: LeaseReconciler(store: store, clock: leaseClock, metrics: metrics), policy: leasePolicy,
-                    logger: logger)
+                    reconciler: LeaseReconciler(store: store, clock: leaseClock, metrics: metrics, board: board),
+                    policy: leasePolicy, logger: logger),
+                SchedulerService(
+                    scheduler: JobScheduler(
+                        store: store, leaseClock: leaseClock, leasePolicy: leasePolicy, board: board, planner: planner),
+                    periodMilliseconds: schedulerPeriodMilliseconds ?? leasePolicy.heartbeatMilliseconds,
+                    logger: logger),
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger)

@@ -19,7 +19,7 @@ struct TokenAuthMiddleware: RouterMiddleware {
     let tokens: AccessTokens
     let store: any StateStore
     /// Worker secrets never change once registered, so their digests are read from the store once.
-    let workerDigests = WorkerDigestCache()
+    let workerDigests: WorkerDigestCache
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -56,13 +56,18 @@ extension CoordinatorContext {
 }
 
 /// Registered workers' secret digests, read from the store on first use.
-final class WorkerDigestCache: Sendable {
+public final class WorkerDigestCache: Sendable {
+    public init() {}
+
     private let digests = Mutex<[String: String]>([:])
 
     func digest(of worker: String, store: any StateStore) async throws -> String? {
         if let known = digests.withLock({ $0[worker] }) { return known }
-        guard let record = try await store.worker(worker) else { return nil }
+        guard let record = try await store.worker(worker), record.deregisteredAt == nil else { return nil }
         digests.withLock { $0[worker] = record.secretDigest }
         return record.secretDigest
     }
+
+    /// A deregistered worker's token stops working at once.
+    func forget(_ worker: String) { _ = digests.withLock { $0.removeValue(forKey: worker) } }
 }

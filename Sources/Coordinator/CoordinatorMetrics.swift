@@ -12,6 +12,7 @@ public final class CoordinatorMetrics: Sendable {
     let staleHeartbeats: Counter
     let interruptionNotices: Counter
     let leaseExpiries: Counter
+    let interruptions: Counter
     let jobsByState: [JobState: Gauge]
     let requestDuration: DurationHistogram
 
@@ -25,6 +26,8 @@ public final class CoordinatorMetrics: Sendable {
             name: "spotwise_interruption_notices_total", help: "Heartbeats that reported an interruption notice.")
         leaseExpiries = registry.makeCounter(
             name: "spotwise_lease_expiries_total", help: "Attempts ended as lost because their lease ran out.")
+        interruptions = registry.makeCounter(
+            name: "spotwise_interruptions_total", help: "Attempts that ended preempted (with or without notice).")
         jobsByState = Dictionary(
             uniqueKeysWithValues: JobState.allCases.map { state in
                 (

@@ -10,6 +10,7 @@ public struct JobsAPI: Sendable {
     let clock: @Sendable () -> Date
     let newJobID: @Sendable () -> JobID
     let maxBodyBytes: Int
+    let board: LiveBoard
 
     /// Every route this API serves, as `METHOD /path` with `{id}` for parameters (docs/openapi.yaml
     /// must list each one; a test checks).
@@ -28,6 +29,10 @@ public struct JobsAPI: Sendable {
     static let listLimit = 1_000
 
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        try Self.json(value, status: status)
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JobSummary.encoder.encode(value))))
@@ -82,15 +87,33 @@ public struct JobsAPI: Sendable {
             }
             limit = parsed
         }
+        var tag: (key: String, value: String)?
+        if let text = request.uri.queryParameters["tag"] {
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw APIError.badRequest("invalid_tag", "tag must be KEY=VALUE, e.g. tag=team=vision")
+            }
+            tag = (parts[0], parts[1])
+        }
+        let model = request.uri.queryParameters["model"].map(String.init)
+        // Filters on spec fields are applied to the newest `listLimit` jobs of the state.
+        let stored = try await store.jobs(state: state, limit: tag == nil && model == nil ? limit : Self.listLimit)
+        let matching = stored.filter { job in
+            (tag.map { job.spec.tags[$0.key] == $0.value } ?? true)
+                && (model.map { job.spec.register?.model == $0 } ?? true)
+        }
         struct Listing: Encodable { var jobs: [JobSummary] }
-        return try json(Listing(jobs: try await store.jobs(state: state, limit: limit).map { JobSummary($0) }))
+        return try json(Listing(jobs: matching.prefix(limit).map { JobSummary($0, board: board) }))
     }
 
     /// GET /v1/jobs/{id}: the job with its history.
     @Sendable func show(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let id = try jobID(context)
         guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
-        return try json(JobSummary(job, history: try await store.history(id)))
+        return try json(
+            JobSummary(
+                job, history: try await store.history(id), board: board, segments: try await store.segments(job: id),
+                now: clock()))
     }
 
     /// POST /v1/jobs/{id}/cancel: moves the job to cancelled through the state machine.
@@ -98,8 +121,17 @@ public struct JobsAPI: Sendable {
         try context.requireAdmin("cancel jobs")
         let id = try jobID(context)
         do {
+            let before = try await store.job(id)
             switch try await store.applyEvent(to: id, at: clock(), { _ in .cancelRequested }) {
-            case .applied(let job), .declined(let job): return try json(JobSummary(job))
+            case .applied(let job):
+                // The attempt it had is over: fence its lease and end its ledger row.
+                if let live = before?.record.liveAttempt {
+                    try await store.revokeLease(job: id, epoch: live.epoch)
+                    try await AttemptEnding(store: store, board: board, wallClock: clock).closeSegment(
+                        of: job, attempt: live.number, reason: "cancelled", lastStep: nil, at: clock())
+                }
+                return try json(JobSummary(job))
+            case .declined(let job): return try json(JobSummary(job))
             }
         } catch let error as JobTransitionError {
             throw APIError.conflict("not_cancellable", "job \(id) cannot be cancelled: \(error)")

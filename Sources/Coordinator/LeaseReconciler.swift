@@ -10,16 +10,21 @@ public struct LeaseReconciler: Sendable {
     let clock: any LeaseClock
     let wallClock: @Sendable () -> Date
     let metrics: CoordinatorMetrics?
+    let board: LiveBoard
 
     public init(
         store: any StateStore, clock: any LeaseClock, metrics: CoordinatorMetrics? = nil,
+        board: LiveBoard = LiveBoard(),
         wallClock: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.board = board
         self.store = store
         self.clock = clock
         self.metrics = metrics
         self.wallClock = wallClock
     }
+
+    var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: wallClock) }
 
     /// One pass; returns the jobs whose live attempt was declared lost.
     @discardableResult
@@ -30,11 +35,7 @@ public struct LeaseReconciler: Sendable {
             // lease stays expired and unrevoked, and the next pass tries again. A revoked lease
             // with a job still running on it would never be looked at again.
             do {
-                let result = try await store.applyEvent(to: lease.job, at: wallClock()) { job in
-                    guard let live = job.record.liveAttempt, live.epoch == lease.epoch else { return nil }
-                    return .attemptEnded(attempt: live.number, reason: .lost)
-                }
-                if case .applied = result {
+                if try await ending.end(lease.job, attempt: lease.attempt, epoch: lease.epoch, reason: .lost) != nil {
                     lost.append(lease.job)
                     metrics?.leaseExpiries.increment()
                 }

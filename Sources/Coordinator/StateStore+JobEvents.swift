@@ -15,16 +15,22 @@ extension StateStore {
     /// compare-and-swap on its version, writing the transition's history lines with it. On a
     /// conflict it rereads and asks `event` again. Throws `jobNotFound`, the machine's
     /// `JobTransitionError` when it refuses, or `versionConflict` when the job kept changing.
-    func applyEvent(to id: JobID, at date: Date, _ event: (StoredJob) -> JobEvent?) async throws -> JobEventResult {
+    /// `amend` adds to the new record what the event carries beside the transition (final metrics).
+    func applyEvent(
+        to id: JobID, at date: Date, _ event: (StoredJob) -> JobEvent?, amend: (inout JobRecord) -> Void = { _ in },
+        note: String? = nil
+    ) async throws -> JobEventResult {
         var conflict: StateStoreError?
         for _ in 0..<5 {
             guard let job = try await job(id) else { throw StateStoreError.jobNotFound(id) }
             guard let chosen = event(job) else { return .declined(job) }
-            let transition = try JobStateMachine.apply(chosen, to: job.record)
-            let lines = transition.actions.compactMap { action -> String? in
+            var transition = try JobStateMachine.apply(chosen, to: job.record)
+            amend(&transition.record)
+            var lines = transition.actions.compactMap { action -> String? in
                 if case .recordEvent(let line) = action { return line }
                 return nil
             }
+            if let note { lines.append(note) }
             do {
                 return .applied(
                     try await update(

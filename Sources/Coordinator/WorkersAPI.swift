@@ -13,68 +13,28 @@ public struct WorkersAPI: Sendable {
     let policy: LeasePolicy
     let metrics: CoordinatorMetrics
     let clock: @Sendable () -> Date
+    let board: LiveBoard
+    let digests: WorkerDigestCache
 
     static let workerIDPrefix = "worker-"
     static let maxBodyBytes = 64 * 1024
 
-    public static let routes = ["POST /v1/workers", "POST /v1/workers/{id}/heartbeat"]
+    public static let routes = [
+        "POST /v1/workers", "POST /v1/workers/{id}/heartbeat", "POST /v1/workers/{id}/assignment",
+        "DELETE /v1/workers/{id}",
+    ]
 
     func register(on router: Router<CoordinatorContext>) {
         router.post("v1/workers", use: registerWorker)
         router.post("v1/workers/:id/heartbeat", use: heartbeat)
+        router.post("v1/workers/:id/assignment", use: assignment)
+        router.delete("v1/workers/:id", use: deregister)
     }
 
-    struct Registration: Codable {
-        var name: String
-        var provider: String
-    }
+    var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: clock) }
 
-    struct Registered: Codable {
-        var workerID: String
-        var token: String
-        var heartbeatEveryMilliseconds: Int64
-        var leaseMilliseconds: Int64
-
-        enum CodingKeys: String, CodingKey {
-            case workerID = "worker_id"
-            case token
-            case heartbeatEveryMilliseconds = "heartbeat_every_ms"
-            case leaseMilliseconds = "lease_ms"
-        }
-    }
-
-    /// What a worker reports every few seconds about the attempt it runs.
-    public struct Heartbeat: Codable, Sendable {
-        public var job: String
-        public var attempt: Int
-        public var epoch: UInt64
-        public var step: Int?
-        public var committedStep: Int?
-        public var notice: String?
-
-        enum CodingKeys: String, CodingKey {
-            case job, attempt, epoch, step, notice
-            case committedStep = "committed_step"
-        }
-
-        static let fields: Set<String> = ["job", "attempt", "epoch", "step", "committed_step", "notice"]
-    }
-
-    /// The heartbeat reply: what the worker must do next.
-    public struct HeartbeatReply: Codable, Sendable, Equatable {
-        public var command: String
-        public var leaseExpiresInMilliseconds: Int64
-
-        public init(command: String, leaseExpiresInMilliseconds: Int64) {
-            self.command = command
-            self.leaseExpiresInMilliseconds = leaseExpiresInMilliseconds
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case command
-            case leaseExpiresInMilliseconds = "lease_expires_in_ms"
-        }
-    }
+    public typealias Heartbeat = WorkerProtocol.Heartbeat
+    public typealias HeartbeatReply = WorkerProtocol.HeartbeatReply
 
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(
@@ -112,18 +72,25 @@ public struct WorkersAPI: Sendable {
             throw APIError.forbidden("registering a worker needs the bootstrap token")
         }
         let body = try await request.body.collect(upTo: Self.maxBodyBytes)
-        let registration = try Self.decode(Registration.self, from: body, fields: ["name", "provider"])
+        let registration = try Self.decode(
+            WorkerProtocol.Registration.self, from: body, fields: WorkerProtocol.Registration.fields)
         guard (1...100).contains(registration.name.count), (1...40).contains(registration.provider.count) else {
             throw APIError.badRequest("invalid_worker", "name must be 1-100 characters and provider 1-40")
+        }
+        if registration.pool != nil, ProviderName(rawValue: registration.provider) == nil {
+            let allowed = ProviderName.allCases.map(\.rawValue).joined(separator: ", ")
+            throw APIError.badRequest(
+                "invalid_worker", "provider '\(registration.provider)' is unknown; allowed: \(allowed)")
         }
         let id = Self.workerIDPrefix + UUID().uuidString.prefix(8).lowercased()
         let token = "\(id).\(AccessTokens.generate())"
         try await store.registerWorker(
             WorkerRecord(
                 id: id, secretDigest: AccessTokens.hexDigest(token), name: registration.name,
-                provider: registration.provider, registeredAt: clock()))
+                provider: registration.provider, registeredAt: clock(), pool: registration.pool))
+        board.sawWorker(id, atMilliseconds: leaseClock.nowMilliseconds())
         return try json(
-            Registered(
+            WorkerProtocol.Registered(
                 workerID: id, token: token, heartbeatEveryMilliseconds: policy.heartbeatMilliseconds,
                 leaseMilliseconds: policy.leaseMilliseconds), status: .created)
     }
@@ -161,6 +128,10 @@ public struct WorkersAPI: Sendable {
             throw error
         }
         metrics.heartbeats.increment()
+        board.sawWorker(workerID, atMilliseconds: now)
+        board.report(
+            job: jobID, attempt: beat.attempt, epoch: epoch, step: beat.step, totalSteps: beat.totalSteps,
+            committedStep: beat.committedStep, atMilliseconds: now)
         if beat.notice != nil { metrics.interruptionNotices.increment() }
         guard let stored = try await store.job(jobID) else { throw APIError.notFound("no job \(jobID)") }
         let job =
@@ -195,5 +166,51 @@ public struct WorkersAPI: Sendable {
         } catch StateStoreError.versionConflict {
             throw APIError(.serviceUnavailable, code: "busy", message: "job \(id) kept changing; heartbeat again")
         }
+    }
+
+    /// POST /v1/workers/{id}/assignment: an idle worker asks what to run. Answers the attempt
+    /// leased to it (placed by the scheduler), or `{"assignment": null}`.
+    @Sendable func assignment(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let workerID = context.parameters.get("id") ?? ""
+        guard context.role == .worker(workerID) else {
+            throw APIError.forbidden("only worker \(workerID) itself may ask for its assignment")
+        }
+        let now = leaseClock.nowMilliseconds()
+        board.sawWorker(workerID, atMilliseconds: now)
+        for lease in try await store.liveLeases()
+        where lease.workerID == workerID && lease.expiresAtMilliseconds > now {
+            guard let job = try await store.job(lease.job), let live = job.record.liveAttempt,
+                live.epoch == lease.epoch, job.state.hasLiveAttempt
+            else { continue }
+            let spec = job.spec
+            return try json(
+                WorkerProtocol.AssignmentReply(
+                    assignment: WorkerProtocol.Assignment(
+                        job: job.id.rawValue, jobName: spec.name, attempt: live.number, epoch: live.epoch.value,
+                        run: spec.run, workdir: spec.workdir, env: spec.env, hyperparameters: spec.hyperparameters,
+                        checkpointEverySteps: spec.checkpoint.everySteps, keepLast: spec.checkpoint.keepLast,
+                        checkpointStorage: spec.checkpoint.storage.description,
+                        resume: job.record.committedCheckpoint)))
+        }
+        return try json(WorkerProtocol.AssignmentReply(assignment: nil))
+    }
+
+    /// DELETE /v1/workers/{id}: the worker (or an admin) says it is going away. An attempt it
+    /// still holds ends as preempted without notice (the job recovers elsewhere); its token stops
+    /// working at once.
+    @Sendable func deregister(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let workerID = context.parameters.get("id") ?? ""
+        guard context.role == .worker(workerID) || context.role == .admin else {
+            throw APIError.forbidden("only worker \(workerID) itself or an admin may deregister it")
+        }
+        guard try await store.worker(workerID) != nil else { throw APIError.notFound("no worker \(workerID)") }
+        for lease in try await store.liveLeases() where lease.workerID == workerID {
+            try await ending.end(
+                lease.job, attempt: lease.attempt, epoch: lease.epoch, reason: .preempted(withNotice: false))
+            try await store.revokeLease(job: lease.job, epoch: lease.epoch)
+        }
+        try await store.deregisterWorker(workerID, at: clock())
+        digests.forget(workerID)
+        return Response(status: .noContent)
     }
 }

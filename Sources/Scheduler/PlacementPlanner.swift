@@ -63,6 +63,8 @@ public struct PlacementPlan: Hashable, Sendable {
     public var placements: [PlannedPlacement] = []
     /// Jobs left waiting, with why (shown by `spotwise job`).
     public var waiting: [JobID: String] = [:]
+
+    public init() {}
 }
 
 /// Pure placement: pending jobs and idle workers in, placements out. Asks the spot policy where

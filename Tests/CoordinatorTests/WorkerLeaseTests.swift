@@ -112,11 +112,12 @@ import Testing
             #expect(try Self.reply(noticed).command == "checkpoint_now")
 
             _ = try await client.execute(uri: "/v1/jobs/j1/cancel", method: .post, headers: Self.bearer(Self.admin))
-            // Cancelling fenced nothing in the store yet (the stop action belongs to the scheduler),
-            // but the heartbeat reply already says stop.
+            // Cancelling fences the attempt: its next heartbeat is refused and told to stop.
             let afterCancel = try await heartbeat(
                 client, worker: worker, token: token, job: job.id, attempt: 1, epoch: epoch.value)
-            #expect(try Self.reply(afterCancel).command == "stop")
+            #expect(afterCancel.status == .conflict)
+            #expect(String(buffer: afterCancel.body).contains("stop the trainer"))
+            #expect(try await store.lease(job: job.id)?.revoked == true)
         }
     }
 

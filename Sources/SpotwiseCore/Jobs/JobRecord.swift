@@ -93,4 +93,9 @@ public struct CommittedCheckpoint: Hashable, Sendable, Codable {
         self.location = location
         self.manifestDigest = manifestDigest
     }
+
+    enum CodingKeys: String, CodingKey {
+        case step, attempt, location
+        case manifestDigest = "manifest_digest"
+    }
 }

@@ -1,0 +1,59 @@
+import Foundation
+import SpotwiseCore
+import StateStore
+
+/// Ends a job's live attempt everywhere it is recorded: the state machine (by compare-and-swap),
+/// then the lease (so the old worker's writes are refused), then the attempt's ledger row. The
+/// order matters: a job that cannot be moved now keeps its lease, and the caller retries later.
+struct AttemptEnding: Sendable {
+    let store: any StateStore
+    let board: LiveBoard
+    let wallClock: @Sendable () -> Date
+
+    /// Ends `attempt` of epoch `epoch` for `reason`; returns the job as stored after, or nil when
+    /// the attempt was no longer the live one (nothing changed).
+    @discardableResult
+    func end(
+        _ job: JobID, attempt: Int, epoch: LeaseEpoch, reason: AttemptEndReason, lastStep: Int? = nil,
+        metrics: [String: Double]? = nil
+    ) async throws -> StoredJob? {
+        let now = wallClock()
+        let result = try await store.applyEvent(
+            to: job, at: now,
+            { stored in
+                guard let live = stored.record.liveAttempt, live.number == attempt, live.epoch == epoch else {
+                    return nil
+                }
+                return .attemptEnded(attempt: attempt, reason: reason)
+            },
+            amend: { record in
+                if case .completed = reason, let metrics { record.finalMetrics = metrics }
+            })
+        guard case .applied(let stored) = result else { return nil }
+        try await store.revokeLease(job: job, epoch: epoch)
+        try await closeSegment(of: stored, attempt: attempt, reason: Self.describe(reason), lastStep: lastStep, at: now)
+        return stored
+    }
+
+    func closeSegment(of job: StoredJob, attempt: Int, reason: String, lastStep: Int?, at now: Date) async throws {
+        let progress = board.progress(job.id)
+        let reported = progress?.attempt == attempt ? progress?.step : nil
+        let committed = job.record.committedCheckpoint.flatMap { $0.attempt == attempt ? $0.step : nil }
+        try await store.closeSegment(
+            job: job.id, attempt: attempt,
+            end: SegmentEnd(
+                at: now, reason: reason, lastStep: lastStep ?? reported,
+                committedStep: committed ?? job.record.committedCheckpoint?.step))
+    }
+
+    static func describe(_ reason: AttemptEndReason) -> String {
+        switch reason {
+        case .completed: "completed"
+        case .preempted(let withNotice): withNotice ? "preempted with notice" : "preempted without notice"
+        case .lost: "lost (lease expired)"
+        case .userError(let code): "failed with exit code \(code)"
+        case .infrastructureError(let detail): "infrastructure error: \(detail)"
+        case .cancelled: "cancelled"
+        }
+    }
+}

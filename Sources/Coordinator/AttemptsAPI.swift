@@ -1,0 +1,182 @@
+import Foundation
+import Hummingbird
+import SpotwiseCore
+import StateStore
+
+/// `/v1/jobs/{id}/attempts/{n}/...`: what a worker writes about the attempt it holds (committed
+/// checkpoints, its end, trainer output), and `/v1/jobs/{id}/logs` for users. Every write is
+/// fenced: only the worker holding the attempt's lease, with the lease's epoch, changes anything;
+/// another worker gets 403, a stale epoch 409.
+public struct AttemptsAPI: Sendable {
+    let store: any StateStore
+    let board: LiveBoard
+    let metrics: CoordinatorMetrics
+    let clock: @Sendable () -> Date
+
+    public static let routes = [
+        "POST /v1/jobs/{id}/attempts/{attempt}/checkpoints", "POST /v1/jobs/{id}/attempts/{attempt}/finish",
+        "POST /v1/jobs/{id}/attempts/{attempt}/logs", "GET /v1/jobs/{id}/logs",
+    ]
+    static let maxBodyBytes = 4 << 20
+    static let maxLogsPerRead = 5_000
+
+    func register(on router: Router<CoordinatorContext>) {
+        router.post("v1/jobs/:id/attempts/:attempt/checkpoints", use: checkpointCommitted)
+        router.post("v1/jobs/:id/attempts/:attempt/finish", use: finish)
+        router.post("v1/jobs/:id/attempts/:attempt/logs", use: appendLogs)
+        router.get("v1/jobs/:id/logs", use: readLogs)
+    }
+
+    var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: clock) }
+
+    struct Target {
+        var job: JobID
+        var attempt: Int
+        var epoch: LeaseEpoch
+    }
+
+    /// The caller must be the worker holding the attempt's current, unrevoked lease.
+    func fence(_ context: CoordinatorContext, epoch: UInt64) async throws -> Target {
+        guard case .worker(let workerID) = context.role else {
+            throw APIError.forbidden("only the worker running the attempt may write for it")
+        }
+        let job = JobID(context.parameters.get("id") ?? "")
+        guard let attempt = context.parameters.get("attempt").flatMap(Int.init), attempt >= 1 else {
+            throw APIError.badRequest("invalid_attempt", "the attempt is a whole number from 1")
+        }
+        guard let lease = try await store.lease(job: job) else {
+            throw APIError.notFound("no attempt of job \(job) is leased")
+        }
+        guard lease.workerID == workerID else {
+            throw APIError.forbidden("attempt \(attempt) of job \(job) is leased to another worker")
+        }
+        guard lease.epoch.value == epoch, lease.attempt == attempt, !lease.revoked else {
+            metrics.staleHeartbeats.increment()
+            throw APIError.conflict(
+                "stale_epoch",
+                "attempt \(attempt) with epoch \(epoch) of job \(job) is not the live attempt (live: attempt \(lease.attempt), epoch \(lease.epoch)\(lease.revoked ? ", ended" : "")); stop the trainer"
+            )
+        }
+        return Target(job: job, attempt: attempt, epoch: lease.epoch)
+    }
+
+    @Sendable func checkpointCommitted(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let commit = try WorkersAPI.decode(
+            WorkerProtocol.CheckpointCommitted.self, from: body, fields: WorkerProtocol.CheckpointCommitted.fields)
+        guard commit.step >= 0, !commit.location.isEmpty, commit.location.count <= 1_000,
+            commit.manifestDigest.count == 64, commit.manifestDigest.allSatisfy(\.isHexDigit)
+        else {
+            throw APIError.badRequest(
+                "invalid_checkpoint", "step >= 0, a location of 1-1000 characters and a 64-hex-digit manifest_digest")
+        }
+        let target = try await fence(context, epoch: commit.epoch)
+        let checkpoint = CommittedCheckpoint(
+            step: commit.step, attempt: target.attempt, location: commit.location, manifestDigest: commit.manifestDigest
+        )
+        let result = try await applyFenced(target) { _ in
+            .checkpointCommitted(attempt: target.attempt, checkpoint: checkpoint)
+        }
+        return try JobsAPI.json(JobSummary(result))
+    }
+
+    @Sendable func finish(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let finished = try WorkersAPI.decode(
+            WorkerProtocol.AttemptFinished.self, from: body, fields: WorkerProtocol.AttemptFinished.fields)
+        let reason: AttemptEndReason
+        switch finished.outcome {
+        case .completed: reason = .completed
+        case .preempted: reason = .preempted(withNotice: finished.notice ?? false)
+        case .infrastructure: reason = .infrastructureError(String((finished.message ?? "unspecified").prefix(300)))
+        case .failed:
+            guard let code = finished.exitCode, code != 0 else {
+                throw APIError.badRequest("invalid_finish", "outcome 'failed' needs a non-zero exit_code")
+            }
+            reason = .userError(exitCode: code)
+        }
+        let target = try await fence(context, epoch: finished.epoch)
+        if case .preempted = reason { metrics.interruptions.increment() }
+        do {
+            guard
+                let job = try await ending.end(
+                    target.job, attempt: target.attempt, epoch: target.epoch, reason: reason,
+                    lastStep: finished.lastStep, metrics: finished.metrics)
+            else {
+                throw APIError.conflict("stale_epoch", "attempt \(target.attempt) of job \(target.job) already ended")
+            }
+            return try JobsAPI.json(JobSummary(job))
+        } catch let error as JobTransitionError {
+            throw APIError.conflict("not_allowed", "job \(target.job): \(error)")
+        } catch StateStoreError.versionConflict {
+            throw APIError(.serviceUnavailable, code: "busy", message: "job \(target.job) kept changing; send it again")
+        }
+    }
+
+    @Sendable func appendLogs(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let batch = try WorkersAPI.decode(
+            WorkerProtocol.LogBatch.self, from: body, fields: WorkerProtocol.LogBatch.fields)
+        guard batch.lines.count <= WorkerProtocol.LogBatch.maxLines,
+            batch.lines.allSatisfy({ $0.utf8.count <= WorkerProtocol.LogBatch.maxLineBytes })
+        else {
+            throw APIError.badRequest(
+                "invalid_logs",
+                "at most \(WorkerProtocol.LogBatch.maxLines) lines of at most \(WorkerProtocol.LogBatch.maxLineBytes) bytes each"
+            )
+        }
+        let target = try await fence(context, epoch: batch.epoch)
+        let last = try await store.appendLogs(job: target.job, attempt: target.attempt, lines: batch.lines, at: clock())
+        struct Appended: Encodable { var last_seq: Int64 }
+        return try JobsAPI.json(Appended(last_seq: last))
+    }
+
+    /// GET /v1/jobs/{id}/logs?after=SEQ&limit=N
+    @Sendable func readLogs(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        guard context.role == .admin || context.role == .readOnly else {
+            throw APIError.forbidden("reading logs needs a user token")
+        }
+        let job = JobID(context.parameters.get("id") ?? "")
+        var after: Int64 = 0
+        if let text = request.uri.queryParameters["after"] {
+            guard let parsed = Int64(String(text)), parsed >= 0 else {
+                throw APIError.badRequest("invalid_after", "after must be a whole number >= 0 (a log sequence number)")
+            }
+            after = parsed
+        }
+        var limit = 1_000
+        if let text = request.uri.queryParameters["limit"] {
+            guard let parsed = Int(String(text)), (1...Self.maxLogsPerRead).contains(parsed) else {
+                throw APIError.badRequest(
+                    "invalid_limit", "limit must be a whole number from 1 to \(Self.maxLogsPerRead)")
+            }
+            limit = parsed
+        }
+        let lines: [LogLine]
+        do {
+            lines = try await store.logs(job: job, after: after, limit: limit)
+        } catch StateStoreError.jobNotFound {
+            throw APIError.notFound("no job \(job)")
+        }
+        guard let stored = try await store.job(job) else { throw APIError.notFound("no job \(job)") }
+        struct Page: Encodable {
+            var lines: [LogLine]
+            var last_seq: Int64
+            var job_state: String
+        }
+        return try JobsAPI.json(
+            Page(lines: lines, last_seq: lines.last?.sequence ?? after, job_state: stored.state.rawValue))
+    }
+
+    func applyFenced(_ target: Target, _ event: (StoredJob) -> JobEvent?) async throws -> StoredJob {
+        do {
+            switch try await store.applyEvent(to: target.job, at: clock(), event) {
+            case .applied(let job), .declined(let job): return job
+            }
+        } catch let error as JobTransitionError {
+            throw APIError.conflict("stale_epoch", "job \(target.job): \(error); stop the trainer")
+        } catch StateStoreError.versionConflict {
+            throw APIError(.serviceUnavailable, code: "busy", message: "job \(target.job) kept changing; send it again")
+        }
+    }
+}

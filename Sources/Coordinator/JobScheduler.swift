@@ -1,0 +1,137 @@
+import Foundation
+import Logging
+import Scheduler
+import SpotPolicy
+import SpotwiseCore
+import StateStore
+import Synchronization
+
+/// One pass of the scheduler loop: fence attempts that have no lease, then place waiting jobs on
+/// idle live workers as the planner (and through it the spot policy) decides, granting each new
+/// attempt its lease and opening its ledger row.
+public struct JobScheduler: Sendable {
+    let store: any StateStore
+    let leaseClock: any LeaseClock
+    let leasePolicy: LeasePolicy
+    let planner: PlacementPlanner
+    let board: LiveBoard
+    let wallClock: @Sendable () -> Date
+    let availability = AvailabilityLog()
+
+    static let batch = 1_000
+
+    public init(
+        store: any StateStore, leaseClock: any LeaseClock, leasePolicy: LeasePolicy, board: LiveBoard,
+        planner: PlacementPlanner = PlacementPlanner(), wallClock: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.store = store
+        self.leaseClock = leaseClock
+        self.leasePolicy = leasePolicy
+        self.planner = planner
+        self.board = board
+        self.wallClock = wallClock
+    }
+
+    var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: wallClock) }
+
+    /// One pass; returns the plan it carried out.
+    @discardableResult
+    public func scheduleOnce() async throws -> PlacementPlan {
+        try await fenceAttemptsWithoutLeases()
+        let now = leaseClock.nowMilliseconds()
+        let pending =
+            try await store.jobs(state: .queued, limit: Self.batch)
+            + store.jobs(state: .recovering, limit: Self.batch)
+        let workers = try await store.workers()
+        let busy = Set(try await store.liveLeases().filter { $0.expiresAtMilliseconds > now }.compactMap(\.workerID))
+        let live = workers.filter { worker in
+            guard let seen = board.lastSeen(worker.id) else { return false }
+            return now - seen <= leasePolicy.leaseMilliseconds
+        }
+        availability.observe(live, at: wallClock(), every: planner.decisionSeconds)
+        guard !pending.isEmpty else {
+            board.setWaiting([:])
+            return PlacementPlan()
+        }
+        let idle = live.filter { !busy.contains($0.id) }.compactMap { worker -> IdleWorker? in
+            guard let pool = worker.pool, let provider = ProviderName(rawValue: worker.provider) else { return nil }
+            return IdleWorker(id: worker.id, provider: provider, pool: pool)
+        }
+        let jobs = pending.map { job in
+            PendingJob(
+                id: job.id, spec: job.spec, submittedAt: job.submittedAt,
+                progress: board.pace(job.id).map {
+                    WorkProgress(
+                        committedStep: job.record.committedCheckpoint?.step ?? 0, totalSteps: $0.totalSteps,
+                        secondsPerStep: $0.secondsPerStep)
+                })
+        }
+        let plan = planner.plan(jobs: jobs, idle: idle, history: availability.histories(), now: wallClock())
+        board.setWaiting(plan.waiting)
+        for placement in plan.placements {
+            try await carryOut(placement)
+        }
+        return plan
+    }
+
+    func carryOut(_ planned: PlannedPlacement) async throws {
+        let now = wallClock()
+        let result = try await store.applyEvent(
+            to: planned.job, at: now,
+            { job in
+                job.state == .queued || job.state == .recovering ? .placed(planned.placement) : nil
+            }, note: "placed on worker \(planned.worker) (\(planned.pool.instanceType)): \(planned.reason)")
+        guard case .applied(let job) = result, let live = job.record.liveAttempt else { return }
+        // Provisioning: the lease covers the worker's next assignment poll and its first heartbeat.
+        try await store.grantLease(
+            Lease(
+                job: job.id, attempt: live.number, epoch: live.epoch, workerID: planned.worker,
+                expiresAtMilliseconds: leaseClock.nowMilliseconds() + leasePolicy.leaseMilliseconds
+                    + leasePolicy.heartbeatMilliseconds))
+        try await store.openSegment(
+            AttemptSegment(
+                job: job.id, attempt: live.number, epoch: live.epoch, workerID: planned.worker,
+                provider: planned.placement.provider.rawValue, pool: planned.pool, startedAt: now,
+                resumedFromStep: job.record.committedCheckpoint?.step))
+    }
+
+    /// A live attempt whose lease is missing or belongs to another epoch was placed by a pass that
+    /// died before granting the lease (a coordinator crash between the two writes). No worker can
+    /// write for it, so it is ended as lost and placed again.
+    func fenceAttemptsWithoutLeases() async throws {
+        for state in [JobState.provisioning, .running] {
+            for job in try await store.jobs(state: state, limit: Self.batch) {
+                guard let live = job.record.liveAttempt else { continue }
+                let lease = try await store.lease(job: job.id)
+                if let lease, lease.epoch == live.epoch, !lease.revoked { continue }
+                try? await ending.end(job.id, attempt: live.number, epoch: live.epoch, reason: .lost)
+            }
+        }
+    }
+}
+
+/// Spot availability per pool as the scheduler saw it, one observation per decision period: the
+/// history the policy learns each pool's chain from.
+final class AvailabilityLog: Sendable {
+    private struct State {
+        var histories: [String: AvailabilityHistory] = [:]
+        var lastObservation: Date?
+    }
+    private let state = Mutex(State())
+
+    func observe(_ live: [WorkerRecord], at now: Date, every seconds: Double) {
+        state.withLock { state in
+            if let last = state.lastObservation, now.timeIntervalSince(last) < seconds { return }
+            state.lastObservation = now
+            var pools: [String: Bool] = [:]
+            for worker in live {
+                guard let pool = worker.pool else { continue }
+                let name = "\(worker.provider)/\(pool.region)"
+                pools[name] = (pools[name] ?? false) || pool.market == .spot
+            }
+            for (name, spot) in pools { state.histories[name, default: AvailabilityHistory()].record(spot) }
+        }
+    }
+
+    func histories() -> [String: AvailabilityHistory] { state.withLock { $0.histories } }
+}

@@ -1,0 +1,89 @@
+import SpotwiseCore
+import Synchronization
+
+/// What the coordinator knows only while it runs: when each worker was last heard from, the
+/// progress each live attempt's trainer reported, and why waiting jobs wait. Kept in memory on
+/// purpose: after a restart workers report all of it again within one heartbeat period.
+public final class LiveBoard: Sendable {
+    public struct Progress: Hashable, Sendable {
+        public var attempt: Int
+        public var epoch: LeaseEpoch
+        public var step: Int?
+        public var totalSteps: Int?
+        public var committedStep: Int?
+        /// Seconds per step, smoothed over heartbeats (nil until two heartbeats moved the step).
+        public var secondsPerStep: Double?
+        var lastStepAt: (step: Int, milliseconds: Int64)?
+
+        public static func == (a: Progress, b: Progress) -> Bool {
+            a.attempt == b.attempt && a.epoch == b.epoch && a.step == b.step && a.totalSteps == b.totalSteps
+                && a.committedStep == b.committedStep && a.secondsPerStep == b.secondsPerStep
+        }
+        public func hash(into hasher: inout Hasher) { hasher.combine(attempt) }
+    }
+
+    private struct State {
+        var lastSeen: [String: Int64] = [:]
+        var progress: [JobID: Progress] = [:]
+        var waiting: [JobID: String] = [:]
+        /// The newest pace measured per job, kept across attempts for the policy's work estimate.
+        var pace: [JobID: (secondsPerStep: Double, totalSteps: Int)] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func sawWorker(_ id: String, atMilliseconds now: Int64) {
+        state.withLock { $0.lastSeen[id] = now }
+    }
+
+    public func lastSeen(_ id: String) -> Int64? { state.withLock { $0.lastSeen[id] } }
+
+    /// Records what a heartbeat said about its attempt; a newer attempt replaces an older one.
+    public func report(
+        job: JobID, attempt: Int, epoch: LeaseEpoch, step: Int?, totalSteps: Int?, committedStep: Int?,
+        atMilliseconds now: Int64
+    ) {
+        state.withLock { state in
+            var progress = state.progress[job]
+            if progress == nil || progress!.epoch < epoch {
+                progress = Progress(attempt: attempt, epoch: epoch)
+            }
+            guard var current = progress, current.epoch == epoch else { return }
+            if let step {
+                if let last = current.lastStepAt, step > last.step, now > last.milliseconds {
+                    let measured = Double(now - last.milliseconds) / 1000 / Double(step - last.step)
+                    current.secondsPerStep = current.secondsPerStep.map { 0.7 * $0 + 0.3 * measured } ?? measured
+                }
+                if current.lastStepAt == nil || step != current.lastStepAt!.step {
+                    current.lastStepAt = (step, now)
+                }
+                current.step = step
+            }
+            current.totalSteps = totalSteps ?? current.totalSteps
+            current.committedStep = committedStep ?? current.committedStep
+            if let pace = current.secondsPerStep, let total = current.totalSteps {
+                state.pace[job] = (pace, total)
+            }
+            state.progress[job] = current
+        }
+    }
+
+    public func progress(_ job: JobID) -> Progress? { state.withLock { $0.progress[job] } }
+
+    public func pace(_ job: JobID) -> (secondsPerStep: Double, totalSteps: Int)? {
+        state.withLock { $0.pace[job] }
+    }
+
+    public func setWaiting(_ reasons: [JobID: String]) { state.withLock { $0.waiting = reasons } }
+    public func waiting(_ job: JobID) -> String? { state.withLock { $0.waiting[job] } }
+}
+
+extension LiveBoard.Progress {
+    init(attempt: Int, epoch: LeaseEpoch) {
+        self.init(
+            attempt: attempt, epoch: epoch, step: nil, totalSteps: nil, committedStep: nil, secondsPerStep: nil,
+            lastStepAt: nil)
+    }
+}

@@ -1,0 +1,32 @@
+import Logging
+import ServiceLifecycle
+
+/// Runs the scheduler loop in the coordinator's service group until graceful shutdown.
+public struct SchedulerService: Service {
+    let scheduler: JobScheduler
+    let periodMilliseconds: Int64
+    let logger: Logger
+
+    public init(scheduler: JobScheduler, periodMilliseconds: Int64, logger: Logger) {
+        self.scheduler = scheduler
+        self.periodMilliseconds = periodMilliseconds
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let plan = try await scheduler.scheduleOnce()
+                    for placed in plan.placements {
+                        logger.info(
+                            "job \(placed.job): placed on \(placed.worker) \(placed.placement): \(placed.reason)")
+                    }
+                } catch {
+                    logger.error("scheduler pass failed: \(error)")
+                }
+                try await Task.sleep(for: .milliseconds(periodMilliseconds))
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+
+/// The worker protocol's bodies (docs/openapi.yaml and docs/worker-protocol.md): one definition
+/// that the coordinator decodes and the agent encodes. Keys are snake_case on the wire.
+public enum WorkerProtocol {
+    /// POST /v1/workers (bootstrap token).
+    public struct Registration: Codable, Sendable, Equatable {
+        public var name: String
+        public var provider: String
+        /// The capacity the worker stands for; a worker without one is never given an attempt.
+        public var pool: WorkerPool?
+
+        public init(name: String, provider: String, pool: WorkerPool?) {
+            self.name = name
+            self.provider = provider
+            self.pool = pool
+        }
+
+        public static let fields: Set<String> = ["name", "provider", "pool"]
+    }
+
+    public struct Registered: Codable, Sendable, Equatable {
+        public var workerID: String
+        public var token: String
+        public var heartbeatEveryMilliseconds: Int64
+        public var leaseMilliseconds: Int64
+
+        public init(workerID: String, token: String, heartbeatEveryMilliseconds: Int64, leaseMilliseconds: Int64) {
+            self.workerID = workerID
+            self.token = token
+            self.heartbeatEveryMilliseconds = heartbeatEveryMilliseconds
+            self.leaseMilliseconds = leaseMilliseconds
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case workerID = "worker_id"
+            case token
+            case heartbeatEveryMilliseconds = "heartbeat_every_ms"
+            case leaseMilliseconds = "lease_ms"
+        }
+    }
+
+    /// What an idle worker is told to run (POST /v1/workers/{id}/assignment); nil: nothing yet.
+    public struct Assignment: Codable, Sendable, Equatable {
+        public var job: String
+        public var jobName: String
+        public var attempt: Int
+        public var epoch: UInt64
+        public var run: String
+        public var workdir: String
+        public var env: [String: String]
+        public var hyperparameters: [String: JSONValue]
+        public var checkpointEverySteps: Int
+        public var keepLast: Int
+        public var checkpointStorage: String
+        /// The newest committed checkpoint to restore first; nil: start from step 0.
+        public var resume: CommittedCheckpoint?
+
+        public init(
+            job: String, jobName: String, attempt: Int, epoch: UInt64, run: String, workdir: String,
+            env: [String: String], hyperparameters: [String: JSONValue], checkpointEverySteps: Int, keepLast: Int,
+            checkpointStorage: String, resume: CommittedCheckpoint?
+        ) {
+            self.job = job
+            self.jobName = jobName
+            self.attempt = attempt
+            self.epoch = epoch
+            self.run = run
+            self.workdir = workdir
+            self.env = env
+            self.hyperparameters = hyperparameters
+            self.checkpointEverySteps = checkpointEverySteps
+            self.keepLast = keepLast
+            self.checkpointStorage = checkpointStorage
+            self.resume = resume
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case job, attempt, epoch, run, workdir, env, hyperparameters, resume
+            case jobName = "job_name"
+            case checkpointEverySteps = "checkpoint_every_steps"
+            case keepLast = "keep_last"
+            case checkpointStorage = "checkpoint_storage"
+        }
+    }
+
+    public struct AssignmentReply: Codable, Sendable, Equatable {
+        public var assignment: Assignment?
+        public init(assignment: Assignment?) { self.assignment = assignment }
+    }
+
+    /// What a worker reports every few seconds about the attempt it runs.
+    public struct Heartbeat: Codable, Sendable, Equatable {
+        public var job: String
+        public var attempt: Int
+        public var epoch: UInt64
+        public var step: Int?
+        public var totalSteps: Int?
+        public var committedStep: Int?
+        /// An interruption notice the worker saw (`spot-termination`, `rebalance`, `preempted`, `sigterm`).
+        public var notice: String?
+
+        public init(
+            job: String, attempt: Int, epoch: UInt64, step: Int? = nil, totalSteps: Int? = nil,
+            committedStep: Int? = nil, notice: String? = nil
+        ) {
+            self.job = job
+            self.attempt = attempt
+            self.epoch = epoch
+            self.step = step
+            self.totalSteps = totalSteps
+            self.committedStep = committedStep
+            self.notice = notice
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case job, attempt, epoch, step, notice
+            case totalSteps = "total_steps"
+            case committedStep = "committed_step"
+        }
+
+        public static let fields: Set<String> = [
+            "job", "attempt", "epoch", "step", "total_steps", "committed_step", "notice",
+        ]
+    }
+
+    /// The heartbeat reply: what the worker must do next (`continue`, `checkpoint_now`, `stop`).
+    public struct HeartbeatReply: Codable, Sendable, Equatable {
+        public var command: String
+        public var leaseExpiresInMilliseconds: Int64
+
+        public init(command: String, leaseExpiresInMilliseconds: Int64) {
+            self.command = command
+            self.leaseExpiresInMilliseconds = leaseExpiresInMilliseconds
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case command
+            case leaseExpiresInMilliseconds = "lease_expires_in_ms"
+        }
+    }
+
+    /// POST /v1/jobs/{id}/attempts/{n}/checkpoints: a checkpoint the worker committed.
+    public struct CheckpointCommitted: Codable, Sendable, Equatable {
+        public var epoch: UInt64
+        public var step: Int
+        public var location: String
+        public var manifestDigest: String
+
+        public init(epoch: UInt64, step: Int, location: String, manifestDigest: String) {
+            self.epoch = epoch
+            self.step = step
+            self.location = location
+            self.manifestDigest = manifestDigest
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case epoch, step, location
+            case manifestDigest = "manifest_digest"
+        }
+
+        public static let fields: Set<String> = ["epoch", "step", "location", "manifest_digest"]
+    }
+
+    /// POST /v1/jobs/{id}/attempts/{n}/finish: how the attempt ended.
+    public struct AttemptFinished: Codable, Sendable, Equatable {
+        public enum Outcome: String, Codable, Sendable, CaseIterable {
+            /// The trainer exited 0.
+            case completed
+            /// The trainer exited non-zero (`exit_code`).
+            case failed
+            /// The capacity was taken back; `notice` says whether a notice came first.
+            case preempted
+            /// The node or the agent failed for reasons that are not the trainer's (`message`).
+            case infrastructure
+        }
+
+        public var epoch: UInt64
+        public var outcome: Outcome
+        public var exitCode: Int32?
+        public var notice: Bool?
+        public var lastStep: Int?
+        public var committedStep: Int?
+        public var metrics: [String: Double]?
+        public var message: String?
+
+        public init(
+            epoch: UInt64, outcome: Outcome, exitCode: Int32? = nil, notice: Bool? = nil, lastStep: Int? = nil,
+            committedStep: Int? = nil, metrics: [String: Double]? = nil, message: String? = nil
+        ) {
+            self.epoch = epoch
+            self.outcome = outcome
+            self.exitCode = exitCode
+            self.notice = notice
+            self.lastStep = lastStep
+            self.committedStep = committedStep
+            self.metrics = metrics
+            self.message = message
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case epoch, outcome, notice, metrics, message
+            case exitCode = "exit_code"
+            case lastStep = "last_step"
+            case committedStep = "committed_step"
+        }
+
+        public static let fields: Set<String> = [
+            "epoch", "outcome", "exit_code", "notice", "last_step", "committed_step", "metrics", "message",
+        ]
+    }
+
+    /// POST /v1/jobs/{id}/attempts/{n}/logs: trainer output lines, in order.
+    public struct LogBatch: Codable, Sendable, Equatable {
+        public var epoch: UInt64
+        public var lines: [String]
+
+        public init(epoch: UInt64, lines: [String]) {
+            self.epoch = epoch
+            self.lines = lines
+        }
+
+        public static let fields: Set<String> = ["epoch", "lines"]
+        public static let maxLines = 1_000
+        public static let maxLineBytes = 16 * 1024
+    }
+}

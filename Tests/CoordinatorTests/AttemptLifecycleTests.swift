@@ -1,0 +1,184 @@
+import Coordinator
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import SpotwiseCore
+import StateStore
+import Testing
+
+/// The scheduler places a job on a worker; the worker takes the assignment, commits checkpoints,
+/// streams logs and ends the attempt; every write is fenced by the lease epoch. Manual clock.
+@Suite struct AttemptLifecycleTests {
+    static let admin = "admin-secret"
+    static let bootstrap = "bootstrap-secret"
+    let store = InMemoryStateStore()
+    let clock = ManualLeaseClock(1_000)
+    let board = LiveBoard()
+    let policy = LeasePolicy(heartbeatMilliseconds: 1_000, leaseMilliseconds: 3_000, restartGraceMilliseconds: 60_000)
+
+    func app() -> some ApplicationProtocol {
+        Application(
+            router: CoordinatorApplication.router(
+                store: store, tokens: AccessTokens(admin: Self.admin, readOnly: ["reader"], bootstrap: Self.bootstrap),
+                settings: .init(), leaseClock: clock, leasePolicy: policy, board: board))
+    }
+
+    var scheduler: JobScheduler { JobScheduler(store: store, leaseClock: clock, leasePolicy: policy, board: board) }
+
+    static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
+    static let digest = String(repeating: "ab", count: 32)
+
+    func post(_ client: some TestClientProtocol, _ uri: String, token: String, _ body: String) async throws
+        -> TestResponse
+    {
+        try await client.execute(uri: uri, method: .post, headers: Self.bearer(token), body: ByteBuffer(string: body))
+    }
+
+    func register(_ client: some TestClientProtocol, market: String = "spot") async throws -> (String, String) {
+        let response = try await post(
+            client, "/v1/workers", token: Self.bootstrap,
+            #"{"name": "n", "provider": "local", "pool": {"region": "local-a", "market": "\#(market)", "instance_type": "local.t4", "price_per_hour": "0.36", "on_demand_price_per_hour": "1.20"}}"#
+        )
+        #expect(response.status == .created)
+        let registered = try JSONDecoder().decode(WorkerProtocol.Registered.self, from: Data(buffer: response.body))
+        return (registered.workerID, registered.token)
+    }
+
+    func submit(_ client: some TestClientProtocol) async throws -> String {
+        let spec = "name: digits\nrun: python3 train.py\ndeadline: 36h\ncheckpoint: {every_steps: 10}\n"
+        let response = try await post(client, "/v1/jobs", token: Self.admin, spec)
+        return try JobSummary.decoder.decode(JobSummary.self, from: Data(buffer: response.body)).id
+    }
+
+    func assignment(_ client: some TestClientProtocol, _ worker: String, _ token: String) async throws
+        -> WorkerProtocol.Assignment?
+    {
+        let response = try await post(client, "/v1/workers/\(worker)/assignment", token: token, "")
+        #expect(response.status == .ok)
+        return try JSONDecoder().decode(WorkerProtocol.AssignmentReply.self, from: Data(buffer: response.body))
+            .assignment
+    }
+
+    @Test func aJobIsPlacedRunsCheckpointsAndRecoversOnANewEpochFromItsCheckpoint() async throws {
+        try await app().test(.router) { client in
+            let (worker, token) = try await register(client)
+            let id = try await submit(client)
+            #expect(try await assignment(client, worker, token) == nil)
+
+            let plan = try await scheduler.scheduleOnce()
+            #expect(plan.placements.map(\.worker) == [worker])
+            let first = try #require(try await assignment(client, worker, token))
+            #expect(first.job == id && first.attempt == 1 && first.resume == nil && first.checkpointEverySteps == 10)
+
+            let beat = #"{"job": "\#(id)", "attempt": 1, "epoch": \#(first.epoch), "step": 12, "total_steps": 100}"#
+            #expect(try await post(client, "/v1/workers/\(worker)/heartbeat", token: token, beat).status == .ok)
+            let commit = try await post(
+                client, "/v1/jobs/\(id)/attempts/1/checkpoints", token: token,
+                #"{"epoch": \#(first.epoch), "step": 10, "location": "digits/\#(id)/step-10", "manifest_digest": "\#(Self.digest)"}"#
+            )
+            #expect(commit.status == .ok)
+            let logs = try await post(
+                client, "/v1/jobs/\(id)/attempts/1/logs", token: token,
+                #"{"epoch": \#(first.epoch), "lines": ["step 10 loss 0.5", "step 12"]}"#)
+            #expect(logs.status == .ok)
+            let preempted = try await post(
+                client, "/v1/jobs/\(id)/attempts/1/finish", token: token,
+                #"{"epoch": \#(first.epoch), "outcome": "preempted", "notice": true, "last_step": 12}"#)
+            #expect(preempted.status == .ok)
+            #expect(try await store.job(JobID(id))?.state == .recovering)
+            #expect(try await store.lease(job: JobID(id))?.revoked == true)
+
+            // The old epoch is fenced off everywhere.
+            let late = try await post(
+                client, "/v1/jobs/\(id)/attempts/1/logs", token: token,
+                #"{"epoch": \#(first.epoch), "lines": ["late"]}"#)
+            #expect(late.status == .conflict)
+
+            clock.advance(milliseconds: 500)
+            try await scheduler.scheduleOnce()
+            let second = try #require(try await assignment(client, worker, token))
+            #expect(second.attempt == 2 && second.epoch > first.epoch)
+            #expect(second.resume?.step == 10 && second.resume?.manifestDigest == Self.digest)
+            let stale = try await post(
+                client, "/v1/jobs/\(id)/attempts/2/finish", token: token,
+                #"{"epoch": \#(first.epoch), "outcome": "completed"}"#)
+            #expect(stale.status == .conflict)
+            let beat2 = #"{"job": "\#(id)", "attempt": 2, "epoch": \#(second.epoch), "step": 11}"#
+            #expect(try await post(client, "/v1/workers/\(worker)/heartbeat", token: token, beat2).status == .ok)
+            let done = try await post(
+                client, "/v1/jobs/\(id)/attempts/2/finish", token: token,
+                #"{"epoch": \#(second.epoch), "outcome": "completed", "metrics": {"auc": 0.97}, "last_step": 100}"#)
+            #expect(done.status == .ok)
+
+            let shown = try await client.execute(uri: "/v1/jobs/\(id)", method: .get, headers: Self.bearer("reader"))
+            let job = try JobSummary.decoder.decode(JobSummary.self, from: Data(buffer: shown.body))
+            #expect(job.state == "succeeded" && job.metrics == ["auc": 0.97])
+            #expect(job.segments?.map(\.endReason) == ["preempted with notice", "completed"])
+            #expect(job.segments?.map(\.resumedFromStep) == [nil, 10])
+            #expect(job.segments?.first?.lastStep == 12 && job.segments?.first?.committedStep == 10)
+            #expect(job.costUSD != nil && job.history?.contains { $0.message.contains("policy spotwise") } == true)
+
+            let read = try await client.execute(
+                uri: "/v1/jobs/\(id)/logs?after=1", method: .get, headers: Self.bearer("reader"))
+            #expect(String(buffer: read.body).contains(#""text":"step 12""#))
+            #expect(!String(buffer: read.body).contains("late"))
+        }
+    }
+
+    @Test func anotherWorkerCannotWriteAndADeregisteredWorkerLosesItsTokenAndItsAttempt() async throws {
+        try await app().test(.router) { client in
+            let (worker, token) = try await register(client)
+            let (_, otherToken) = try await register(client)
+            let id = try await submit(client)
+            try await scheduler.scheduleOnce()
+            // Both workers are idle and alive; the planner picks one. Find who got it.
+            let mine = try await assignment(client, worker, token)
+            let holderToken = mine != nil ? token : otherToken
+            let intruderToken = mine != nil ? otherToken : token
+            let holder = String(holderToken.prefix { $0 != "." })
+            let epoch = try #require(try await store.lease(job: JobID(id))?.epoch.value)
+            let forged = try await post(
+                client, "/v1/jobs/\(id)/attempts/1/finish", token: intruderToken,
+                #"{"epoch": \#(epoch), "outcome": "completed"}"#)
+            #expect(forged.status == .forbidden)
+            let userWrite = try await post(
+                client, "/v1/jobs/\(id)/attempts/1/logs", token: Self.admin, #"{"epoch": \#(epoch), "lines": []}"#)
+            #expect(userWrite.status == .forbidden)
+            let badFinish = try await post(
+                client, "/v1/jobs/\(id)/attempts/1/finish", token: holderToken,
+                #"{"epoch": \#(epoch), "outcome": "failed"}"#)
+            #expect(badFinish.status == .badRequest)
+
+            let gone = try await client.execute(
+                uri: "/v1/workers/\(holder)", method: .delete, headers: Self.bearer(holderToken))
+            #expect(gone.status == .noContent)
+            #expect(try await store.job(JobID(id))?.state == .recovering)
+            let after = try await post(client, "/v1/workers/\(holder)/assignment", token: holderToken, "")
+            #expect(after.status == .unauthorized)
+        }
+    }
+
+    @Test func aPlacementWhoseLeaseWasNeverGrantedIsFencedAndPlacedAgain() async throws {
+        let job = try await store.submit(
+            JobSubmission(id: JobID("j"), spec: JobSpec(name: "j", run: "x"), idempotencyKey: nil, submittedAt: Date())
+        ).job
+        // A coordinator that crashed between placing the job and granting its lease.
+        let placed = try JobStateMachine.apply(
+            .placed(Placement(provider: .local, region: "local-a", market: .spot)), to: job.record)
+        _ = try await store.update(job.id, expectedVersion: 1, record: placed.record, events: [], at: Date())
+        try await scheduler.scheduleOnce()
+        let after = try #require(try await store.job(job.id))
+        #expect(after.state == .recovering && after.record.preemptions == 1)
+    }
+
+    @Test func aWorkerNotHeardFromWithinTheLeaseIsNotGivenWork() async throws {
+        try await app().test(.router) { client in
+            _ = try await register(client)
+            _ = try await submit(client)
+            clock.advance(milliseconds: policy.leaseMilliseconds + 1)
+            let plan = try await scheduler.scheduleOnce()
+            #expect(plan.placements.isEmpty)
+        }
+    }
+}
