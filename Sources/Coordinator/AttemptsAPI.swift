@@ -127,8 +127,7 @@ public struct AttemptsAPI: Sendable {
         }
         let target = try await fence(context, epoch: batch.epoch)
         let last = try await store.appendLogs(job: target.job, attempt: target.attempt, lines: batch.lines, at: clock())
-        struct Appended: Encodable { var last_seq: Int64 }
-        return try JobsAPI.json(Appended(last_seq: last))
+        return try JobsAPI.json(LogsAppended(lastSequence: last))
     }
 
     /// GET /v1/jobs/{id}/logs?after=SEQ&limit=N
@@ -159,13 +158,8 @@ public struct AttemptsAPI: Sendable {
             throw APIError.notFound("no job \(job)")
         }
         guard let stored = try await store.job(job) else { throw APIError.notFound("no job \(job)") }
-        struct Page: Encodable {
-            var lines: [LogLine]
-            var last_seq: Int64
-            var job_state: String
-        }
         return try JobsAPI.json(
-            Page(lines: lines, last_seq: lines.last?.sequence ?? after, job_state: stored.state.rawValue))
+            LogPage(lines: lines, lastSequence: lines.last?.sequence ?? after, jobState: stored.state.rawValue))
     }
 
     func applyFenced(_ target: Target, _ event: (StoredJob) -> JobEvent?) async throws -> StoredJob {

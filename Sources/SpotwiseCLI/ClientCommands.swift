@@ -125,11 +125,79 @@ struct Job: AsyncParsableCommand {
         try await reportingFailures {
             let job = try await client.job(id)
             if json { return try printJSON(job) }
-            print("\(job.id)  \(job.name)  \(job.state)")
-            print("attempts \(job.attempts), preemptions \(job.preemptions), failures \(job.failures)")
-            if let outcome = job.outcome { print("outcome: \(outcome)") }
-            let formatter = ISO8601DateFormatter()
-            for line in job.history ?? [] { print("  \(formatter.string(from: line.at))  \(line.message)") }
+            print(Self.render(job))
+        }
+    }
+
+    static func render(_ job: JobSummary) -> String {
+        var lines = ["\(job.id)  \(job.name)  \(job.state)"]
+        lines.append("attempts \(job.attempts), preemptions \(job.preemptions), failures \(job.failures)")
+        if let progress = job.progress {
+            let total = progress.totalSteps.map { "/\($0)" } ?? ""
+            lines.append(
+                "progress: attempt \(progress.attempt), step \(progress.step.map(String.init) ?? "-")\(total), committed \(progress.committedStep.map(String.init) ?? "none")"
+            )
+        }
+        if let waiting = job.waiting { lines.append("waiting: \(waiting)") }
+        if let checkpoint = job.checkpoint {
+            lines.append(
+                "newest checkpoint: step \(checkpoint.step) (attempt \(checkpoint.attempt)) at \(checkpoint.location)")
+        }
+        if let cost = job.costUSD, let onDemand = job.onDemandCostUSD {
+            lines.append("cost so far: $\(cost) (on-demand would be $\(onDemand))")
+        }
+        if let metrics = job.metrics, !metrics.isEmpty {
+            lines.append(
+                "metrics: " + metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
+        if let outcome = job.outcome { lines.append("outcome: \(outcome)") }
+        let formatter = ISO8601DateFormatter()
+        if let segments = job.segments, !segments.isEmpty {
+            lines.append("attempts:")
+            for segment in segments {
+                let resumed = segment.resumedFromStep.map { "from step \($0)" } ?? "from scratch"
+                let end = segment.endReason ?? "running"
+                lines.append(
+                    "  #\(segment.attempt) \(segment.placement) \(segment.instanceType) $\(segment.pricePerHour)/h on \(segment.worker), \(resumed): \(end), $\(segment.costUSD)"
+                )
+            }
+        }
+        if let history = job.history {
+            lines.append("history:")
+            for line in history { lines.append("  \(formatter.string(from: line.at))  \(line.message)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a job's trainer output; --follow keeps printing until the job ends.")
+
+    @Argument(help: "Job id.") var id: String
+    @Flag(name: .shortAndLong, help: "Keep printing new lines until the job ends.") var follow = false
+    @Option(help: "Seconds between polls with --follow.") var pollSeconds: Double = 1
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let client = try connection.client()
+        try await reportingFailures {
+            var after: Int64 = 0
+            var attempt: Int?
+            while true {
+                let page = try await client.logs(job: id, after: after)
+                for line in page.lines {
+                    if line.attempt != attempt {
+                        attempt = line.attempt
+                        print("--- attempt \(line.attempt) ---")
+                    }
+                    print(line.text)
+                }
+                after = page.lastSequence
+                let terminal = JobState(rawValue: page.jobState)?.isTerminal ?? true
+                if !follow || (terminal && page.lines.isEmpty) { break }
+                if page.lines.isEmpty { try await Task.sleep(for: .milliseconds(Int(pollSeconds * 1000))) }
+            }
         }
     }
 }

@@ -12,7 +12,8 @@ struct Spotwise: AsyncParsableCommand {
             """,
         version: SpotwiseVersion.current,
         subcommands: [
-            Validate.self, Submit.self, Jobs.self, Job.self, Cancel.self, CoordinatorCommand.self, Simulate.self,
+            Validate.self, Submit.self, Jobs.self, Job.self, Logs.self, Cancel.self, CoordinatorCommand.self,
+            Simulate.self,
         ]
     )
 }

@@ -48,23 +48,3 @@ public struct SegmentEnd: Hashable, Sendable {
         self.committedStep = committedStep
     }
 }
-
-/// One line of a trainer's output, numbered per job from 1 in the order the coordinator took it.
-public struct LogLine: Hashable, Sendable, Codable {
-    public var sequence: Int64
-    public var attempt: Int
-    public var at: Date
-    public var text: String
-
-    public init(sequence: Int64, attempt: Int, at: Date, text: String) {
-        self.sequence = sequence
-        self.attempt = attempt
-        self.at = at
-        self.text = text
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case sequence = "seq"
-        case attempt, at, text
-    }
-}
