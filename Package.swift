@@ -41,6 +41,11 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .target(
+            name: "Checkpoints",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSwift6
+        ),
+        .target(
             name: "Scheduler",
             dependencies: ["SpotwiseCore", "SpotPolicy"],
             swiftSettings: strictSwift6
@@ -135,6 +140,11 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "CheckpointsTests",
+            dependencies: ["Checkpoints", "SpotwiseTesting"],
             swiftSettings: strictSwift6
         ),
         .testTarget(

@@ -1,0 +1,94 @@
+import Foundation
+
+/// `manifest.json`: what a committed checkpoint holds. Written last, by atomic rename; a
+/// checkpoint directory without it was never committed. See `checkpoints/FORMAT.md`.
+public struct CheckpointManifest: Codable, Sendable, Equatable {
+    public static let currentVersion = 1
+    public static let fileName = "manifest.json"
+
+    public var version: Int
+    public var job: String
+    public var attempt: Int
+    public var step: Int
+    public var createdAt: Date
+    public var files: [Entry]
+
+    public struct Entry: Codable, Sendable, Equatable {
+        /// Relative to the checkpoint directory, `/`-separated; never absolute, never `..`.
+        public var path: String
+        public var size: Int64
+        public var sha256: String
+
+        public init(path: String, size: Int64, sha256: String) {
+            self.path = path
+            self.size = size
+            self.sha256 = sha256
+        }
+    }
+
+    public init(version: Int = currentVersion, job: String, attempt: Int, step: Int, createdAt: Date, files: [Entry]) {
+        self.version = version
+        self.job = job
+        self.attempt = attempt
+        self.step = step
+        self.createdAt = createdAt
+        self.files = files
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, job, attempt, step, files
+        case createdAt = "created_at"
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    /// A path from a manifest (which may have come over the network) is accepted only when it is
+    /// relative, has no empty, `.` or `..` component and no NUL.
+    public static func isSafe(_ path: String) -> Bool {
+        guard !path.isEmpty, !path.hasPrefix("/"), !path.contains("\0"), !path.contains("\\") else { return false }
+        return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy {
+            !$0.isEmpty && $0 != "." && $0 != ".."
+        }
+    }
+}
+
+/// Why a checkpoint could not be committed or restored.
+public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unsafePath(String)
+    case notARegularFile(String)
+    case missingFile(String)
+    case hashMismatch(path: String, expected: String, found: String)
+    case sizeMismatch(path: String, expected: Int64, found: Int64)
+    case unreadableManifest(String)
+    case manifestDigestMismatch(expected: String, found: String)
+    case invalidName(String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .unsafePath(let path): "refused path '\(path)': absolute, '..' or empty components are not allowed"
+        case .notARegularFile(let path): "'\(path)' is not a regular file (symlinks and devices are refused)"
+        case .missingFile(let path): "'\(path)' is listed in the manifest but missing"
+        case .hashMismatch(let path, let expected, let found):
+            "'\(path)' is corrupt: SHA-256 \(found.prefix(12))..., the manifest says \(expected.prefix(12))..."
+        case .sizeMismatch(let path, let expected, let found):
+            "'\(path)' is torn: \(found) bytes, the manifest says \(expected)"
+        case .unreadableManifest(let detail): "unreadable manifest: \(detail)"
+        case .manifestDigestMismatch(let expected, let found):
+            "the manifest changed since it was committed (SHA-256 \(found.prefix(12))..., recorded \(expected.prefix(12))...)"
+        case .invalidName(let name): "'\(name)' is not a valid job name for a checkpoint directory"
+        case .io(let detail): detail
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Where committed checkpoints live: the local filesystem (`LocalCheckpointStore`), S3 later.
+/// Every implementation commits with the manifest written last and restores only what verifies.
+public protocol CheckpointStore: Sendable {
+    /// Copies every regular file under `directory` into checkpoint `step` of `job`, hashing as it
+    /// goes, then writes the manifest last by atomic rename. Committing a step that is already
+    /// committed returns it unchanged.
+    func commit(job: String, attempt: Int, step: Int, from directory: URL) async throws -> CommittedCheckpointRef
+
+    /// Restores the newest committed checkpoint at or below `atMost` (any when nil) into
+    /// `directory`, verifying every file's size and SHA-256. A corrupt checkpoint is skipped for
+    /// the previous committed one; what was skipped and why comes back with the result.
+    func restore(job: String, atMost: Int?, into directory: URL) async throws -> RestoreResult
+
+    /// Committed steps of `job`, oldest first.
+    func committedSteps(job: String) async throws -> [Int]
+
+    /// Keeps the newest `keepLast` committed checkpoints and removes uncommitted directories.
+    func collectGarbage(job: String, keepLast: Int) async throws -> GarbageCollection
+}
+
+/// A committed checkpoint: where it is and the SHA-256 of its manifest (what the coordinator records).
+public struct CommittedCheckpointRef: Hashable, Sendable {
+    public var step: Int
+    public var location: String
+    public var manifestDigest: String
+    public var bytes: Int64
+}
+
+public struct RestoreResult: Sendable, Equatable {
+    /// The checkpoint restored; nil when none verified (start from step 0).
+    public var restored: CommittedCheckpointRef?
+    /// Checkpoints skipped on the way, newest first, with why.
+    public var skipped: [(step: Int, reason: String)]
+
+    public static func == (a: RestoreResult, b: RestoreResult) -> Bool {
+        a.restored == b.restored && a.skipped.map(\.step) == b.skipped.map(\.step)
+            && a.skipped.map(\.reason) == b.skipped.map(\.reason)
+    }
+}
+
+public struct GarbageCollection: Sendable, Equatable {
+    public var removedCommitted: [Int]
+    public var removedUncommitted: [String]
+}

@@ -1,0 +1,245 @@
+import Crypto
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Checkpoints on the local filesystem under `root` (default `checkpoints/`):
+/// `ROOT/JOB/step-0000000050/` holds the files and, once committed, `manifest.json`.
+public struct LocalCheckpointStore: CheckpointStore {
+    public let root: URL
+    let now: @Sendable () -> Date
+
+    static let chunkBytes = 4 << 20
+
+    public init(root: URL, now: @escaping @Sendable () -> Date = Date.init) {
+        self.root = root.standardizedFileURL
+        self.now = now
+    }
+
+    static func directoryName(step: Int) -> String {
+        let digits = String(step)
+        return "step-" + String(repeating: "0", count: max(0, 10 - digits.count)) + digits
+    }
+
+    static func step(ofDirectory name: String) -> Int? {
+        guard name.hasPrefix("step-"), name.count == 15 else { return nil }
+        return Int(name.dropFirst(5))
+    }
+
+    func jobDirectory(_ job: String) throws -> URL {
+        guard !job.isEmpty, job.count <= 200,
+            job.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }),
+            job != ".", job != ".."
+        else { throw CheckpointError.invalidName(job) }
+        return root.appendingPathComponent(job, isDirectory: true)
+    }
+
+    // MARK: Commit
+
+    public func commit(job: String, attempt: Int, step: Int, from directory: URL) async throws -> CommittedCheckpointRef {
+        let jobDirectory = try jobDirectory(job)
+        let name = Self.directoryName(step: step)
+        let target = jobDirectory.appendingPathComponent(name, isDirectory: true)
+        let manifestURL = target.appendingPathComponent(CheckpointManifest.fileName)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: manifestURL.path) {
+            let data = try Data(contentsOf: manifestURL)
+            let manifest = try Self.decodeManifest(data)
+            return CommittedCheckpointRef(
+                step: step, location: "\(job)/\(name)", manifestDigest: Self.hex(SHA256.hash(data: data)),
+                bytes: manifest.files.reduce(0) { $0 + $1.size })
+        }
+        // A directory without a manifest is a torn earlier try: start it over.
+        if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
+        try fm.createDirectory(at: target, withIntermediateDirectories: true)
+
+        var entries: [CheckpointManifest.Entry] = []
+        for relative in try Self.regularFiles(under: directory) {
+            let destination = target.appendingPathComponent(relative)
+            try fm.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let (size, digest) = try Self.copyHashing(from: directory.appendingPathComponent(relative), to: destination)
+            entries.append(CheckpointManifest.Entry(path: relative, size: size, sha256: digest))
+        }
+        let manifest = CheckpointManifest(job: job, attempt: attempt, step: step, createdAt: now(), files: entries)
+        let data = try CheckpointManifest.encoder.encode(manifest)
+        let temporary = target.appendingPathComponent(CheckpointManifest.fileName + ".tmp")
+        try Self.writeSynced(data, to: temporary)
+        guard rename(temporary.path, manifestURL.path) == 0 else {
+            throw CheckpointError.io("cannot commit \(manifestURL.path): \(String(cString: strerror(errno)))")
+        }
+        Self.syncDirectory(target)
+        Self.syncDirectory(jobDirectory)
+        return CommittedCheckpointRef(
+            step: step, location: "\(job)/\(name)", manifestDigest: Self.hex(SHA256.hash(data: data)),
+            bytes: entries.reduce(0) { $0 + $1.size })
+    }
+
+    /// Regular files under `directory`, relative and sorted; a symlink or device is refused.
+    static func regularFiles(under directory: URL) throws -> [String] {
+        let base = directory.standardizedFileURL.path
+        guard let walker = FileManager.default.enumerator(atPath: base) else {
+            throw CheckpointError.io("cannot read \(base)")
+        }
+        var files: [String] = []
+        while let relative = walker.nextObject() as? String {
+            var info = stat()
+            guard lstat(base + "/" + relative, &info) == 0 else { throw CheckpointError.missingFile(relative) }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR: continue
+            case S_IFREG: files.append(relative)
+            default: throw CheckpointError.notARegularFile(relative)
+            }
+        }
+        return files.sorted()
+    }
+
+    /// Copies a file in chunks, hashing each chunk as it passes, then fsyncs the copy.
+    static func copyHashing(from source: URL, to destination: URL) throws -> (Int64, String) {
+        guard let input = FileHandle(forReadingAtPath: source.path) else {
+            throw CheckpointError.missingFile(source.lastPathComponent)
+        }
+        defer { try? input.close() }
+        guard FileManager.default.createFile(atPath: destination.path, contents: nil),
+            let output = FileHandle(forWritingAtPath: destination.path)
+        else { throw CheckpointError.io("cannot create \(destination.path)") }
+        defer { try? output.close() }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        while let chunk = try input.read(upToCount: chunkBytes), !chunk.isEmpty {
+            hasher.update(data: chunk)
+            try output.write(contentsOf: chunk)
+            size += Int64(chunk.count)
+        }
+        try output.synchronize()
+        return (size, hex(hasher.finalize()))
+    }
+
+    static func writeSynced(_ data: Data, to url: URL) throws {
+        guard FileManager.default.createFile(atPath: url.path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: url.path)
+        else { throw CheckpointError.io("cannot create \(url.path)") }
+        defer { try? handle.close() }
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
+    }
+
+    static func syncDirectory(_ url: URL) {
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        _ = close(fd)
+    }
+
+    static func hex(_ digest: some Sequence<UInt8>) -> String {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func decodeManifest(_ data: Data) throws -> CheckpointManifest {
+        do {
+            let manifest = try CheckpointManifest.decoder.decode(CheckpointManifest.self, from: data)
+            guard manifest.version <= CheckpointManifest.currentVersion else {
+                throw CheckpointError.unreadableManifest(
+                    "version \(manifest.version) is newer than this spotwise (\(CheckpointManifest.currentVersion))")
+            }
+            return manifest
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            throw CheckpointError.unreadableManifest("\(error)")
+        }
+    }
+
+    // MARK: Restore
+
+    public func committedSteps(job: String) async throws -> [Int] {
+        let jobDirectory = try jobDirectory(job)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: jobDirectory.path)) ?? []
+        return names.compactMap { name in
+            guard let step = Self.step(ofDirectory: name),
+                FileManager.default.fileExists(
+                    atPath: jobDirectory.appendingPathComponent(name).appendingPathComponent(CheckpointManifest.fileName)
+                        .path)
+            else { return nil }
+            return step
+        }.sorted()
+    }
+
+    public func restore(job: String, atMost: Int?, into directory: URL) async throws -> RestoreResult {
+        let jobDirectory = try jobDirectory(job)
+        var skipped: [(step: Int, reason: String)] = []
+        for step in try await committedSteps(job: job).reversed() where atMost.map({ step <= $0 }) ?? true {
+            let name = Self.directoryName(step: step)
+            let source = jobDirectory.appendingPathComponent(name, isDirectory: true)
+            do {
+                let (manifest, digest) = try Self.verifiedCopy(from: source, to: directory)
+                return RestoreResult(
+                    restored: CommittedCheckpointRef(
+                        step: step, location: "\(job)/\(name)", manifestDigest: digest,
+                        bytes: manifest.files.reduce(0) { $0 + $1.size }),
+                    skipped: skipped)
+            } catch let error as CheckpointError {
+                skipped.append((step, error.description))
+                try? FileManager.default.removeItem(at: directory)
+            }
+        }
+        return RestoreResult(restored: nil, skipped: skipped)
+    }
+
+    /// Copies every file the manifest lists into `destination`, checking size and hash; refuses a
+    /// path that leaves the checkpoint directory, or a listed file that is not a regular file.
+    static func verifiedCopy(from source: URL, to destination: URL) throws -> (CheckpointManifest, String) {
+        let data: Data
+        do {
+            data = try Data(contentsOf: source.appendingPathComponent(CheckpointManifest.fileName))
+        } catch {
+            throw CheckpointError.unreadableManifest("\(error)")
+        }
+        let manifest = try decodeManifest(data)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
+        try fm.createDirectory(at: destination, withIntermediateDirectories: true)
+        for entry in manifest.files {
+            guard CheckpointManifest.isSafe(entry.path) else { throw CheckpointError.unsafePath(entry.path) }
+            let file = source.appendingPathComponent(entry.path)
+            var info = stat()
+            guard lstat(file.path, &info) == 0 else { throw CheckpointError.missingFile(entry.path) }
+            guard info.st_mode & S_IFMT == S_IFREG else { throw CheckpointError.notARegularFile(entry.path) }
+            // No component on the way may be a symlink out of the checkpoint either.
+            guard file.resolvingSymlinksInPath().path.hasPrefix(source.resolvingSymlinksInPath().path + "/") else {
+                throw CheckpointError.unsafePath(entry.path)
+            }
+            guard Int64(info.st_size) == entry.size else {
+                throw CheckpointError.sizeMismatch(path: entry.path, expected: entry.size, found: Int64(info.st_size))
+            }
+            let target = destination.appendingPathComponent(entry.path)
+            try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let (_, digest) = try copyHashing(from: file, to: target)
+            guard digest == entry.sha256 else {
+                throw CheckpointError.hashMismatch(path: entry.path, expected: entry.sha256, found: digest)
+            }
+        }
+        return (manifest, hex(SHA256.hash(data: data)))
+    }
+
+    // MARK: Retention
+
+    public func collectGarbage(job: String, keepLast: Int) async throws -> GarbageCollection {
+        let jobDirectory = try jobDirectory(job)
+        let fm = FileManager.default
+        let committed = try await committedSteps(job: job)
+        let doomed = Array(committed.dropLast(max(1, keepLast)))
+        for step in doomed {
+            try fm.removeItem(at: jobDirectory.appendingPathComponent(Self.directoryName(step: step)))
+        }
+        var uncommitted: [String] = []
+        let kept = Set(committed.map(Self.directoryName(step:)))
+        for name in (try? fm.contentsOfDirectory(atPath: jobDirectory.path)) ?? [] where !kept.contains(name) {
+            guard Self.step(ofDirectory: name) != nil else { continue }
+            try fm.removeItem(at: jobDirectory.appendingPathComponent(name))
+            uncommitted.append(name)
+        }
+        return GarbageCollection(removedCommitted: doomed, removedUncommitted: uncommitted.sorted())
+    }
+}
