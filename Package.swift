@@ -84,6 +84,16 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .target(
+            name: "WorkerAgent",
+            dependencies: [
+                "SpotwiseCore",
+                "Checkpoints",
+                "CoordinatorClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .target(
             name: "SpotwiseTesting",
             dependencies: ["SpotwiseCore", "SpotPolicy"],
             swiftSettings: strictSwift6

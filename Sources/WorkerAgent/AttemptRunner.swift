@@ -1,0 +1,297 @@
+import Checkpoints
+import CoordinatorClient
+import Foundation
+import Logging
+import SpotwiseCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// How an attempt ended, from the agent's side.
+enum AttemptEnding: CustomStringConvertible {
+    case completed
+    case failed(exitCode: Int32)
+    case preempted(committedStep: Int?)
+    /// The coordinator fenced the attempt off (stale epoch, cancelled): the trainer was stopped.
+    case fenced(String)
+    case infrastructure(String)
+
+    var description: String {
+        switch self {
+        case .completed: "completed"
+        case .failed(let code): "trainer exited with code \(code)"
+        case .preempted(let step): "preempted with notice; committed step \(step.map(String.init) ?? "none")"
+        case .fenced(let why): "stopped: \(why)"
+        case .infrastructure(let why): "infrastructure error: \(why)"
+        }
+    }
+}
+
+/// Runs one attempt: restores the newest committed checkpoint, starts the trainer with the
+/// trainer contract's environment, commits each checkpoint it completes (and tells the
+/// coordinator), ships its output, heartbeats, acts on notices and commands, and reports the end.
+struct AttemptRunner {
+    let assignment: WorkerProtocol.Assignment
+    let workerID: String
+    let client: CoordinatorClient
+    let configuration: WorkerAgentConfiguration
+    let heartbeatPeriod: Duration
+    let logger: Logger
+
+    static let tick = Duration.milliseconds(100)
+    /// How long a trainer gets after SIGTERM before SIGKILL.
+    static let terminationGrace = Duration.seconds(20)
+
+    var epoch: UInt64 { assignment.epoch }
+
+    /// The checkpoint store named by the job's `checkpoint.storage`.
+    func checkpointStore() throws -> LocalCheckpointStore {
+        let storage = assignment.checkpointStorage
+        guard storage.hasPrefix("file://") else {
+            throw WatcherError("checkpoint storage \(storage) needs a provider that is not built yet (issue 8: s3://)")
+        }
+        let path = String(storage.dropFirst("file://".count))
+        let root = path.hasPrefix("/") ? URL(fileURLWithPath: path) : configuration.jobRoot.appendingPathComponent(path)
+        return LocalCheckpointStore(root: root)
+    }
+
+    func run() async -> AttemptEnding {
+        do {
+            return try await runChecked()
+        } catch {
+            let why = "\(error)"
+            _ = try? await client.finish(
+                job: assignment.job, attempt: assignment.attempt,
+                WorkerProtocol.AttemptFinished(epoch: epoch, outcome: .infrastructure, message: why))
+            return .infrastructure(why)
+        }
+    }
+
+    func runChecked() async throws -> AttemptEnding {
+        let fm = FileManager.default
+        let scratch = configuration.workDirectory.appendingPathComponent("\(assignment.job)-\(assignment.attempt)")
+        try? fm.removeItem(at: scratch)
+        let staging = scratch.appendingPathComponent("checkpoints")
+        let resume = scratch.appendingPathComponent("resume")
+        let output = scratch.appendingPathComponent("output")
+        let progressFile = scratch.appendingPathComponent("progress.jsonl")
+        for directory in [staging, output] { try fm.createDirectory(at: directory, withIntermediateDirectories: true) }
+        fm.createFile(atPath: progressFile.path, contents: nil)
+        let store = try checkpointStore()
+        var pendingLogs: [String] = []
+        var committedStep: Int?
+
+        if let wanted = assignment.resume {
+            let started = ContinuousClock.now
+            let result = try await store.restore(job: assignment.job, atMost: wanted.step, into: resume)
+            for skipped in result.skipped {
+                pendingLogs.append("[spotwise] checkpoint at step \(skipped.step) skipped: \(skipped.reason)")
+            }
+            if let restored = result.restored {
+                committedStep = restored.step
+                pendingLogs.append(
+                    "[spotwise] restored step \(restored.step) (\(restored.bytes) bytes, hashes verified) in \(Self.milliseconds(ContinuousClock.now - started)) ms"
+                )
+            } else {
+                pendingLogs.append("[spotwise] no committed checkpoint verified; starting from step 0")
+            }
+        }
+
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in configuration.environment { environment[key] = value }
+        for (key, value) in assignment.env { environment[key] = value }
+        let hyperparameters = try JSONEncoder().encode(assignment.hyperparameters)
+        environment["SPOTWISE_JOB_ID"] = assignment.job
+        environment["SPOTWISE_ATTEMPT"] = String(assignment.attempt)
+        environment["SPOTWISE_CHECKPOINT_DIR"] = staging.path
+        environment["SPOTWISE_CHECKPOINT_EVERY"] = String(assignment.checkpointEverySteps)
+        environment["SPOTWISE_PROGRESS"] = progressFile.path
+        environment["SPOTWISE_OUTPUT_DIR"] = output.path
+        environment["SPOTWISE_HPARAMS"] = String(decoding: hyperparameters, as: UTF8.self)
+        if committedStep != nil { environment["SPOTWISE_RESUME_DIR"] = resume.path }
+
+        let workdir =
+            assignment.workdir.hasPrefix("/")
+            ? URL(fileURLWithPath: assignment.workdir) : configuration.jobRoot.appendingPathComponent(assignment.workdir)
+        let trainer = try TrainerProcess(command: assignment.run, workdir: workdir, environment: environment)
+        pendingLogs.append("[spotwise] attempt \(assignment.attempt) started on \(workerID): \(assignment.run)")
+
+        var progress = ProgressReader(url: progressFile)
+        var step: Int?
+        var totalSteps: Int?
+        var notice: InterruptionNotice?
+        var noticeDeadline: ContinuousClock.Instant?
+        var stopping: String?
+        var killAt: ContinuousClock.Instant?
+        let clock = ContinuousClock()
+        var nextHeartbeat = clock.now
+        var nextLogFlush = clock.now
+        var nextWatch = clock.now
+
+        func flushLogs() async {
+            pendingLogs += trainer.takeLines()
+            while !pendingLogs.isEmpty {
+                let batch = Array(pendingLogs.prefix(WorkerProtocol.LogBatch.maxLines)).map {
+                    String($0.utf8.prefix(WorkerProtocol.LogBatch.maxLineBytes)) ?? ""
+                }
+                do {
+                    try await client.appendLogs(
+                        job: assignment.job, attempt: assignment.attempt,
+                        WorkerProtocol.LogBatch(epoch: epoch, lines: batch))
+                    pendingLogs.removeFirst(batch.count)
+                } catch {
+                    if CoordinatorClient.isFenced(error) { pendingLogs.removeAll() }
+                    return
+                }
+            }
+        }
+
+        /// Commits the checkpoints the trainer finished since the last look.
+        func readProgress() async throws {
+            for line in progress.read() {
+                if let reported = line.step { step = max(step ?? reported, reported) }
+                if let total = line.totalSteps { totalSteps = total }
+                guard let name = line.checkpoint, let at = line.step else { continue }
+                guard CheckpointManifest.isSafe(name), !name.contains("/") else {
+                    pendingLogs.append("[spotwise] refused checkpoint directory name '\(name)'")
+                    continue
+                }
+                let directory = staging.appendingPathComponent(name)
+                let started = clock.now
+                let committed = try await store.commit(
+                    job: assignment.job, attempt: assignment.attempt, step: at, from: directory)
+                try? fm.removeItem(at: directory)
+                _ = try? await store.collectGarbage(job: assignment.job, keepLast: assignment.keepLast)
+                committedStep = at
+                logger.debug("committed step \(at) in \(Self.milliseconds(clock.now - started)) ms")
+                do {
+                    try await client.commitCheckpoint(
+                        job: assignment.job, attempt: assignment.attempt,
+                        WorkerProtocol.CheckpointCommitted(
+                            epoch: epoch, step: at, location: committed.location,
+                            manifestDigest: committed.manifestDigest))
+                } catch {
+                    if CoordinatorClient.isFenced(error) { throw FencedError(description: "\(error)") }
+                    // Unreachable: the next heartbeat carries committed_step; the checkpoint is on disk.
+                }
+            }
+        }
+
+        while true {
+            do {
+                try await readProgress()
+            } catch let fenced as FencedError {
+                trainer.signal(SIGKILL)
+                return .fenced(fenced.description)
+            }
+            if let status = trainer.exitStatus {
+                try await Task.sleep(for: .milliseconds(50))  // let the last output arrive
+                do { try await readProgress() } catch { trainer.signal(SIGKILL) }
+                await flushLogs()
+                return try await report(
+                    status: status, notice: notice, stopping: stopping, step: step, committedStep: committedStep,
+                    output: output)
+            }
+            let now = clock.now
+            if now >= nextWatch, notice == nil {
+                nextWatch = now + .milliseconds(250)
+                for watcher in configuration.watchers {
+                    guard let seen = await watcher.check() else { continue }
+                    if seen.isTermination {
+                        notice = seen
+                        let window =
+                            seen.deadline.map { $0.timeIntervalSinceNow } ?? configuration.noticeWindowSeconds
+                        noticeDeadline = now + .milliseconds(Int(max(1, window) * 1000))
+                        pendingLogs.append(
+                            "[spotwise] \(seen.kind.rawValue) notice (\(Int(window)) s): checkpointing and stopping")
+                        trainer.signal(SIGTERM)
+                        killAt = noticeDeadline
+                    } else {
+                        pendingLogs.append("[spotwise] \(seen.kind.rawValue): checkpointing now")
+                        trainer.signal(SIGUSR1)
+                    }
+                    break
+                }
+            }
+            if now >= nextHeartbeat {
+                nextHeartbeat = now + heartbeatPeriod
+                do {
+                    let reply = try await client.heartbeat(
+                        worker: workerID,
+                        WorkerProtocol.Heartbeat(
+                            job: assignment.job, attempt: assignment.attempt, epoch: epoch, step: step,
+                            totalSteps: totalSteps, committedStep: committedStep, notice: notice?.kind.rawValue))
+                    switch reply.command {
+                    case "checkpoint_now" where notice == nil: trainer.signal(SIGUSR1)
+                    case "stop" where stopping == nil:
+                        stopping = "the coordinator said stop"
+                        trainer.signal(SIGTERM)
+                        killAt = clock.now + Self.terminationGrace
+                    default: break
+                    }
+                } catch {
+                    if CoordinatorClient.isFenced(error) {
+                        trainer.signal(SIGTERM)
+                        try? await Task.sleep(for: .seconds(2))
+                        trainer.signal(SIGKILL)
+                        return .fenced("\(error)")
+                    }
+                    logger.warning("heartbeat failed (training goes on): \(error)")
+                }
+            }
+            if now >= nextLogFlush {
+                nextLogFlush = now + .seconds(1)
+                await flushLogs()
+            }
+            if let killAt, now >= killAt { trainer.signal(SIGKILL) }
+            _ = noticeDeadline
+            try await Task.sleep(for: Self.tick)
+        }
+    }
+
+    func report(
+        status: Int32, notice: InterruptionNotice?, stopping: String?, step: Int?, committedStep: Int?, output: URL
+    ) async throws -> AttemptEnding {
+        let finished: WorkerProtocol.AttemptFinished
+        let ending: AttemptEnding
+        if notice != nil {
+            finished = WorkerProtocol.AttemptFinished(
+                epoch: epoch, outcome: .preempted, notice: true, lastStep: step, committedStep: committedStep)
+            ending = .preempted(committedStep: committedStep)
+        } else if let stopping {
+            return .fenced(stopping)
+        } else if status == 0 {
+            let metricsURL = output.appendingPathComponent("metrics.json")
+            let metrics = (try? Data(contentsOf: metricsURL)).flatMap {
+                try? JSONDecoder().decode([String: Double].self, from: $0)
+            }
+            finished = WorkerProtocol.AttemptFinished(
+                epoch: epoch, outcome: .completed, lastStep: step, committedStep: committedStep, metrics: metrics)
+            ending = .completed
+        } else {
+            finished = WorkerProtocol.AttemptFinished(
+                epoch: epoch, outcome: .failed, exitCode: status, lastStep: step, committedStep: committedStep)
+            ending = .failed(exitCode: status)
+        }
+        var backoff = Backoff()
+        for _ in 0..<20 {
+            do {
+                _ = try await client.finish(job: assignment.job, attempt: assignment.attempt, finished)
+                return ending
+            } catch {
+                if CoordinatorClient.isFenced(error) { return .fenced("\(error)") }
+                try await Task.sleep(for: backoff.next())
+            }
+        }
+        return ending
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+struct FencedError: Error, CustomStringConvertible {
+    var description: String
+}

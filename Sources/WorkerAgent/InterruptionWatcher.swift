@@ -1,0 +1,149 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// A notice that the node is about to be taken back (or should checkpoint now).
+public struct InterruptionNotice: Hashable, Sendable {
+    public enum Kind: String, Sendable {
+        /// EC2 `spot/instance-action`: the instance stops or terminates at `deadline`.
+        case spotTermination = "spot-termination"
+        /// EC2 rebalance recommendation: risk is up; checkpoint now, keep going.
+        case rebalance
+        /// GCE `instance/preempted` turned TRUE.
+        case preempted
+        /// The agent itself got SIGTERM.
+        case sigterm
+    }
+
+    public var kind: Kind
+    /// When the capacity goes away, if the source says.
+    public var deadline: Date?
+
+    public init(kind: Kind, deadline: Date? = nil) {
+        self.kind = kind
+        self.deadline = deadline
+    }
+
+    /// Whether the node is going away (as opposed to a recommendation to checkpoint).
+    public var isTermination: Bool { kind != .rebalance }
+}
+
+/// One source of interruption notices, polled by the agent.
+public protocol InterruptionWatcher: Sendable {
+    var name: String { get }
+    func check() async -> InterruptionNotice?
+}
+
+/// EC2 instance metadata, IMDSv2: a session token from `PUT /latest/api/token`, then
+/// `GET /latest/meta-data/spot/instance-action` (404 until a notice; then
+/// `{"action": "terminate", "time": "2026-11-29T08:22:00Z"}`) and
+/// `GET /latest/meta-data/events/recommendations/rebalance` (`{"noticeTime": "..."}`).
+public final class EC2MetadataWatcher: InterruptionWatcher {
+    public let name = "ec2-imds"
+    let baseURL: String
+    let http: HTTPClient
+    private let token = Mutex<String?>(nil)
+
+    public init(baseURL: String = "http://169.254.169.254", http: HTTPClient = .shared) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.http = http
+    }
+
+    func sessionToken() async throws -> String {
+        if let known = token.withLock({ $0 }) { return known }
+        var request = HTTPClientRequest(url: baseURL + "/latest/api/token")
+        request.method = .PUT
+        request.headers.add(name: "X-aws-ec2-metadata-token-ttl-seconds", value: "21600")
+        let response = try await http.execute(request, timeout: .seconds(2))
+        let body = try await response.body.collect(upTo: 4096)
+        guard response.status == .ok else { throw WatcherError("IMDS token request: HTTP \(response.status.code)") }
+        let value = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
+        token.withLock { $0 = value }
+        return value
+    }
+
+    func get(_ path: String) async throws -> (HTTPResponseStatus, ByteBuffer) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.headers.add(name: "X-aws-ec2-metadata-token", value: try await sessionToken())
+        let response = try await http.execute(request, timeout: .seconds(2))
+        let body = try await response.body.collect(upTo: 64 * 1024)
+        if response.status == .unauthorized { token.withLock { $0 = nil } }
+        return (response.status, body)
+    }
+
+    public func check() async -> InterruptionNotice? {
+        do {
+            let (status, body) = try await get("/latest/meta-data/spot/instance-action")
+            if status == .ok {
+                struct Action: Decodable {
+                    var action: String
+                    var time: String
+                }
+                let action = try? JSONDecoder().decode(Action.self, from: Data(body.readableBytesView))
+                return InterruptionNotice(
+                    kind: .spotTermination, deadline: action.flatMap { ISO8601DateFormatter().date(from: $0.time) })
+            }
+            let (rebalanceStatus, rebalanceBody) = try await get("/latest/meta-data/events/recommendations/rebalance")
+            if rebalanceStatus == .ok {
+                struct Rebalance: Decodable { var noticeTime: String }
+                _ = try? JSONDecoder().decode(Rebalance.self, from: Data(rebalanceBody.readableBytesView))
+                return InterruptionNotice(kind: .rebalance)
+            }
+        } catch {
+            // Metadata unreachable: no notice to act on (the lease still protects the job).
+        }
+        return nil
+    }
+}
+
+/// GCE metadata: `GET /computeMetadata/v1/instance/preempted` with `Metadata-Flavor: Google`
+/// answers `TRUE` once the VM is being preempted (30 s before it stops).
+public struct GCEMetadataWatcher: InterruptionWatcher {
+    public let name = "gce-metadata"
+    let baseURL: String
+    let http: HTTPClient
+
+    public init(baseURL: String = "http://metadata.google.internal", http: HTTPClient = .shared) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.http = http
+    }
+
+    public func check() async -> InterruptionNotice? {
+        var request = HTTPClientRequest(url: baseURL + "/computeMetadata/v1/instance/preempted")
+        request.headers.add(name: "Metadata-Flavor", value: "Google")
+        guard let response = try? await http.execute(request, timeout: .seconds(2)), response.status == .ok,
+            let body = try? await response.body.collect(upTo: 1024)
+        else { return nil }
+        return String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines) == "TRUE"
+            ? InterruptionNotice(kind: .preempted) : nil
+    }
+}
+
+/// SIGTERM to the agent (what Kubernetes, systemd, Modal and a spot reclaim on many platforms send).
+public final class SignalWatcher: InterruptionWatcher {
+    public let name = "sigterm"
+    private let received = Mutex(false)
+    /// Only set up in init and kept alive; never touched after.
+    nonisolated(unsafe) private let source: any DispatchSourceSignal
+
+    public init(signal number: Int32 = SIGTERM) {
+        signal(number, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler { [self] in self.received.withLock { $0 = true } }
+        source.resume()
+    }
+
+    /// For tests and for the agent's own shutdown path.
+    public func trigger() { received.withLock { $0 = true } }
+
+    public func check() async -> InterruptionNotice? {
+        received.withLock { $0 } ? InterruptionNotice(kind: .sigterm) : nil
+    }
+}
+
+struct WatcherError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

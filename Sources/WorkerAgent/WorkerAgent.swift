@@ -1,0 +1,128 @@
+import Checkpoints
+import CoordinatorClient
+import Foundation
+import Logging
+import SpotwiseCore
+
+/// How a worker agent is set up: which coordinator, what capacity it stands for, where it works.
+public struct WorkerAgentConfiguration: Sendable {
+    public var coordinatorURL: String
+    public var bootstrapToken: String
+    public var name: String
+    public var provider: ProviderName
+    public var pool: WorkerPool
+    /// Where attempts get their scratch directories (progress file, staging, resume, output).
+    public var workDirectory: URL
+    /// What a job's relative `workdir` and `file://` checkpoint storage are relative to.
+    public var jobRoot: URL
+    public var watchers: [any InterruptionWatcher]
+    /// How long a termination notice gives when its source names no time (EC2: 120 s).
+    public var noticeWindowSeconds: Double
+    /// Leave (deregister and return) after an attempt ends on a termination notice: the node is going away.
+    public var exitAfterTermination: Bool
+    /// Extra environment for every trainer.
+    public var environment: [String: String]
+
+    public init(
+        coordinatorURL: String, bootstrapToken: String, name: String, provider: ProviderName, pool: WorkerPool,
+        workDirectory: URL, jobRoot: URL, watchers: [any InterruptionWatcher], noticeWindowSeconds: Double = 120,
+        exitAfterTermination: Bool = true, environment: [String: String] = [:]
+    ) {
+        self.coordinatorURL = coordinatorURL
+        self.bootstrapToken = bootstrapToken
+        self.name = name
+        self.provider = provider
+        self.pool = pool
+        self.workDirectory = workDirectory
+        self.jobRoot = jobRoot
+        self.watchers = watchers
+        self.noticeWindowSeconds = noticeWindowSeconds
+        self.exitAfterTermination = exitAfterTermination
+        self.environment = environment
+    }
+}
+
+/// The agent on a node: registers, asks for work, runs each attempt (`AttemptRunner`) and
+/// leaves cleanly on a termination notice. A coordinator that cannot be reached is retried with
+/// backoff; the trainer keeps running meanwhile.
+public struct WorkerAgent: Sendable {
+    let configuration: WorkerAgentConfiguration
+    let logger: Logger
+
+    public init(configuration: WorkerAgentConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let bootstrap = CoordinatorClient(
+            baseURL: configuration.coordinatorURL, token: configuration.bootstrapToken, timeout: .seconds(5))
+        var backoff = Backoff()
+        let registered: WorkerProtocol.Registered
+        while true {
+            do {
+                registered = try await bootstrap.register(
+                    WorkerProtocol.Registration(
+                        name: configuration.name, provider: configuration.provider.rawValue, pool: configuration.pool))
+                break
+            } catch let failure as CoordinatorClient.Failure where failure.status != nil {
+                throw failure
+            } catch {
+                logger.warning("cannot register yet: \(error); retrying")
+                try await Task.sleep(for: backoff.next())
+            }
+        }
+        logger.info("registered as \(registered.workerID) (\(configuration.provider.rawValue)/\(configuration.pool.region)/\(configuration.pool.market.rawValue))")
+        let client = CoordinatorClient(
+            baseURL: configuration.coordinatorURL, token: registered.token, timeout: .seconds(5))
+        let period = Duration.milliseconds(registered.heartbeatEveryMilliseconds)
+        backoff = Backoff()
+        while !Task.isCancelled {
+            if let notice = await firstNotice(), notice.isTermination {
+                logger.info("\(notice.kind.rawValue) while idle: leaving")
+                try? await client.deregister(worker: registered.workerID)
+                return
+            }
+            let assignment: WorkerProtocol.Assignment?
+            do {
+                assignment = try await client.assignment(worker: registered.workerID)
+                backoff = Backoff()
+            } catch {
+                logger.warning("cannot reach the coordinator: \(error)")
+                try await Task.sleep(for: backoff.next())
+                continue
+            }
+            if let assignment {
+                let runner = AttemptRunner(
+                    assignment: assignment, workerID: registered.workerID, client: client,
+                    configuration: configuration, heartbeatPeriod: period, logger: logger)
+                let ending = await runner.run()
+                logger.info("job \(assignment.job) attempt \(assignment.attempt): \(ending)")
+                if case .preempted = ending, configuration.exitAfterTermination {
+                    try? await client.deregister(worker: registered.workerID)
+                    return
+                }
+            } else {
+                try await Task.sleep(for: period)
+            }
+        }
+    }
+
+    func firstNotice() async -> InterruptionNotice? {
+        for watcher in configuration.watchers {
+            if let notice = await watcher.check() { return notice }
+        }
+        return nil
+    }
+}
+
+/// Exponential backoff with full jitter: 0.25 s doubling to 8 s.
+struct Backoff {
+    private var attempt = 0
+
+    mutating func next() -> Duration {
+        let ceiling = min(8.0, 0.25 * pow(2, Double(attempt)))
+        attempt += 1
+        return .milliseconds(Int(Double.random(in: ceiling / 2...ceiling) * 1000))
+    }
+}
