@@ -16,11 +16,13 @@ if ! command -v python3 >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq python3 python3-pip >/dev/null
 fi
 
-# Python packages: PyYAML and jsonschema for the job spec schema test; numpy for the trainers.
+# Python packages: PyYAML and jsonschema for the job spec schema test; numpy and scikit-learn
+# (its bundled digits data set: no download at run time) for the example trainers.
 missing=()
 python3 -c 'import yaml' 2>/dev/null || missing+=(pyyaml)
 python3 -c 'import jsonschema' 2>/dev/null || missing+=(jsonschema)
 python3 -c 'import numpy' 2>/dev/null || missing+=(numpy)
+python3 -c 'import sklearn' 2>/dev/null || missing+=(scikit-learn)
 if ((${#missing[@]})); then
     say "installing Python packages: ${missing[*]}"
     python3 -m pip install --quiet "${missing[@]}" || python3 -m pip install --quiet --break-system-packages "${missing[@]}"
