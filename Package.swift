@@ -84,6 +84,16 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .target(
+            name: "Provisioners",
+            dependencies: [
+                "SpotwiseCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .target(
             name: "WorkerAgent",
             dependencies: [
                 "SpotwiseCore",
@@ -106,6 +116,9 @@ let package = Package(
                 "StateStore",
                 "Coordinator",
                 "CoordinatorClient",
+                "Checkpoints",
+                "Provisioners",
+                "WorkerAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift6

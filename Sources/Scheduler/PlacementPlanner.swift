@@ -148,6 +148,15 @@ public struct PlacementPlanner: Sendable {
         _ job: PendingJob, deadline: Deadline, spot: [IdleWorker], onDemand: [IdleWorker],
         history: [String: AvailabilityHistory], now: Date
     ) -> Choice {
+        // A job whose measured remaining work is below one decision period is finer than the
+        // policy's plan can resolve (it would price launching and waiting the same): take idle spot.
+        if let progress = job.progress, progress.remainingSeconds < decisionSeconds, let worker = spot.first {
+            return .place(
+                worker,
+                reason:
+                    "\(Int(progress.remainingSeconds.rounded())) s of work left, under the policy's \(Int(decisionSeconds)) s decision period: idle spot now"
+            )
+        }
         let workers = spot + onDemand
         let names = Array(Set(workers.map(\.poolName))).sorted()
         let pools = names.map { name -> PoolState in

@@ -84,7 +84,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     /// Reads a token file, or creates it (mode 0600) and prints the new token once.
-    static func token(named name: String, in directory: URL) throws -> String {
+    static func token(named name: String, in directory: URL, announce: Bool = true) throws -> String {
         let url = directory.appendingPathComponent(name)
         if let existing = try? String(contentsOf: url, encoding: .utf8) {
             let token = existing.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -95,7 +95,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             FileManager.default.createFile(
                 atPath: url.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
         else { throw ValidationError("cannot write \(url.path)") }
-        print("created \(url.path) (shown once): \(token)")
+        if announce { print("created \(url.path) (shown once): \(token)") }
         return token
     }
 }

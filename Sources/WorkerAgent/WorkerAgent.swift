@@ -72,6 +72,8 @@ public struct WorkerAgent: Sendable {
                 try await Task.sleep(for: backoff.next())
             }
         }
+        try? FileManager.default.createDirectory(at: configuration.workDirectory, withIntermediateDirectories: true)
+        try? Data(registered.workerID.utf8).write(to: configuration.workDirectory.appendingPathComponent("worker-id"))
         logger.info("registered as \(registered.workerID) (\(configuration.provider.rawValue)/\(configuration.pool.region)/\(configuration.pool.market.rawValue))")
         let client = CoordinatorClient(
             baseURL: configuration.coordinatorURL, token: registered.token, timeout: .seconds(5))

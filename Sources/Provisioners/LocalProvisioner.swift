@@ -1,0 +1,122 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The local provider: each node of `provisioners/local.yaml` is a `spotwise worker` process,
+/// in a session of its own (so killing the node kills its trainer too), working in
+/// `DIRECTORY/nodes/NODE`. Spot nodes can be interrupted through the simulated market: with a
+/// notice (posted on the node's IMDS endpoint, node killed when the window ends) or without one
+/// (killed at once); either way the capacity comes back after `relaunchSeconds`.
+public final class LocalProvisioner: Sendable {
+    public struct Launch: Sendable {
+        public var spotwiseBinary: URL
+        public var coordinatorURL: String
+        public var bootstrapToken: String
+        public var metadataURL: String
+        public var directory: URL
+        public var jobRoot: URL
+        public var environment: [String: String]
+
+        public init(
+            spotwiseBinary: URL, coordinatorURL: String, bootstrapToken: String, metadataURL: String,
+            directory: URL, jobRoot: URL, environment: [String: String]
+        ) {
+            self.spotwiseBinary = spotwiseBinary
+            self.coordinatorURL = coordinatorURL
+            self.bootstrapToken = bootstrapToken
+            self.metadataURL = metadataURL
+            self.directory = directory
+            self.jobRoot = jobRoot
+            self.environment = environment
+        }
+    }
+
+    public let configuration: LocalPoolConfiguration
+    let launch: Launch
+    let market: SimulatedSpotMarket
+    private let processes = Mutex<[String: Int32]>([:])
+
+    public init(configuration: LocalPoolConfiguration, launch: Launch, market: SimulatedSpotMarket) {
+        self.configuration = configuration
+        self.launch = launch
+        self.market = market
+    }
+
+    public func nodeDirectory(_ node: String) -> URL {
+        launch.directory.appendingPathComponent("nodes").appendingPathComponent(node)
+    }
+
+    public func startAll() throws {
+        for node in configuration.nodes { try start(node) }
+    }
+
+    public func start(_ node: LocalPoolConfiguration.Node) throws {
+        let directory = nodeDirectory(node.name)
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        market.clear(node: node.name)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        process.arguments = [
+            launch.spotwiseBinary.path, "worker", "--coordinator", launch.coordinatorURL, "--bootstrap-token",
+            launch.bootstrapToken, "--name", node.name, "--provider", "local", "--region", node.pool.region,
+            "--market", node.pool.market.rawValue, "--instance-type", node.pool.instanceType, "--price",
+            node.pool.pricePerHour.exactDescription, "--on-demand-price",
+            node.pool.onDemandPricePerHour.exactDescription, "--imds-url",
+            "\(launch.metadataURL)/nodes/\(node.name)", "--work-dir", directory.path, "--job-root",
+            launch.jobRoot.path, "--notice-seconds", String(configuration.noticeSeconds),
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in launch.environment { environment[key] = value }
+        process.environment = environment
+        let log = directory.appendingPathComponent("worker.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        processes.withLock { $0[node.name] = process.processIdentifier }
+    }
+
+    /// The worker id the node's agent registered as (it writes `worker-id` in its directory).
+    public func workerID(of node: String) -> String? {
+        (try? String(contentsOf: nodeDirectory(node).appendingPathComponent("worker-id"), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public func node(runningWorker worker: String) -> LocalPoolConfiguration.Node? {
+        configuration.nodes.first { workerID(of: $0.name) == worker }
+    }
+
+    /// Interrupts a spot node; returns when the node is gone (after the notice window, if any).
+    /// The capacity comes back `relaunchSeconds` later, in the background.
+    public func interrupt(_ node: LocalPoolConfiguration.Node, withNotice: Bool) async throws {
+        if withNotice {
+            market.postNotice(node: node.name, terminationAt: Date().addingTimeInterval(configuration.noticeSeconds))
+            try await Task.sleep(for: .milliseconds(Int(configuration.noticeSeconds * 1000)))
+        }
+        kill(node: node.name)
+        let relaunch = configuration.relaunchSeconds
+        Task {
+            try await Task.sleep(for: .milliseconds(Int(relaunch * 1000)))
+            try self.start(node)
+        }
+    }
+
+    /// SIGKILL to the node's whole session: the agent and its trainer.
+    func kill(node: String) {
+        guard let pid = processes.withLock({ $0.removeValue(forKey: node) }) else { return }
+        _ = Glibc.kill(-pid, SIGKILL)
+        _ = Glibc.kill(pid, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+    }
+
+    public func stopAll() {
+        for node in configuration.nodes { kill(node: node.name) }
+    }
+}

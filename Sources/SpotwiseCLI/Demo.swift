@@ -1,0 +1,111 @@
+import ArgumentParser
+import Coordinator
+import CoordinatorClient
+import Foundation
+import Hummingbird
+import Logging
+import Provisioners
+import SpotwiseCore
+import StateStore
+
+/// The main job: a coordinator on SQLite, a local pool with a simulated spot market, the digits
+/// trainer interrupted (with and without notice), resumed, finished; then the summary.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a real model through simulated spot interruptions on a local pool, then show what it cost.",
+        discussion: """
+            Starts a coordinator on SQLite in the state directory, the nodes of provisioners/local.yaml as
+            `spotwise worker` processes, and a simulated spot market that interrupts the node running the job
+            (the last interruption without notice). Leaves its state behind: afterwards `spotwise coordinator
+            --state-dir DIR` serves it again, and `spotwise job ID` shows the job.
+            """)
+
+    @Option(help: "State directory (default: $SPOTWISE_HOME or .spotwise).") var stateDir: String?
+    @Option(help: "sqlite:PATH or postgres://... (default: sqlite:STATE_DIR/state.db).") var db: String?
+    @Option(help: "Interruptions to cause (the last one without notice).") var interruptions: Int = 3
+    @Option(help: "Seed for where in the run the interruptions land.") var seed: UInt64 = 7
+    @Option(help: "Training speed: 1 = 40 ms per step (about 40 s of training), 2 = twice as fast.")
+    var speed: Double = 1
+    @Option(help: "The job spec to run.") var job: String = "jobs/digits.yaml"
+    @Option(help: "The local pool.") var pool: String = "provisioners/local.yaml"
+
+    func validate() throws {
+        guard (0...10).contains(interruptions) else { throw ValidationError("--interruptions must be 0 to 10") }
+        guard speed > 0, speed <= 100 else { throw ValidationError("--speed must be above 0 and at most 100") }
+    }
+
+    func run() async throws {
+        let directory = URL(
+            fileURLWithPath: stateDir ?? ProcessInfo.processInfo.environment["SPOTWISE_HOME"] ?? ".spotwise")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let poolConfiguration = try LocalPoolConfiguration.load(URL(fileURLWithPath: pool))
+        let specData = try Data(contentsOf: URL(fileURLWithPath: job))
+        guard case .success(let spec) = JobSpecParser().parse(Array(specData), file: job) else {
+            if case .failure(let error) = JobSpecParser().parse(Array(specData), file: job) { print(error) }
+            throw ExitCode(1)
+        }
+        let admin = try CoordinatorCommand.token(named: "admin.token", in: directory, announce: false)
+        let reader = try CoordinatorCommand.token(named: "readonly.token", in: directory, announce: false)
+        let bootstrap = try CoordinatorCommand.token(named: "bootstrap.token", in: directory, announce: false)
+        let location = db ?? "sqlite:\(directory.appendingPathComponent("state.db").path)"
+        let store: SQLStateStore =
+            location.hasPrefix("sqlite:")
+            ? try await SQLStateStore.openSQLite(path: String(location.dropFirst("sqlite:".count)))
+            : try await SQLStateStore.connectPostgres(url: location)
+        try await store.migrate()
+
+        var logger = Logger(label: "spotwise.demo")
+        logger.logLevel = .error
+        let leasePolicy = LeasePolicy(
+            heartbeatMilliseconds: 1_000, leaseMilliseconds: 3_000, restartGraceMilliseconds: 3_000)
+        let coordinatorPort = AsyncStream.makeStream(of: Int.self)
+        let coordinator = CoordinatorApplication.application(
+            store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
+            settings: .init(host: "127.0.0.1", port: 0), leaseClock: MonotonicLeaseClock(), leasePolicy: leasePolicy,
+            schedulerPeriodMilliseconds: 500, logger: logger,
+            onServerRunning: { port in coordinatorPort.continuation.yield(port) })
+        let market = SimulatedSpotMarket()
+        let marketPort = AsyncStream.makeStream(of: Int.self)
+        let metadata = Application(
+            router: market.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in marketPort.continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: logger)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await coordinator.runService(gracefulShutdownSignals: []) }
+            group.addTask { try await metadata.runService(gracefulShutdownSignals: []) }
+            var ports = coordinatorPort.stream.makeAsyncIterator()
+            var metadataPorts = marketPort.stream.makeAsyncIterator()
+            guard let port = await ports.next(), let imdsPort = await metadataPorts.next() else { return }
+            let url = "http://127.0.0.1:\(port)"
+            print("coordinator on \(url) (state: \(SQLStateStore.redacted(location))), spot market on 127.0.0.1:\(imdsPort)")
+
+            let provisioner = LocalProvisioner(
+                configuration: poolConfiguration,
+                launch: LocalProvisioner.Launch(
+                    spotwiseBinary: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+                        .resolvingSymlinksInPath(),
+                    coordinatorURL: url, bootstrapToken: bootstrap, metadataURL: "http://127.0.0.1:\(imdsPort)",
+                    directory: directory, jobRoot: URL(fileURLWithPath: ".").standardizedFileURL,
+                    environment: ["DIGITS_STEP_DELAY_MS": String(Int(40 / speed))]),
+                market: market)
+            defer { provisioner.stopAll() }
+            try provisioner.startAll()
+            print("local pool: " + poolConfiguration.nodes.map { "\($0.name) (\($0.pool.market.rawValue) $\($0.pool.pricePerHour.exactDescription.prefix(4))/h)" }.joined(separator: ", "))
+
+            let client = CoordinatorClient(baseURL: url, token: admin, timeout: .seconds(10))
+            let submitted = try await client.submit(spec: specData, idempotencyKey: UUID().uuidString)
+            print("submitted \(submitted.id) (\(spec.name)): \(job)")
+            let result = try await DemoRun(
+                client: client, provisioner: provisioner, jobID: submitted.id, interruptions: interruptions,
+                seed: seed
+            ).watch()
+            print(DemoSummary.render(result))
+            print(
+                "state kept in \(directory.path): `spotwise coordinator --state-dir \(directory.path)` then `spotwise job \(submitted.id)`"
+            )
+            group.cancelAll()
+        }
+        try await store.close()
+    }
+}
