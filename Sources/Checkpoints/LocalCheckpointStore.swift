@@ -38,7 +38,8 @@ public struct LocalCheckpointStore: CheckpointStore {
 
     // MARK: Commit
 
-    public func commit(job: String, attempt: Int, step: Int, from directory: URL) async throws -> CommittedCheckpointRef {
+    public func commit(job: String, attempt: Int, step: Int, from directory: URL) async throws -> CommittedCheckpointRef
+    {
         let jobDirectory = try jobDirectory(job)
         let name = Self.directoryName(step: step)
         let target = jobDirectory.appendingPathComponent(name, isDirectory: true)
@@ -159,8 +160,10 @@ public struct LocalCheckpointStore: CheckpointStore {
         return names.compactMap { name in
             guard let step = Self.step(ofDirectory: name),
                 FileManager.default.fileExists(
-                    atPath: jobDirectory.appendingPathComponent(name).appendingPathComponent(CheckpointManifest.fileName)
-                        .path)
+                    atPath: jobDirectory.appendingPathComponent(name).appendingPathComponent(
+                        CheckpointManifest.fileName
+                    )
+                    .path)
             else { return nil }
             return step
         }.sorted()

@@ -5,8 +5,8 @@ import Synchronization
     import Glibc
 #endif
 
-/// The local provider: each node of `provisioners/local.yaml` is a `spotwise worker` process,
-/// in a session of its own (so killing the node kills its trainer too), working in
+/// The local provider: each node of `provisioners/local.yaml` is a `spotwise worker` process
+/// (killing the node kills its trainer too), working in
 /// `DIRECTORY/nodes/NODE`. Spot nodes can be interrupted through the simulated market: with a
 /// notice (posted on the node's IMDS endpoint, node killed when the window ends) or without one
 /// (killed at once); either way the capacity comes back after `relaunchSeconds`.
@@ -59,9 +59,9 @@ public final class LocalProvisioner: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         market.clear(node: node.name)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        process.executableURL = launch.spotwiseBinary
         process.arguments = [
-            launch.spotwiseBinary.path, "worker", "--coordinator", launch.coordinatorURL, "--bootstrap-token",
+            "worker", "--coordinator", launch.coordinatorURL, "--bootstrap-token",
             launch.bootstrapToken, "--name", node.name, "--provider", "local", "--region", node.pool.region,
             "--market", node.pool.market.rawValue, "--instance-type", node.pool.instanceType, "--price",
             node.pool.pricePerHour.exactDescription, "--on-demand-price",
@@ -107,13 +107,33 @@ public final class LocalProvisioner: Sendable {
         }
     }
 
-    /// SIGKILL to the node's whole session: the agent and its trainer.
+    /// SIGKILL to the node: the agent and every process under it (its trainer), as a machine
+    /// taken back would lose them all at once.
     func kill(node: String) {
         guard let pid = processes.withLock({ $0.removeValue(forKey: node) }) else { return }
-        _ = Glibc.kill(-pid, SIGKILL)
-        _ = Glibc.kill(pid, SIGKILL)
+        for victim in [pid] + Self.descendants(of: pid) { _ = Glibc.kill(victim, SIGKILL) }
         var status: Int32 = 0
         _ = waitpid(pid, &status, 0)
+    }
+
+    /// Every process below `pid`, from /proc (parent is field 4 of /proc/PID/stat).
+    static func descendants(of pid: Int32) -> [Int32] {
+        var children: [Int32: [Int32]] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let child = Int32(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let parent = Int32(fields[1]) { children[parent, default: []].append(child) }
+        }
+        var result: [Int32] = []
+        var queue = children[pid] ?? []
+        while let next = queue.popLast() {
+            result.append(next)
+            queue += children[next] ?? []
+        }
+        return result
     }
 
     public func stopAll() {

@@ -78,7 +78,9 @@ struct Demo: AsyncParsableCommand {
             var metadataPorts = marketPort.stream.makeAsyncIterator()
             guard let port = await ports.next(), let imdsPort = await metadataPorts.next() else { return }
             let url = "http://127.0.0.1:\(port)"
-            print("coordinator on \(url) (state: \(SQLStateStore.redacted(location))), spot market on 127.0.0.1:\(imdsPort)")
+            print(
+                "coordinator on \(url) (state: \(SQLStateStore.redacted(location))), spot market on 127.0.0.1:\(imdsPort)"
+            )
 
             let provisioner = LocalProvisioner(
                 configuration: poolConfiguration,
@@ -91,7 +93,11 @@ struct Demo: AsyncParsableCommand {
                 market: market)
             defer { provisioner.stopAll() }
             try provisioner.startAll()
-            print("local pool: " + poolConfiguration.nodes.map { "\($0.name) (\($0.pool.market.rawValue) $\($0.pool.pricePerHour.exactDescription.prefix(4))/h)" }.joined(separator: ", "))
+            print(
+                "local pool: "
+                    + poolConfiguration.nodes.map {
+                        "\($0.name) (\($0.pool.market.rawValue) $\($0.pool.pricePerHour.exactDescription.prefix(4))/h)"
+                    }.joined(separator: ", "))
 
             let client = CoordinatorClient(baseURL: url, token: admin, timeout: .seconds(10))
             let submitted = try await client.submit(spec: specData, idempotencyKey: UUID().uuidString)
@@ -105,6 +111,7 @@ struct Demo: AsyncParsableCommand {
                 "state kept in \(directory.path): `spotwise coordinator --state-dir \(directory.path)` then `spotwise job \(submitted.id)`"
             )
             group.cancelAll()
+            if result.job.state != JobState.succeeded.rawValue { throw ExitCode(1) }
         }
         try await store.close()
     }

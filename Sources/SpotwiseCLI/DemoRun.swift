@@ -61,7 +61,8 @@ struct DemoRun {
                 let withNotice = done.count < points.count - 1
                 interruptedAttempt = live.attempt
                 done.append(
-                    Interruption(at: Date(), attempt: live.attempt, node: node.name, withNotice: withNotice, step: step))
+                    Interruption(at: Date(), attempt: live.attempt, node: node.name, withNotice: withNotice, step: step)
+                )
                 print(
                     "  >> market: \(withNotice ? "spot interruption notice to" : "killing without notice") \(node.name) at step \(step)"
                 )
@@ -93,11 +94,14 @@ enum DemoSummary {
             "",
             "job \(job.id) \(job.state) in \(String(format: "%.1f", result.elapsed)) s: \(job.attempts) attempts, \(result.interruptions.count) interruptions (\(withNotice) with notice, \(result.interruptions.count - withNotice) without)",
         ]
-        var rows = [["ATTEMPT", "PLACEMENT", "RESUMED FROM", "ENDED", "LAST STEP", "COMMITTED", "STEPS LOST", "COST $"]]
+        var rows = [
+            ["ATTEMPT", "PLACEMENT", "RESUMED FROM", "ENDED", "LAST STEP", "COMMITTED", "STEPS LOST", "COST $"]
+        ]
         for segment in segments {
             let lost: String
-            if let last = segment.lastStep, segment.endReason?.hasPrefix("preempted") == true
-                || segment.endReason?.hasPrefix("lost") == true
+            if let last = segment.lastStep,
+                segment.endReason?.hasPrefix("preempted") == true
+                    || segment.endReason?.hasPrefix("lost") == true
             {
                 lost = String(max(0, last - (segment.committedStep ?? segment.resumedFromStep ?? 0)))
             } else {
@@ -115,7 +119,8 @@ enum DemoSummary {
             guard let next = segments.first(where: { $0.attempt > interruption.attempt }) else { continue }
             let seconds = next.startedAt.timeIntervalSince(interruption.at)
             recoveries.append(
-                String(format: "%.1f s", seconds) + (interruption.withNotice ? " (notice)" : " (no notice: lease expiry)"))
+                String(format: "%.1f s", seconds)
+                    + (interruption.withNotice ? " (notice)" : " (no notice: lease expiry)"))
         }
         if !recoveries.isEmpty {
             lines.append("recovery, interruption to the next attempt placed: " + recoveries.joined(separator: ", "))
@@ -130,7 +135,8 @@ enum DemoSummary {
         }
         if let metrics = job.metrics {
             lines.append(
-                "final metrics: " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }
+                "final metrics: "
+                    + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }
                     .joined(separator: ", "))
         }
         if let outcome = job.outcome { lines.append("outcome: \(outcome)") }

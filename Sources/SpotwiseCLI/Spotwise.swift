@@ -12,7 +12,8 @@ struct Spotwise: AsyncParsableCommand {
             """,
         version: SpotwiseVersion.current,
         subcommands: [
-            Validate.self, Submit.self, Jobs.self, Job.self, Logs.self, Cancel.self, CoordinatorCommand.self, WorkerCommand.self, Demo.self,
+            Validate.self, Submit.self, Jobs.self, Job.self, Logs.self, Cancel.self, CoordinatorCommand.self,
+            WorkerCommand.self, Demo.self,
             Simulate.self,
         ]
     )

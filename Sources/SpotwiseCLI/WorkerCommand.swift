@@ -12,7 +12,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Coordinator URL.") var coordinator: String = "http://127.0.0.1:7070"
     @Option(help: "Bootstrap token (default: $SPOTWISE_BOOTSTRAP_TOKEN or the state directory's bootstrap.token).")
     var bootstrapToken: String?
-    @Option(help: "State directory holding bootstrap.token (default: $SPOTWISE_HOME or .spotwise).") var stateDir: String?
+    @Option(help: "State directory holding bootstrap.token (default: $SPOTWISE_HOME or .spotwise).") var stateDir:
+        String?
     @Option(help: "Worker name.") var name: String = ProcessInfo.processInfo.hostName
     @Option(help: "Provider: local, sagemaker, vertex or modal.") var provider: String = "local"
     @Option(help: "Region (or zone) of the node.") var region: String = "local"
@@ -25,7 +26,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "GCE metadata base URL to watch for preemption.") var gceMetadataURL: String?
     @Option(help: "Seconds a notice gives when its source names no time.") var noticeSeconds: Double = 120
     @Option(help: "Scratch directory for attempts.") var workDir: String = ".spotwise-worker"
-    @Option(help: "Directory that job workdirs and file:// checkpoint storage are relative to.") var jobRoot: String = "."
+    @Option(help: "Directory that job workdirs and file:// checkpoint storage are relative to.") var jobRoot: String =
+        "."
 
     func run() async throws {
         guard let providerName = ProviderName(rawValue: provider) else {
@@ -38,14 +40,18 @@ struct WorkerCommand: AsyncParsableCommand {
         guard let pricePerHour = Money(decimalDollars: price),
             let onDemand = Money(decimalDollars: onDemandPrice ?? price)
         else { throw ValidationError("--price and --on-demand-price are dollars, e.g. 0.36") }
-        let token = try bootstrapToken ?? ProcessInfo.processInfo.environment["SPOTWISE_BOOTSTRAP_TOKEN"] ?? {
-            let directory = stateDir ?? ProcessInfo.processInfo.environment["SPOTWISE_HOME"] ?? ".spotwise"
-            let file = URL(fileURLWithPath: directory).appendingPathComponent("bootstrap.token")
-            guard let saved = try? String(contentsOf: file, encoding: .utf8) else {
-                throw ValidationError("no bootstrap token: pass --bootstrap-token, set SPOTWISE_BOOTSTRAP_TOKEN, or run where \(file.path) exists")
-            }
-            return saved.trimmingCharacters(in: .whitespacesAndNewlines)
-        }()
+        let token =
+            try bootstrapToken ?? ProcessInfo.processInfo.environment["SPOTWISE_BOOTSTRAP_TOKEN"]
+            ?? {
+                let directory = stateDir ?? ProcessInfo.processInfo.environment["SPOTWISE_HOME"] ?? ".spotwise"
+                let file = URL(fileURLWithPath: directory).appendingPathComponent("bootstrap.token")
+                guard let saved = try? String(contentsOf: file, encoding: .utf8) else {
+                    throw ValidationError(
+                        "no bootstrap token: pass --bootstrap-token, set SPOTWISE_BOOTSTRAP_TOKEN, or run where \(file.path) exists"
+                    )
+                }
+                return saved.trimmingCharacters(in: .whitespacesAndNewlines)
+            }()
         var watchers: [any InterruptionWatcher] = [SignalWatcher()]
         if let imdsURL { watchers.append(EC2MetadataWatcher(baseURL: imdsURL)) }
         if let gceMetadataURL { watchers.append(GCEMetadataWatcher(baseURL: gceMetadataURL)) }

@@ -113,7 +113,8 @@ struct AttemptRunner {
 
         let workdir =
             assignment.workdir.hasPrefix("/")
-            ? URL(fileURLWithPath: assignment.workdir) : configuration.jobRoot.appendingPathComponent(assignment.workdir)
+            ? URL(fileURLWithPath: assignment.workdir)
+            : configuration.jobRoot.appendingPathComponent(assignment.workdir)
         let trainer = try TrainerProcess(command: assignment.run, workdir: workdir, environment: environment)
         pendingLogs.append("[spotwise] attempt \(assignment.attempt) started on \(workerID): \(assignment.run)")
 

@@ -74,7 +74,9 @@ public struct WorkerAgent: Sendable {
         }
         try? FileManager.default.createDirectory(at: configuration.workDirectory, withIntermediateDirectories: true)
         try? Data(registered.workerID.utf8).write(to: configuration.workDirectory.appendingPathComponent("worker-id"))
-        logger.info("registered as \(registered.workerID) (\(configuration.provider.rawValue)/\(configuration.pool.region)/\(configuration.pool.market.rawValue))")
+        logger.info(
+            "registered as \(registered.workerID) (\(configuration.provider.rawValue)/\(configuration.pool.region)/\(configuration.pool.market.rawValue))"
+        )
         let client = CoordinatorClient(
             baseURL: configuration.coordinatorURL, token: registered.token, timeout: .seconds(5))
         let period = Duration.milliseconds(registered.heartbeatEveryMilliseconds)
