@@ -84,9 +84,14 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .target(
+            name: "Spawning",
+            swiftSettings: strictSwift6
+        ),
+        .target(
             name: "Provisioners",
             dependencies: [
                 "SpotwiseCore",
+                "Spawning",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Yams", package: "Yams"),
@@ -97,6 +102,7 @@ let package = Package(
             name: "WorkerAgent",
             dependencies: [
                 "SpotwiseCore",
+                "Spawning",
                 "Checkpoints",
                 "CoordinatorClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -1,4 +1,5 @@
 import Foundation
+import Spawning
 import Synchronization
 
 #if canImport(Glibc)
@@ -55,12 +56,12 @@ public final class LocalProvisioner: Sendable {
 
     public func start(_ node: LocalPoolConfiguration.Node) throws {
         let directory = nodeDirectory(node.name)
-        try? FileManager.default.removeItem(at: directory)
+        // The node's directory outlives a relaunch (its log is appended to); only the identity of
+        // the previous agent goes.
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent("worker-id"))
         market.clear(node: node.name)
-        let process = Process()
-        process.executableURL = launch.spotwiseBinary
-        process.arguments = [
+        let arguments = [
             "worker", "--coordinator", launch.coordinatorURL, "--bootstrap-token",
             launch.bootstrapToken, "--name", node.name, "--provider", "local", "--region", node.pool.region,
             "--market", node.pool.market.rawValue, "--instance-type", node.pool.instanceType, "--price",
@@ -71,15 +72,10 @@ public final class LocalProvisioner: Sendable {
         ]
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in launch.environment { environment[key] = value }
-        process.environment = environment
-        let log = directory.appendingPathComponent("worker.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        processes.withLock { $0[node.name] = process.processIdentifier }
+        let process = try ChildProcess(
+            executable: launch.spotwiseBinary.path, arguments: arguments, environment: environment,
+            logFile: directory.appendingPathComponent("worker.log"))
+        processes.withLock { $0[node.name] = process.pid }
     }
 
     /// The worker id the node's agent registered as (it writes `worker-id` in its directory).
@@ -112,8 +108,6 @@ public final class LocalProvisioner: Sendable {
     func kill(node: String) {
         guard let pid = processes.withLock({ $0.removeValue(forKey: node) }) else { return }
         for victim in [pid] + Self.descendants(of: pid) { _ = Glibc.kill(victim, SIGKILL) }
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
     }
 
     /// Every process below `pid`, from /proc (parent is field 4 of /proc/PID/stat).

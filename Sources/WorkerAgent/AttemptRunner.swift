@@ -122,7 +122,6 @@ struct AttemptRunner {
         var step: Int?
         var totalSteps: Int?
         var notice: InterruptionNotice?
-        var noticeDeadline: ContinuousClock.Instant?
         var stopping: String?
         var killAt: ContinuousClock.Instant?
         let clock = ContinuousClock()
@@ -151,6 +150,7 @@ struct AttemptRunner {
         /// Commits the checkpoints the trainer finished since the last look.
         func readProgress() async throws {
             for line in progress.read() {
+                if let announced = line.pid { trainer.adopt(announcedPID: announced) }
                 if let reported = line.step { step = max(step ?? reported, reported) }
                 if let total = line.totalSteps { totalSteps = total }
                 guard let name = line.checkpoint, let at = line.step else { continue }
@@ -183,12 +183,20 @@ struct AttemptRunner {
             do {
                 try await readProgress()
             } catch let fenced as FencedError {
-                trainer.signal(SIGKILL)
+                trainer.killGroup()
                 return .fenced(fenced.description)
             }
             if let status = trainer.exitStatus {
-                try await Task.sleep(for: .milliseconds(50))  // let the last output arrive
-                do { try await readProgress() } catch { trainer.signal(SIGKILL) }
+                // The child is gone; the trainer behind a wrapper may still be writing its last
+                // checkpoint. Wait for the whole group (bounded), committing as it goes.
+                let giveUp = clock.now + .seconds(10)
+                while trainer.groupAlive && clock.now < giveUp {
+                    try? await readProgress()
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                trainer.killGroup()
+                try await Task.sleep(for: .milliseconds(20))  // let the last output arrive
+                do { try await readProgress() } catch { trainer.killGroup() }
                 await flushLogs()
                 return try await report(
                     status: status, notice: notice, stopping: stopping, step: step, committedStep: committedStep,
@@ -203,11 +211,10 @@ struct AttemptRunner {
                         notice = seen
                         let window =
                             seen.deadline.map { $0.timeIntervalSinceNow } ?? configuration.noticeWindowSeconds
-                        noticeDeadline = now + .milliseconds(Int(max(1, window) * 1000))
                         pendingLogs.append(
                             "[spotwise] \(seen.kind.rawValue) notice (\(Int(window)) s): checkpointing and stopping")
                         trainer.signal(SIGTERM)
-                        killAt = noticeDeadline
+                        killAt = now + .milliseconds(Int(max(1, window) * 1000))
                     } else {
                         pendingLogs.append("[spotwise] \(seen.kind.rawValue): checkpointing now")
                         trainer.signal(SIGUSR1)
@@ -235,7 +242,7 @@ struct AttemptRunner {
                     if CoordinatorClient.isFenced(error) {
                         trainer.signal(SIGTERM)
                         try? await Task.sleep(for: .seconds(2))
-                        trainer.signal(SIGKILL)
+                        trainer.killGroup()
                         return .fenced("\(error)")
                     }
                     logger.warning("heartbeat failed (training goes on): \(error)")
@@ -245,8 +252,7 @@ struct AttemptRunner {
                 nextLogFlush = now + .seconds(1)
                 await flushLogs()
             }
-            if let killAt, now >= killAt { trainer.signal(SIGKILL) }
-            _ = noticeDeadline
+            if let killAt, now >= killAt { trainer.killGroup() }
             try await Task.sleep(for: Self.tick)
         }
     }

@@ -121,25 +121,26 @@ public struct GCEMetadataWatcher: InterruptionWatcher {
     }
 }
 
+/// Set by the agent's SIGTERM handler; a plain atomic store is all a signal handler may do.
+private let sigtermReceived = Atomic<Bool>(false)
+
 /// SIGTERM to the agent (what Kubernetes, systemd, Modal and a spot reclaim on many platforms send).
+///
+/// A plain signal handler that sets an atomic flag: nothing to keep alive, and no Dispatch signal
+/// source blocking SIGTERM in the agent's threads (children are spawned with a clean mask
+/// anyway; see `ChildProcess`).
 public final class SignalWatcher: InterruptionWatcher {
     public let name = "sigterm"
-    private let received = Mutex(false)
-    /// Only set up in init and kept alive; never touched after.
-    nonisolated(unsafe) private let source: any DispatchSourceSignal
 
-    public init(signal number: Int32 = SIGTERM) {
-        signal(number, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler { [self] in self.received.withLock { $0 = true } }
-        source.resume()
+    public init() {
+        signal(SIGTERM) { _ in sigtermReceived.store(true, ordering: .relaxed) }
     }
 
     /// For tests and for the agent's own shutdown path.
-    public func trigger() { received.withLock { $0 = true } }
+    public func trigger() { sigtermReceived.store(true, ordering: .relaxed) }
 
     public func check() async -> InterruptionNotice? {
-        received.withLock { $0 } ? InterruptionNotice(kind: .sigterm) : nil
+        sigtermReceived.load(ordering: .relaxed) ? InterruptionNotice(kind: .sigterm) : nil
     }
 }
 

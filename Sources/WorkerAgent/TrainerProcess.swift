@@ -1,69 +1,56 @@
 import Foundation
+import Spawning
 import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// The trainer as a child process: `/bin/sh -c 'exec RUN'` in the job's workdir with the trainer
-/// contract's environment; its stdout and stderr are collected as lines for the coordinator.
-/// (Foundation's `Process`: it covers signals, streamed output and the exit status on Linux, and
-/// needs no package beyond the toolchain.)
+/// The trainer as a child process (`ChildProcess`: clean signal mask, its own process group):
+/// `/bin/sh -c 'cd -- WORKDIR && exec RUN'` with the trainer contract's environment; its stdout
+/// and stderr are collected as lines for the coordinator.
+///
+/// A command may reach the real trainer through wrappers that do not `exec` (pyenv's and
+/// conda's shims run Python as a child of a shell). Signalling the wrapper would kill it and
+/// leave the trainer running unseen, so a trainer may announce its pid on the progress file
+/// (`{"pid": N}`); the contract's signals then go to it, if it is in the group. The trainer is
+/// done only when the whole group is gone.
 final class TrainerProcess: Sendable {
-    private let process: Process
-    private let output = Mutex<(lines: [String], partial: String)>(([], ""))
-    private let exit = Mutex<Int32?>(nil)
+    private let child: ChildProcess
+    private let announced = Mutex<Int32?>(nil)
 
     init(command: String, workdir: URL, environment: [String: String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "exec " + command]
-        process.currentDirectoryURL = workdir
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        self.process = process
-        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
-            let data = handle.availableData
-            self.output.withLock { output in
-                output.partial += String(decoding: data, as: UTF8.self)
-                var parts = output.partial.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                output.partial = parts.removeLast()
-                output.lines += parts
-                if data.isEmpty, !output.partial.isEmpty {
-                    output.lines.append(output.partial)
-                    output.partial = ""
-                }
-            }
-            if data.isEmpty { handle.readabilityHandler = nil }
-        }
-        process.terminationHandler = { [self] finished in
-            let status =
-                finished.terminationReason == .uncaughtSignal
-                ? 128 + finished.terminationStatus : finished.terminationStatus
-            self.exit.withLock { $0 = status }
-        }
-        try process.run()
+        child = try ChildProcess(shellCommand: command, directory: workdir, environment: environment)
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { child.pid }
+
+    /// Takes the pid a trainer announced as the target of the contract's signals, if it belongs
+    /// to the trainer's process group (a trainer cannot point the agent at other processes).
+    func adopt(announcedPID candidate: Int32) {
+        guard candidate > 0, getpgid(candidate) == child.pid else { return }
+        announced.withLock { $0 = candidate }
+    }
+
+    /// Whether any process of the trainer's group is still running.
+    var groupAlive: Bool { child.groupAlive }
+
+    /// SIGKILL to every process of the trainer's group.
+    func killGroup() { child.signalGroup(SIGKILL) }
 
     /// Lines written since the last call.
-    func takeLines() -> [String] {
-        output.withLock { output in
-            defer { output.lines.removeAll() }
-            return output.lines
-        }
-    }
+    func takeLines() -> [String] { child.takeLines() }
 
     /// The exit status once the trainer ended (128 + N when killed by signal N).
-    var exitStatus: Int32? { exit.withLock { $0 } }
+    var exitStatus: Int32? { child.exitStatus }
 
+    /// Sends a contract signal (SIGUSR1, SIGTERM) to the announced trainer, else to the child.
     func signal(_ number: Int32) {
-        guard exitStatus == nil else { return }
-        kill(process.processIdentifier, number)
+        if let target = announced.withLock({ $0 }) {
+            kill(target, number)
+        } else if exitStatus == nil {
+            child.signal(number)
+        }
     }
 }
 
@@ -82,9 +69,11 @@ struct ProgressReader {
         var totalSteps: Int?
         var checkpoint: String?
         var metrics: [String: Double]?
+        /// The trainer's own pid, for the contract's signals (see `TrainerProcess`).
+        var pid: Int32?
 
         enum CodingKeys: String, CodingKey {
-            case step, checkpoint, metrics
+            case step, checkpoint, metrics, pid
             case totalSteps = "total_steps"
         }
     }

@@ -157,7 +157,8 @@ def main():
     state = load(resume_dir) if resume_dir else fresh_state()
     start = state["step"]
     print("digits-mlp: %s at step %d of %d" % ("resuming" if resume_dir else "starting", start, TOTAL_STEPS), flush=True)
-    report({"step": start, "total_steps": TOTAL_STEPS})
+    # The pid: the agent signals this process even when `run` reaches it through a wrapper shell.
+    report({"pid": os.getpid(), "step": start, "total_steps": TOTAL_STEPS})
     while state["step"] < TOTAL_STEPS:
         loss = train_step(state)
         step = state["step"]
