@@ -13,14 +13,6 @@ import Testing
         let value = plan.value(
             ticksLeft: model.deadlineTicks, workLeft: model.workUnits, instance: .none,
             chainState: AvailabilityChain.upOld)
-        print("units", model.unitSeconds, model.workUnits, model.changeoverUnits, model.deadlineTicks, "value", value)
-        for a in PlanAction.allCases {
-            print(
-                a,
-                plan.actionValue(
-                    ticksLeft: model.deadlineTicks, workLeft: model.workUnits, instance: .none,
-                    chainState: AvailabilityChain.upOld, action: a))
-        }
         #expect(abs(value - Double(model.workUnits + model.changeoverUnits)) < 1)
     }
 }

@@ -20,6 +20,8 @@ HPARAMS = json.dumps({"learning_rate": 0.1, "epochs": 20, "batch_size": 64, "see
 
 
 def newest_complete(checkpoints):
+    if not os.path.isdir(checkpoints):
+        return None  # killed before its first checkpoint: start over, as the agent would
     steps = [int(n[5:]) for n in os.listdir(checkpoints) if n.startswith("step-") and not n.endswith(".tmp")]
     return os.path.join(checkpoints, "step-%d" % max(steps)) if steps else None
 
