@@ -56,9 +56,7 @@ extension CoordinatorContext {
 }
 
 /// Registered workers' secret digests, read from the store on first use.
-public final class WorkerDigestCache: Sendable {
-    public init() {}
-
+final class WorkerDigestCache: Sendable {
     private let digests = Mutex<[String: String]>([:])
 
     func digest(of worker: String, store: any StateStore) async throws -> String? {

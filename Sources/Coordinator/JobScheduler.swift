@@ -37,13 +37,14 @@ public struct JobScheduler: Sendable {
     /// One pass; returns the plan it carried out.
     @discardableResult
     public func scheduleOnce() async throws -> PlacementPlan {
-        try await fenceAttemptsWithoutLeases()
+        let leases = try await store.liveLeases()
+        try await fenceAttemptsWithoutLeases(Dictionary(leases.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a }))
         let now = leaseClock.nowMilliseconds()
         let pending =
             try await store.jobs(state: .queued, limit: Self.batch)
             + store.jobs(state: .recovering, limit: Self.batch)
         let workers = try await store.workers()
-        let busy = Set(try await store.liveLeases().filter { $0.expiresAtMilliseconds > now }.compactMap(\.workerID))
+        let busy = Set(leases.filter { $0.expiresAtMilliseconds > now }.compactMap(\.workerID))
         let live = workers.filter { worker in
             guard let seen = board.lastSeen(worker.id) else { return false }
             return now - seen <= leasePolicy.leaseMilliseconds
@@ -98,12 +99,15 @@ public struct JobScheduler: Sendable {
     /// A live attempt whose lease is missing or belongs to another epoch was placed by a pass that
     /// died before granting the lease (a coordinator crash between the two writes). No worker can
     /// write for it, so it is ended as lost and placed again.
-    func fenceAttemptsWithoutLeases() async throws {
+    func fenceAttemptsWithoutLeases(_ liveLeases: [JobID: Lease]) async throws {
         for state in [JobState.provisioning, .running] {
             for job in try await store.jobs(state: state, limit: Self.batch) {
                 guard let live = job.record.liveAttempt else { continue }
-                let lease = try await store.lease(job: job.id)
-                if let lease, lease.epoch == live.epoch, !lease.revoked { continue }
+                if liveLeases[job.id]?.epoch == live.epoch { continue }
+                // Read once more: a lease granted since the list was read is not an orphan.
+                if let lease = try await store.lease(job: job.id), lease.epoch == live.epoch, !lease.revoked {
+                    continue
+                }
                 try? await ending.end(job.id, attempt: live.number, epoch: live.epoch, reason: .lost)
             }
         }

@@ -5,7 +5,7 @@ import Synchronization
 /// progress each live attempt's trainer reported, and why waiting jobs wait. Kept in memory on
 /// purpose: after a restart workers report all of it again within one heartbeat period.
 public final class LiveBoard: Sendable {
-    public struct Progress: Hashable, Sendable {
+    public struct Progress: Sendable {
         public var attempt: Int
         public var epoch: LeaseEpoch
         public var step: Int?
@@ -14,12 +14,6 @@ public final class LiveBoard: Sendable {
         /// Seconds per step, smoothed over heartbeats (nil until two heartbeats moved the step).
         public var secondsPerStep: Double?
         var lastStepAt: (step: Int, milliseconds: Int64)?
-
-        public static func == (a: Progress, b: Progress) -> Bool {
-            a.attempt == b.attempt && a.epoch == b.epoch && a.step == b.step && a.totalSteps == b.totalSteps
-                && a.committedStep == b.committedStep && a.secondsPerStep == b.secondsPerStep
-        }
-        public func hash(into hasher: inout Hasher) { hasher.combine(attempt) }
     }
 
     private struct State {

@@ -36,12 +36,6 @@ public struct WorkersAPI: Sendable {
     public typealias Heartbeat = WorkerProtocol.Heartbeat
     public typealias HeartbeatReply = WorkerProtocol.HeartbeatReply
 
-    func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(value))))
-    }
-
     /// Decodes a JSON body strictly: malformed JSON, missing and unknown fields are 400s that say which.
     static func decode<T: Decodable>(_ type: T.Type, from body: ByteBuffer, fields: Set<String>) throws -> T {
         let data = Data(buffer: body)
@@ -89,7 +83,7 @@ public struct WorkersAPI: Sendable {
                 id: id, secretDigest: AccessTokens.hexDigest(token), name: registration.name,
                 provider: registration.provider, registeredAt: clock(), pool: registration.pool))
         board.sawWorker(id, atMilliseconds: leaseClock.nowMilliseconds())
-        return try json(
+        return try JobsAPI.json(
             WorkerProtocol.Registered(
                 workerID: id, token: token, heartbeatEveryMilliseconds: policy.heartbeatMilliseconds,
                 leaseMilliseconds: policy.leaseMilliseconds), status: .created)
@@ -145,7 +139,7 @@ public struct WorkersAPI: Sendable {
         } else {
             command = "continue"
         }
-        return try json(
+        return try JobsAPI.json(
             HeartbeatReply(command: command, leaseExpiresInMilliseconds: renewed.expiresAtMilliseconds - now))
     }
 
@@ -177,13 +171,12 @@ public struct WorkersAPI: Sendable {
         }
         let now = leaseClock.nowMilliseconds()
         board.sawWorker(workerID, atMilliseconds: now)
-        for lease in try await store.liveLeases()
-        where lease.workerID == workerID && lease.expiresAtMilliseconds > now {
+        for lease in try await store.liveLeases(worker: workerID) where lease.expiresAtMilliseconds > now {
             guard let job = try await store.job(lease.job), let live = job.record.liveAttempt,
                 live.epoch == lease.epoch, job.state.hasLiveAttempt
             else { continue }
             let spec = job.spec
-            return try json(
+            return try JobsAPI.json(
                 WorkerProtocol.AssignmentReply(
                     assignment: WorkerProtocol.Assignment(
                         job: job.id.rawValue, jobName: spec.name, attempt: live.number, epoch: live.epoch.value,
@@ -192,7 +185,7 @@ public struct WorkersAPI: Sendable {
                         checkpointStorage: spec.checkpoint.storage.description,
                         resume: job.record.committedCheckpoint)))
         }
-        return try json(WorkerProtocol.AssignmentReply(assignment: nil))
+        return try JobsAPI.json(WorkerProtocol.AssignmentReply(assignment: nil))
     }
 
     /// DELETE /v1/workers/{id}: the worker (or an admin) says it is going away. An attempt it
@@ -204,7 +197,7 @@ public struct WorkersAPI: Sendable {
             throw APIError.forbidden("only worker \(workerID) itself or an admin may deregister it")
         }
         guard try await store.worker(workerID) != nil else { throw APIError.notFound("no worker \(workerID)") }
-        for lease in try await store.liveLeases() where lease.workerID == workerID {
+        for lease in try await store.liveLeases(worker: workerID) {
             try await ending.end(
                 lease.job, attempt: lease.attempt, epoch: lease.epoch, reason: .preempted(withNotice: false))
             try await store.revokeLease(job: lease.job, epoch: lease.epoch)

@@ -105,11 +105,7 @@ struct Jobs: AsyncParsableCommand {
                 formatter.string(from: $0.submittedAt),
             ]
         }
-        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-        }.joined(separator: "\n")
+        return TextTable.render(rows)
     }
 }
 

@@ -38,10 +38,21 @@ struct Demo: AsyncParsableCommand {
         let directory = URL(
             fileURLWithPath: stateDir ?? ProcessInfo.processInfo.environment["SPOTWISE_HOME"] ?? ".spotwise")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let poolConfiguration = try LocalPoolConfiguration.load(URL(fileURLWithPath: pool))
-        let specData = try Data(contentsOf: URL(fileURLWithPath: job))
-        guard case .success(let spec) = JobSpecParser().parse(Array(specData), file: job) else {
-            if case .failure(let error) = JobSpecParser().parse(Array(specData), file: job) { print(error) }
+        let poolConfiguration: LocalPoolConfiguration
+        do {
+            poolConfiguration = try LocalPoolConfiguration.load(URL(fileURLWithPath: pool))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        guard let specData = FileManager.default.contents(atPath: job) else {
+            throw ValidationError(
+                "--job \(job): cannot read it (run the demo from the repository root, or pass --job PATH)")
+        }
+        let spec: JobSpec
+        switch JobSpecParser().parse(Array(specData), file: job) {
+        case .success(let parsed): spec = parsed
+        case .failure(let error):
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
         let admin = try CoordinatorCommand.token(named: "admin.token", in: directory, announce: false)

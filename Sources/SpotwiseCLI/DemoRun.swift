@@ -113,7 +113,7 @@ enum DemoSummary {
                 segment.committedStep.map(String.init) ?? "-", lost, segment.costUSD,
             ])
         }
-        lines.append(table(rows))
+        lines.append(TextTable.render(rows))
         var recoveries: [String] = []
         for interruption in result.interruptions {
             guard let next = segments.first(where: { $0.attempt > interruption.attempt }) else { continue }
@@ -141,13 +141,5 @@ enum DemoSummary {
         }
         if let outcome = job.outcome { lines.append("outcome: \(outcome)") }
         return lines.joined(separator: "\n")
-    }
-
-    static func table(_ rows: [[String]]) -> String {
-        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-        }.joined(separator: "\n")
     }
 }

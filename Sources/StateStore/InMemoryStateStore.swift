@@ -120,8 +120,8 @@ public actor InMemoryStateStore: StateStore {
         if workers[id]?.deregisteredAt == nil { workers[id]?.deregisteredAt = at }
     }
 
-    public func liveLeases() async throws -> [Lease] {
-        leases.values.filter { !$0.revoked }.sorted { $0.job < $1.job }
+    public func liveLeases(worker: String?) async throws -> [Lease] {
+        leases.values.filter { !$0.revoked && (worker == nil || $0.workerID == worker) }.sorted { $0.job < $1.job }
     }
 
     private var workerOrder: [String] = []

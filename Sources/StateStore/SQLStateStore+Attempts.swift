@@ -68,10 +68,11 @@ extension SQLStateStore {
         }
     }
 
-    public func liveLeases() async throws -> [Lease] {
-        try await exclusive {
+    public func liveLeases(worker: String?) async throws -> [Lease] {
+        let filter = worker.map { SQLQueryString("AND worker_id = \(bind: $0)") } ?? SQLQueryString("")
+        return try await exclusive {
             try await database.raw(
-                "SELECT \(unsafeRaw: Self.leaseColumns) FROM leases WHERE revoked = 0 ORDER BY job_id"
+                "SELECT \(unsafeRaw: Self.leaseColumns) FROM leases WHERE revoked = 0 \(filter) ORDER BY job_id"
             ).all().map(Self.lease)
         }.map(applyingRenewal)
     }

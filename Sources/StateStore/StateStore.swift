@@ -49,8 +49,8 @@ public protocol StateStore: Sendable {
     func workers() async throws -> [WorkerRecord]
     /// Marks a worker gone: its token stops working and the scheduler no longer places on it.
     func deregisterWorker(_ id: String, at: Date) async throws
-    /// Unrevoked leases of every job (expired or not), ordered by job.
-    func liveLeases() async throws -> [Lease]
+    /// Unrevoked leases (expired or not), ordered by job: every job's, or only those held by `worker`.
+    func liveLeases(worker: String?) async throws -> [Lease]
 
     /// Opens the ledger row of a placed attempt; `closeSegment` ends it once.
     func openSegment(_ segment: AttemptSegment) async throws
@@ -173,4 +173,9 @@ public enum StateStoreError: Error, Hashable, Sendable, CustomStringConvertible 
         case .cannotOpen(let location, let reason): "cannot open the state database \(location): \(reason)"
         }
     }
+}
+
+extension StateStore {
+    /// Unrevoked leases of every job.
+    public func liveLeases() async throws -> [Lease] { try await liveLeases(worker: nil) }
 }

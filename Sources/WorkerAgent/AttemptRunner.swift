@@ -9,7 +9,7 @@ import SpotwiseCore
 #endif
 
 /// How an attempt ended, from the agent's side.
-enum AttemptEnding: CustomStringConvertible {
+enum AttemptOutcome: CustomStringConvertible {
     case completed
     case failed(exitCode: Int32)
     case preempted(committedStep: Int?)
@@ -56,7 +56,7 @@ struct AttemptRunner {
         return LocalCheckpointStore(root: root)
     }
 
-    func run() async -> AttemptEnding {
+    func run() async -> AttemptOutcome {
         do {
             return try await runChecked()
         } catch {
@@ -68,7 +68,7 @@ struct AttemptRunner {
         }
     }
 
-    func runChecked() async throws -> AttemptEnding {
+    func runChecked() async throws -> AttemptOutcome {
         let fm = FileManager.default
         let scratch = configuration.workDirectory.appendingPathComponent("\(assignment.job)-\(assignment.attempt)")
         try? fm.removeItem(at: scratch)
@@ -259,13 +259,13 @@ struct AttemptRunner {
 
     func report(
         status: Int32, notice: InterruptionNotice?, stopping: String?, step: Int?, committedStep: Int?, output: URL
-    ) async throws -> AttemptEnding {
+    ) async throws -> AttemptOutcome {
         let finished: WorkerProtocol.AttemptFinished
-        let ending: AttemptEnding
+        let outcome: AttemptOutcome
         if notice != nil {
             finished = WorkerProtocol.AttemptFinished(
                 epoch: epoch, outcome: .preempted, notice: true, lastStep: step, committedStep: committedStep)
-            ending = .preempted(committedStep: committedStep)
+            outcome = .preempted(committedStep: committedStep)
         } else if let stopping {
             return .fenced(stopping)
         } else if status == 0 {
@@ -275,23 +275,23 @@ struct AttemptRunner {
             }
             finished = WorkerProtocol.AttemptFinished(
                 epoch: epoch, outcome: .completed, lastStep: step, committedStep: committedStep, metrics: metrics)
-            ending = .completed
+            outcome = .completed
         } else {
             finished = WorkerProtocol.AttemptFinished(
                 epoch: epoch, outcome: .failed, exitCode: status, lastStep: step, committedStep: committedStep)
-            ending = .failed(exitCode: status)
+            outcome = .failed(exitCode: status)
         }
         var backoff = Backoff()
         for _ in 0..<20 {
             do {
                 _ = try await client.finish(job: assignment.job, attempt: assignment.attempt, finished)
-                return ending
+                return outcome
             } catch {
                 if CoordinatorClient.isFenced(error) { return .fenced("\(error)") }
                 try await Task.sleep(for: backoff.next())
             }
         }
-        return ending
+        return outcome
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

@@ -100,9 +100,9 @@ public struct WorkerAgent: Sendable {
                 let runner = AttemptRunner(
                     assignment: assignment, workerID: registered.workerID, client: client,
                     configuration: configuration, heartbeatPeriod: period, logger: logger)
-                let ending = await runner.run()
-                logger.info("job \(assignment.job) attempt \(assignment.attempt): \(ending)")
-                if case .preempted = ending, configuration.exitAfterTermination {
+                let outcome = await runner.run()
+                logger.info("job \(assignment.job) attempt \(assignment.attempt): \(outcome)")
+                if case .preempted = outcome, configuration.exitAfterTermination {
                     try? await client.deregister(worker: registered.workerID)
                     return
                 }

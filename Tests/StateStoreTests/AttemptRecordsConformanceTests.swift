@@ -100,5 +100,7 @@ import Testing
         }
         try await store.revokeLease(job: JobID("a"), epoch: LeaseEpoch(1))
         #expect(try await store.liveLeases().map(\.workerID) == ["w-b"])
+        #expect(try await store.liveLeases(worker: "w-b").map(\.job) == [JobID("b")])
+        #expect(try await store.liveLeases(worker: "w-a").isEmpty)
     }
 }
