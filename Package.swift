@@ -177,6 +177,17 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .testTarget(
+            name: "WorkerAgentTests",
+            dependencies: [
+                "WorkerAgent", "Provisioners", "Coordinator", "CoordinatorClient", "StateStore", "SpotwiseCore",
+                "SpotwiseTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
             name: "SchedulerTests",
             dependencies: ["Scheduler", "SpotPolicy", "SpotwiseCore"],
             swiftSettings: strictSwift6

@@ -1,0 +1,100 @@
+import Coordinator
+import CoordinatorClient
+import Foundation
+import Hummingbird
+import Logging
+import Provisioners
+import SpotwiseCore
+import SpotwiseTesting
+import StateStore
+import Testing
+import WorkerAgent
+
+/// The whole worker path with real parts: a live coordinator, the simulated market's IMDS, the
+/// agent, and the digits trainer as a child process. A notice must lose no step: the trainer
+/// checkpoints on the SIGTERM the agent forwards, and the next attempt resumes from exactly there.
+@Suite(.serialized) struct AgentInterruptionTests {
+    static let admin = "admin-token"
+    static let bootstrap = "bootstrap-token"
+
+    func agent(_ name: String, coordinator: String, market: String, scratch: URL) -> WorkerAgent {
+        var logger = Logger(label: "test.agent.\(name)")
+        logger.logLevel = .critical
+        return WorkerAgent(
+            configuration: WorkerAgentConfiguration(
+                coordinatorURL: coordinator, bootstrapToken: Self.bootstrap, name: name, provider: .local,
+                pool: WorkerPool(
+                    region: "local-a", market: .spot, instanceType: "local.t4", pricePerHour: Money(micros: 360_000),
+                    onDemandPricePerHour: Money(micros: 1_200_000)),
+                workDirectory: scratch.appendingPathComponent(name), jobRoot: RepositoryPaths.root,
+                watchers: [EC2MetadataWatcher(baseURL: "\(market)/nodes/\(name)")], noticeWindowSeconds: 10,
+                environment: ["DIGITS_STEP_DELAY_MS": "10"]),
+            logger: logger)
+    }
+
+    /// Polls until `condition` holds for the job (the trainer runs in real time), at most 90 s.
+    func waitFor(_ client: CoordinatorClient, _ id: String, _ condition: (JobSummary) -> Bool) async throws
+        -> JobSummary
+    {
+        let deadline = ContinuousClock.now + .seconds(90)
+        while ContinuousClock.now < deadline {
+            let job = try await client.job(id)
+            if condition(job) { return job }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("timed out waiting on job \(id)")
+        return try await client.job(id)
+    }
+
+    @Test func aNoticeLosesNoStepAndTheNextAttemptResumesWhereTheTrainerStopped() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("agent-test-\(UUID().uuidString)")
+        var logger = Logger(label: "test.coordinator")
+        logger.logLevel = .critical
+        let ports = AsyncStream.makeStream(of: Int.self)
+        let coordinator = CoordinatorApplication.application(
+            store: InMemoryStateStore(), tokens: AccessTokens(admin: Self.admin, bootstrap: Self.bootstrap),
+            settings: .init(host: "127.0.0.1", port: 0), leaseClock: MonotonicLeaseClock(),
+            leasePolicy: LeasePolicy(
+                heartbeatMilliseconds: 300, leaseMilliseconds: 3_000, restartGraceMilliseconds: 3_000),
+            schedulerPeriodMilliseconds: 100, logger: logger, onServerRunning: { ports.continuation.yield($0) })
+        let market = SimulatedSpotMarket()
+        try await withLiveServer(market.router()) { marketURL in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await coordinator.runService(gracefulShutdownSignals: []) }
+                var iterator = ports.stream.makeAsyncIterator()
+                let url = "http://127.0.0.1:\(await iterator.next() ?? 0)"
+                let client = CoordinatorClient(baseURL: url, token: Self.admin, timeout: .seconds(5))
+                let spec = """
+                    name: digits-notice
+                    run: python3 jobs/digits/train.py
+                    deadline: 36h
+                    checkpoint: {every_steps: 50, keep_last: 2, storage: "file://\(scratch.path)/checkpoints"}
+                    hyperparameters: {epochs: 10, seed: 7}
+                    """
+                let id = try await client.submit(spec: Data(spec.utf8), idempotencyKey: "k").id
+                group.addTask { try await agent("spot-1", coordinator: url, market: marketURL, scratch: scratch).run() }
+
+                // Between two periodic checkpoints, the market posts a termination notice.
+                _ = try await waitFor(client, id) { ($0.progress?.step ?? 0) >= 70 }
+                market.postNotice(node: "spot-1", terminationAt: Date().addingTimeInterval(10))
+                let recovering = try await waitFor(client, id) { $0.state == "recovering" || $0.isTerminal }
+                let first = try #require(try await client.job(id).segments?.first)
+                #expect(first.endReason == "preempted with notice")
+                let stopped = try #require(first.lastStep)
+                #expect(stopped > 70 && stopped % 50 != 0, "the notice landed between periodic checkpoints")
+                #expect(
+                    first.committedStep == stopped, "steps lost with a notice: \(stopped - (first.committedStep ?? 0))")
+                #expect(recovering.checkpoint?.step == stopped)
+
+                group.addTask { try await agent("spot-2", coordinator: url, market: marketURL, scratch: scratch).run() }
+                let done = try await waitFor(client, id) { $0.isTerminal }
+                #expect(done.state == "succeeded")
+                let segments = try await client.job(id).segments ?? []
+                #expect(segments.map(\.resumedFromStep) == [nil, stopped])
+                #expect((done.metrics?["auc"] ?? 0) > 0.9)
+                group.cancelAll()
+            }
+        }
+        try? FileManager.default.removeItem(at: scratch)
+    }
+}
