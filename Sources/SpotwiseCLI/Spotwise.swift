@@ -13,7 +13,7 @@ struct Spotwise: AsyncParsableCommand {
         version: SpotwiseVersion.current,
         subcommands: [
             Validate.self, Submit.self, Jobs.self, Job.self, Logs.self, Cancel.self, CoordinatorCommand.self,
-            WorkerCommand.self, Demo.self,
+            WorkerCommand.self, Demo.self, CheckpointCommand.self,
             Simulate.self,
         ]
     )
