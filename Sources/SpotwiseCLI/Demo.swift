@@ -22,7 +22,10 @@ struct Demo: AsyncParsableCommand {
 
     @Option(help: "State directory (default: $SPOTWISE_HOME or .spotwise).") var stateDir: String?
     @Option(help: "sqlite:PATH or postgres://... (default: sqlite:STATE_DIR/state.db).") var db: String?
-    @Option(help: "Interruptions to cause (the last one without notice).") var interruptions: Int = 3
+    @Option(help: "Interruptions to cause.") var interruptions: Int = 3
+    @Option(help: "How many of them (the last ones) come without a notice.") var withoutNotice: Int = 1
+    @Option(help: "Also write the summary as JSON to this file (the interruption benchmark reads it).")
+    var json: String?
     @Option(help: "Seed for where in the run the interruptions land.") var seed: UInt64 = 7
     @Option(help: "Training speed: 1 = 40 ms per step (about 40 s of training), 2 = twice as fast.")
     var speed: Double = 1
@@ -30,7 +33,10 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "The local pool.") var pool: String = "provisioners/local.yaml"
 
     func validate() throws {
-        guard (0...10).contains(interruptions) else { throw ValidationError("--interruptions must be 0 to 10") }
+        guard (0...20).contains(interruptions) else { throw ValidationError("--interruptions must be 0 to 20") }
+        guard (0...interruptions).contains(withoutNotice) else {
+            throw ValidationError("--without-notice must be 0 to --interruptions (\(interruptions))")
+        }
         guard speed > 0, speed <= 100 else { throw ValidationError("--speed must be above 0 and at most 100") }
     }
 
@@ -117,9 +123,28 @@ struct Demo: AsyncParsableCommand {
             print("submitted \(submitted.id) (\(spec.name)): \(job)")
             let result = try await DemoRun(
                 client: client, provisioner: provisioner, jobID: submitted.id, interruptions: interruptions,
-                seed: seed
+                withoutNotice: withoutNotice, seed: seed
             ).watch()
-            print(DemoSummary.render(result))
+            let logs = try await client.logs(job: submitted.id, after: 0).lines
+            let reports = InterruptionReport.measure(result, logs: logs, provisioner: provisioner)
+            print(DemoSummary.render(result, reports: reports))
+            if let json {
+                struct Summary: Encodable {
+                    var job: JobSummary
+                    var elapsedSeconds: Double
+                    var interruptions: [InterruptionReport]
+
+                    enum CodingKeys: String, CodingKey {
+                        case job, interruptions
+                        case elapsedSeconds = "elapsed_s"
+                    }
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.dateEncodingStrategy = .iso8601
+                try encoder.encode(Summary(job: result.job, elapsedSeconds: result.elapsed, interruptions: reports))
+                    .write(to: URL(fileURLWithPath: json))
+            }
             print(
                 "state kept in \(directory.path): `spotwise coordinator --state-dir \(directory.path)` then `spotwise job \(submitted.id)`"
             )

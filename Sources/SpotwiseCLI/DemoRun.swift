@@ -4,12 +4,13 @@ import Provisioners
 import SpotwiseCore
 
 /// Watches the demo job, prints its live line, and has the simulated market interrupt the node
-/// running it at seeded points of the run (the last interruption without notice).
+/// running it at seeded points of the run (the last `withoutNotice` of them without notice).
 struct DemoRun {
     let client: CoordinatorClient
     let provisioner: LocalProvisioner
     let jobID: String
     let interruptions: Int
+    let withoutNotice: Int
     let seed: UInt64
 
     struct Interruption {
@@ -29,9 +30,9 @@ struct DemoRun {
     /// Where in the run (fraction of the steps) each interruption lands.
     func plan() -> [Double] {
         var generator = SeededGenerator(seed: seed)
+        let spacing = 0.85 / Double(interruptions + 1)
         return (0..<interruptions).map { index in
-            let base = (Double(index) + 1) / Double(interruptions + 1) * 0.85
-            return base + Double.random(in: -0.04...0.04, using: &generator)
+            (Double(index) + 1) * spacing + Double.random(in: -spacing / 3...spacing / 3, using: &generator)
         }
     }
 
@@ -58,7 +59,7 @@ struct DemoRun {
                 Double(step) >= points[done.count] * Double(total), interruptedAttempt != live.attempt,
                 let node = provisioner.node(runningWorker: live.worker), node.pool.market == .spot
             {
-                let withNotice = done.count < points.count - 1
+                let withNotice = done.count < points.count - withoutNotice
                 interruptedAttempt = live.attempt
                 done.append(
                     Interruption(at: Date(), attempt: live.attempt, node: node.name, withNotice: withNotice, step: step)
@@ -68,7 +69,7 @@ struct DemoRun {
                 )
                 Task { try await provisioner.interrupt(node, withNotice: withNotice) }
             }
-            try await Task.sleep(for: .milliseconds(250))
+            try await Task.sleep(for: .milliseconds(100))
         }
     }
 
@@ -85,52 +86,118 @@ struct DemoRun {
     }
 }
 
+/// What one interruption cost, measured: steps lost (from the trainer's own progress file, not
+/// from heartbeats) and recovery split into detection, placement, restore and first step.
+struct InterruptionReport: Encodable {
+    var attempt: Int
+    var node: String
+    var withNotice: Bool
+    /// The newest step the trainer reached, and the committed step the next attempt resumed from.
+    var reachedStep: Int?
+    var resumedFrom: Int?
+    var stepsLost: Int?
+    /// Interruption (notice posted or node killed) to the attempt's end recorded by the coordinator.
+    var detectionSeconds: Double?
+    /// Attempt ended to the next attempt placed.
+    var placementSeconds: Double?
+    /// The next worker's checkpoint restore (hash checks included).
+    var restoreSeconds: Double?
+    /// Assignment to the first trained step, minus the restore: assignment poll, trainer start.
+    var startSeconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case attempt, node
+        case withNotice = "with_notice"
+        case reachedStep = "reached_step"
+        case resumedFrom = "resumed_from"
+        case stepsLost = "steps_lost"
+        case detectionSeconds = "detection_s"
+        case placementSeconds = "placement_s"
+        case restoreSeconds = "restore_s"
+        case startSeconds = "start_s"
+    }
+
+    static func measure(_ result: DemoRun.Result, logs: [LogLine], provisioner: LocalProvisioner) -> [Self] {
+        let segments = result.job.segments ?? []
+        return result.interruptions.map { interruption in
+            var report = InterruptionReport(
+                attempt: interruption.attempt, node: interruption.node, withNotice: interruption.withNotice)
+            let progress = provisioner.nodeDirectory(interruption.node)
+                .appendingPathComponent("\(result.job.id)-\(interruption.attempt)/progress.jsonl")
+            report.reachedStep = Self.newestStep(in: progress)
+            let ended = segments.first { $0.attempt == interruption.attempt }
+            let next = segments.first { $0.attempt == interruption.attempt + 1 }
+            report.resumedFrom = next?.resumedFromStep ?? ended?.committedStep
+            if let reached = report.reachedStep, let resumed = report.resumedFrom {
+                report.stepsLost = max(0, reached - resumed)
+            }
+            if let end = ended?.endedAt {
+                report.detectionSeconds = end.timeIntervalSince(interruption.at)
+                if let next { report.placementSeconds = next.startedAt.timeIntervalSince(end) }
+            }
+            // "[spotwise] timing: restore R ms, first step F ms after the assignment"
+            if let line = logs.first(where: {
+                $0.attempt == interruption.attempt + 1 && $0.text.hasPrefix("[spotwise] timing:")
+            }) {
+                let numbers = line.text.split(whereSeparator: { !$0.isNumber }).compactMap { Double($0) }
+                if numbers.count >= 2 {
+                    report.restoreSeconds = numbers[0] / 1000
+                    report.startSeconds = (numbers[1] - numbers[0]) / 1000
+                }
+            }
+            return report
+        }
+    }
+
+    static func newestStep(in file: URL) -> Int? {
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").compactMap { line -> Int? in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                return nil
+            }
+            return object["step"] as? Int
+        }.max()
+    }
+}
+
 enum DemoSummary {
-    static func render(_ result: DemoRun.Result) -> String {
+    static func render(_ result: DemoRun.Result, reports: [InterruptionReport]) -> String {
         let job = result.job
-        let segments = job.segments ?? []
         let withNotice = result.interruptions.filter(\.withNotice).count
         var lines = [
             "",
             "job \(job.id) \(job.state) in \(String(format: "%.1f", result.elapsed)) s: \(job.attempts) attempts, \(result.interruptions.count) interruptions (\(withNotice) with notice, \(result.interruptions.count - withNotice) without)",
         ]
-        var rows = [
-            ["ATTEMPT", "PLACEMENT", "RESUMED FROM", "ENDED", "LAST STEP", "COMMITTED", "STEPS LOST", "COST $"]
-        ]
-        for segment in segments {
-            let lost: String
-            if let last = segment.lastStep,
-                segment.endReason?.hasPrefix("preempted") == true
-                    || segment.endReason?.hasPrefix("lost") == true
-            {
-                lost = String(max(0, last - (segment.committedStep ?? segment.resumedFromStep ?? 0)))
-            } else {
-                lost = "-"
-            }
+        var rows = [["ATTEMPT", "PLACEMENT", "RESUMED FROM", "ENDED", "COMMITTED", "COST $"]]
+        for segment in job.segments ?? [] {
             rows.append([
                 String(segment.attempt), segment.placement, segment.resumedFromStep.map { "step \($0)" } ?? "scratch",
-                segment.endReason ?? "running", segment.lastStep.map(String.init) ?? "-",
-                segment.committedStep.map(String.init) ?? "-", lost, segment.costUSD,
+                segment.endReason ?? "running", segment.committedStep.map(String.init) ?? "-", segment.costUSD,
             ])
         }
         lines.append(TextTable.render(rows))
-        var recoveries: [String] = []
-        for interruption in result.interruptions {
-            guard let next = segments.first(where: { $0.attempt > interruption.attempt }) else { continue }
-            let seconds = next.startedAt.timeIntervalSince(interruption.at)
-            recoveries.append(
-                String(format: "%.1f s", seconds)
-                    + (interruption.withNotice ? " (notice)" : " (no notice: lease expiry)"))
-        }
-        if !recoveries.isEmpty {
-            lines.append("recovery, interruption to the next attempt placed: " + recoveries.joined(separator: ", "))
+        if !reports.isEmpty {
+            func seconds(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "-" }
+            var table = [
+                ["INTERRUPTED", "NOTICE", "REACHED", "RESUMED", "LOST", "DETECT s", "PLACE s", "RESTORE s", "START s"]
+            ]
+            for report in reports {
+                table.append([
+                    "attempt \(report.attempt) on \(report.node)", report.withNotice ? "yes" : "no",
+                    report.reachedStep.map(String.init) ?? "-", report.resumedFrom.map(String.init) ?? "-",
+                    report.stepsLost.map(String.init) ?? "-", seconds(report.detectionSeconds),
+                    seconds(report.placementSeconds), seconds(report.restoreSeconds), seconds(report.startSeconds),
+                ])
+            }
+            lines.append("")
+            lines.append(TextTable.render(table))
         }
         if let actual = job.costUSD, let onDemand = job.onDemandCostUSD,
             let a = Money(decimalDollars: actual), let o = Money(decimalDollars: onDemand), o.micros > 0
         {
             let saved = Double(o.micros - a.micros) / Double(o.micros) * 100
             lines.append(
-                "cost: $\(actual) on spot and on-demand as placed, against $\(onDemand) all on-demand: \(String(format: "%.1f", saved))% saved"
+                "cost: $\(actual) as placed, against $\(onDemand) all on-demand: \(String(format: "%.1f", saved))% saved"
             )
         }
         if let metrics = job.metrics {

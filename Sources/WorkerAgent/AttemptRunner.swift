@@ -81,6 +81,8 @@ struct AttemptRunner {
         let store = try checkpointStore()
         var pendingLogs: [String] = []
         var committedStep: Int?
+        let assigned = ContinuousClock.now
+        var restoreMilliseconds = 0
 
         if let wanted = assignment.resume {
             let started = ContinuousClock.now
@@ -88,10 +90,11 @@ struct AttemptRunner {
             for skipped in result.skipped {
                 pendingLogs.append("[spotwise] checkpoint at step \(skipped.step) skipped: \(skipped.reason)")
             }
+            restoreMilliseconds = Self.milliseconds(ContinuousClock.now - started)
             if let restored = result.restored {
                 committedStep = restored.step
                 pendingLogs.append(
-                    "[spotwise] restored step \(restored.step) (\(restored.bytes) bytes, hashes verified) in \(Self.milliseconds(ContinuousClock.now - started)) ms"
+                    "[spotwise] restored step \(restored.step) (\(restored.bytes) bytes, hashes verified) in \(restoreMilliseconds) ms"
                 )
             } else {
                 pendingLogs.append("[spotwise] no committed checkpoint verified; starting from step 0")
@@ -121,6 +124,8 @@ struct AttemptRunner {
         var progress = ProgressReader(url: progressFile)
         var step: Int?
         var totalSteps: Int?
+        let startStep = committedStep ?? 0
+        var firstStepLogged = false
         var notice: InterruptionNotice?
         var stopping: String?
         var killAt: ContinuousClock.Instant?
@@ -151,7 +156,16 @@ struct AttemptRunner {
         func readProgress() async throws {
             for line in progress.read() {
                 if let announced = line.pid { trainer.adopt(announcedPID: announced) }
-                if let reported = line.step { step = max(step ?? reported, reported) }
+                if let reported = line.step {
+                    step = max(step ?? reported, reported)
+                    if !firstStepLogged, reported > startStep {
+                        firstStepLogged = true
+                        // Recovery, as the benchmarks split it: restore, then the first trained step.
+                        pendingLogs.append(
+                            "[spotwise] timing: restore \(restoreMilliseconds) ms, first step \(Self.milliseconds(clock.now - assigned)) ms after the assignment"
+                        )
+                    }
+                }
                 if let total = line.totalSteps { totalSteps = total }
                 guard let name = line.checkpoint, let at = line.step else { continue }
                 guard CheckpointManifest.isSafe(name), !name.contains("/") else {

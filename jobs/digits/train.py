@@ -166,7 +166,7 @@ def main():
             time.sleep(STEP_DELAY)
         if step == CRASH_AT:
             os._exit(137)
-        if step % 10 == 0:
+        if step % 10 == 0 or step == start + 1:  # the first step of a (re)start shows recovery time
             report({"step": step, "total_steps": TOTAL_STEPS, "metrics": {"loss": loss}})
         if step % steps_per_epoch == 0 and (step // steps_per_epoch) % 10 == 0:
             print("epoch %d step %d loss %.4f" % (step // steps_per_epoch, step, loss), flush=True)

@@ -138,17 +138,30 @@ public struct JobSummary: Codable, Sendable, Equatable {
 
     public var isTerminal: Bool { JobState(rawValue: state)?.isTerminal ?? false }
 
-    /// Dates as RFC 3339, keys sorted: what the API sends.
+    /// Dates as RFC 3339 with milliseconds (recovery times are measured from them; whole seconds
+    /// were too coarse), keys sorted: what the API sends.
     public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(rfc3339))
+        }
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }()
 
+    /// Reads RFC 3339 times with or without fractional seconds.
     public static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            if let date = (try? Date(text, strategy: rfc3339)) ?? (try? Date(text, strategy: .iso8601)) { return date }
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "'\(text)' is not an RFC 3339 time")
+        }
         return decoder
     }()
+
+    static let rfc3339 = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
