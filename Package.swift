@@ -142,6 +142,12 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .executableTarget(
+            name: "CheckpointBenchmark",
+            dependencies: ["Checkpoints"],
+            path: "Benchmarks/CheckpointBenchmark",
+            swiftSettings: strictSwift6
+        ),
+        .executableTarget(
             name: "HeartbeatBenchmark",
             dependencies: [
                 "Coordinator", "StateStore", "SpotwiseCore",

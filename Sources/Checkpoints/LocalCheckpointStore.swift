@@ -96,8 +96,9 @@ public struct LocalCheckpointStore: CheckpointStore {
         return files.sorted()
     }
 
-    /// Copies a file in chunks, hashing each chunk as it passes, then fsyncs the copy.
-    static func copyHashing(from source: URL, to destination: URL) throws -> (Int64, String) {
+    /// Copies a file in chunks, hashing each chunk as it passes, then (when `durable`) fsyncs the
+    /// copy. A commit must be durable; a restore into scratch need not be (a crash restores again).
+    static func copyHashing(from source: URL, to destination: URL, durable: Bool = true) throws -> (Int64, String) {
         guard let input = FileHandle(forReadingAtPath: source.path) else {
             throw CheckpointError.missingFile(source.lastPathComponent)
         }
@@ -113,7 +114,7 @@ public struct LocalCheckpointStore: CheckpointStore {
             try output.write(contentsOf: chunk)
             size += Int64(chunk.count)
         }
-        try output.synchronize()
+        if durable { try output.synchronize() }
         return (size, hex(hasher.finalize()))
     }
 
@@ -218,7 +219,7 @@ public struct LocalCheckpointStore: CheckpointStore {
             }
             let target = destination.appendingPathComponent(entry.path)
             try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let (_, digest) = try copyHashing(from: file, to: target)
+            let (_, digest) = try copyHashing(from: file, to: target, durable: false)
             guard digest == entry.sha256 else {
                 throw CheckpointError.hashMismatch(path: entry.path, expected: entry.sha256, found: digest)
             }
