@@ -11,7 +11,7 @@ public struct LocalCheckpointStore: CheckpointStore {
     public let root: URL
     let now: @Sendable () -> Date
 
-    static let chunkBytes = 4 << 20
+    static let chunkBytes = 1 << 20
 
     public init(root: URL, now: @escaping @Sendable () -> Date = Date.init) {
         self.root = root.standardizedFileURL
@@ -99,24 +99,41 @@ public struct LocalCheckpointStore: CheckpointStore {
     /// Copies a file in chunks, hashing each chunk as it passes, then (when `durable`) fsyncs the
     /// copy. A commit must be durable; a restore into scratch need not be (a crash restores again).
     static func copyHashing(from source: URL, to destination: URL, durable: Bool = true) throws -> (Int64, String) {
-        guard let input = FileHandle(forReadingAtPath: source.path) else {
-            throw CheckpointError.missingFile(source.lastPathComponent)
-        }
-        defer { try? input.close() }
-        guard FileManager.default.createFile(atPath: destination.path, contents: nil),
-            let output = FileHandle(forWritingAtPath: destination.path)
-        else { throw CheckpointError.io("cannot create \(destination.path)") }
-        defer { try? output.close() }
+        // Plain read(2)/write(2) into one reused buffer: FileHandle's Data chunks cost more system
+        // time than the copy itself (measured: 218 MiB/s against cp's 3,246 with them).
+        let input = open(source.path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw CheckpointError.missingFile(source.lastPathComponent) }
+        defer { close(input) }
+        let output = open(destination.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw CheckpointError.io("cannot create \(destination.path): \(errnoText())") }
+        defer { close(output) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 4096)
+        defer { buffer.deallocate() }
         var hasher = SHA256()
         var size: Int64 = 0
-        while let chunk = try input.read(upToCount: chunkBytes), !chunk.isEmpty {
-            hasher.update(data: chunk)
-            try output.write(contentsOf: chunk)
-            size += Int64(chunk.count)
+        while true {
+            let count = read(input, buffer.baseAddress, chunkBytes)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw CheckpointError.io("cannot read \(source.path): \(errnoText())") }
+            if count == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+            hasher.update(bufferPointer: chunk)
+            var written = 0
+            while written < count {
+                let result = write(output, chunk.baseAddress! + written, count - written)
+                if result < 0 && errno == EINTR { continue }
+                guard result > 0 else { throw CheckpointError.io("cannot write \(destination.path): \(errnoText())") }
+                written += result
+            }
+            size += Int64(count)
         }
-        if durable { try output.synchronize() }
+        if durable, fsync(output) != 0 {
+            throw CheckpointError.io("cannot sync \(destination.path): \(errnoText())")
+        }
         return (size, hex(hasher.finalize()))
     }
+
+    static func errnoText() -> String { String(cString: strerror(errno)) }
 
     static func writeSynced(_ data: Data, to url: URL) throws {
         guard FileManager.default.createFile(atPath: url.path, contents: nil),
