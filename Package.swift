@@ -194,6 +194,11 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .testTarget(
+            name: "ProvisionersTests",
+            dependencies: ["Provisioners", "SpotwiseCore"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
             name: "SchedulerTests",
             dependencies: ["Scheduler", "SpotPolicy", "SpotwiseCore"],
             swiftSettings: strictSwift6

@@ -39,6 +39,8 @@ public final class LocalProvisioner: Sendable {
     let launch: Launch
     let market: SimulatedSpotMarket
     private let processes = Mutex<[String: Int32]>([:])
+    /// Regions whose spot capacity the market has taken back: their spot nodes stay down.
+    private let reclaimed = Mutex<Set<String>>([])
 
     public init(configuration: LocalPoolConfiguration, launch: Launch, market: SimulatedSpotMarket) {
         self.configuration = configuration
@@ -89,19 +91,45 @@ public final class LocalProvisioner: Sendable {
     }
 
     /// Interrupts a spot node; returns when the node is gone (after the notice window, if any).
-    /// The capacity comes back `relaunchSeconds` later, in the background.
+    /// The capacity comes back `relaunchSeconds` later, in the background, unless its region is
+    /// reclaimed by then.
     public func interrupt(_ node: LocalPoolConfiguration.Node, withNotice: Bool) async throws {
+        try await takeDown(node, withNotice: withNotice)
+        let relaunch = configuration.relaunchSeconds
+        Task {
+            try await Task.sleep(for: .milliseconds(Int(relaunch * 1000)))
+            if !self.reclaimed.withLock({ $0.contains(node.pool.region) }) { try self.start(node) }
+        }
+    }
+
+    func takeDown(_ node: LocalPoolConfiguration.Node, withNotice: Bool) async throws {
         if withNotice {
             market.postNotice(node: node.name, terminationAt: Date().addingTimeInterval(configuration.noticeSeconds))
             try await Task.sleep(for: .milliseconds(Int(configuration.noticeSeconds * 1000)))
         }
         kill(node: node.name)
-        let relaunch = configuration.relaunchSeconds
-        Task {
-            try await Task.sleep(for: .milliseconds(Int(relaunch * 1000)))
-            try self.start(node)
+    }
+
+    /// The market takes the region's spot capacity back: every spot node there gets a notice (or
+    /// none) and is killed when the window ends; none comes back until `restore(region:)`.
+    public func reclaim(region: String, withNotice: Bool) async throws {
+        reclaimed.withLock { _ = $0.insert(region) }
+        let nodes = configuration.nodes.filter { $0.pool.region == region && $0.pool.market == .spot }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for node in nodes { group.addTask { try await self.takeDown(node, withNotice: withNotice) } }
+            try await group.waitForAll()
         }
     }
+
+    /// Spot capacity returns to the region: its spot nodes start again.
+    public func restore(region: String) throws {
+        reclaimed.withLock { _ = $0.remove(region) }
+        for node in configuration.nodes where node.pool.region == region && node.pool.market == .spot {
+            if !isRunning(node.name) { try start(node) }
+        }
+    }
+
+    public func isRunning(_ node: String) -> Bool { processes.withLock { $0[node] != nil } }
 
     /// SIGKILL to the node: the agent and every process under it (its trainer), as a machine
     /// taken back would lose them all at once.

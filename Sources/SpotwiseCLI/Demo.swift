@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Provisioners
+import SpotPolicy
 import SpotwiseCore
 import StateStore
 
@@ -30,12 +31,28 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Seed for where in the run the interruptions land.") var seed: UInt64 = 7
     @Option(help: "Training speed: 1 = 40 ms per step (about 40 s of training), 2 = twice as fast.")
     var speed: Double = 1
+    @Option(
+        help: """
+            How the market interrupts: points (at seeded points of the run, the default), rate:R \
+            (R reclaims per spot region per market hour), or trace:FILE[,FILE...] (one spot trace per \
+            spot region, e.g. from Benchmarks/traces/skynomad-h100-gcp-16node).
+            """)
+    var market: String = "points"
+    @Option(help: "With rate: or trace:, market hours that pass per real second.") var marketHoursPerSecond: Double = 1
+    @Option(help: "With rate: or trace:, the share of reclaims that come without a notice.")
+    var noNoticeShare: Double = 0.25
     @Option(help: "The job spec to run.") var job: String = "jobs/digits.yaml"
     @Option(help: "The local pool.") var pool: String = "provisioners/local.yaml"
 
     func validate() throws {
         guard (0...20).contains(interruptions) else { throw ValidationError("--interruptions must be 0 to 20") }
         guard withoutNotice >= 0 else { throw ValidationError("--without-notice must be 0 or more") }
+        guard market == "points" || market.hasPrefix("rate:") || market.hasPrefix("trace:") else {
+            throw ValidationError("--market must be points, rate:R or trace:FILE[,FILE...], not '\(market)'")
+        }
+        guard marketHoursPerSecond > 0, (0...1).contains(noNoticeShare) else {
+            throw ValidationError("--market-hours-per-second must be above 0 and --no-notice-share from 0 to 1")
+        }
         guard speed > 0, speed <= 100 else { throw ValidationError("--speed must be above 0 and at most 100") }
     }
 
@@ -120,10 +137,12 @@ struct Demo: AsyncParsableCommand {
             let client = CoordinatorClient(baseURL: url, token: admin, timeout: .seconds(10))
             let submitted = try await client.submit(spec: specData, idempotencyKey: UUID().uuidString)
             print("submitted \(submitted.id) (\(spec.name)): \(job)")
-            let result = try await DemoRun(
+            var run = DemoRun(
                 client: client, provisioner: provisioner, jobID: submitted.id, interruptions: interruptions,
-                withoutNotice: min(withoutNotice, interruptions), seed: seed
-            ).watch()
+                withoutNotice: min(withoutNotice, interruptions), seed: seed)
+            run.schedule = try marketSchedule(poolConfiguration)
+            run.noNoticeShare = noNoticeShare
+            let result = try await run.watch()
             let logs = try await client.logs(job: submitted.id, after: 0).lines
             let reports = InterruptionReport.measure(result, logs: logs, provisioner: provisioner)
             print(DemoSummary.render(result, reports: reports))
@@ -151,5 +170,44 @@ struct Demo: AsyncParsableCommand {
             if result.job.state != JobState.succeeded.rawValue { throw ExitCode(1) }
         }
         try await store.close()
+    }
+
+    /// The market's events for `--market rate:R` or `trace:FILES` (one series per spot region, in
+    /// name order, files reused in turn); nil for `points`.
+    func marketSchedule(_ pool: LocalPoolConfiguration) throws -> [MarketEvent]? {
+        let regions = Array(Set(pool.nodes.filter { $0.pool.market == .spot }.map(\.pool.region))).sorted()
+        let compression = marketHoursPerSecond * 3600
+        if market.hasPrefix("rate:") {
+            guard let rate = Double(market.dropFirst("rate:".count)), rate > 0 else {
+                throw ValidationError("--market rate:R needs a rate above 0 (reclaims per region per market hour)")
+            }
+            var generator = SeededGenerator(seed: seed &+ 3)
+            var events: [MarketEvent] = []
+            for region in regions {
+                events += SpotMarketSchedule.fromRate(
+                    ratePerHour: rate, traceSecondsPerSecond: compression, outageSeconds: pool.relaunchSeconds,
+                    region: region, durationSeconds: 3_600, generator: &generator)
+            }
+            return events.sorted { $0.atSeconds < $1.atSeconds }
+        }
+        if market.hasPrefix("trace:") {
+            let files = market.dropFirst("trace:".count).split(separator: ",").map(String.init)
+            guard !files.isEmpty else { throw ValidationError("--market trace: needs at least one trace file") }
+            var events: [MarketEvent] = []
+            for (index, region) in regions.enumerated() {
+                let trace: SpotTrace
+                do {
+                    trace = try SpotTrace.read(
+                        contentsOf: URL(fileURLWithPath: files[index % files.count]), convention: .preempted)
+                } catch {
+                    throw ValidationError("--market: \(error)")
+                }
+                events += SpotMarketSchedule.fromTrace(
+                    trace.availability(nodes: 1), tickSeconds: Double(trace.tickSeconds),
+                    traceSecondsPerSecond: compression, region: region)
+            }
+            return events.sorted { $0.atSeconds < $1.atSeconds }
+        }
+        return nil
     }
 }

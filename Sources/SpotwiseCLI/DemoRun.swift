@@ -3,8 +3,9 @@ import Foundation
 import Provisioners
 import SpotwiseCore
 
-/// Watches the demo job, prints its live line, and has the simulated market interrupt the node
-/// running it at seeded points of the run (the last `withoutNotice` of them without notice).
+/// Watches the demo job, prints its live line, and has the simulated market interrupt it: either
+/// the node running it at seeded points of the run (the last `withoutNotice` of them without
+/// notice), or, with a `schedule` from a trace or a rate, whole regions as the schedule says.
 struct DemoRun {
     let client: CoordinatorClient
     let provisioner: LocalProvisioner
@@ -12,6 +13,20 @@ struct DemoRun {
     let interruptions: Int
     let withoutNotice: Int
     let seed: UInt64
+    /// Market events (reclaim / restore a region's spot capacity); nil: interrupt at points.
+    var schedule: [MarketEvent]? = nil
+    /// With a schedule: the share of reclaims that come without a notice.
+    var noNoticeShare = 0.25
+
+    /// Interruptions caused by the market's schedule, shared with the watcher.
+    actor Log {
+        var entries: [Interruption] = []
+        /// Records an interruption once per attempt (a region can be reclaimed again before the
+        /// coordinator has ended the attempt the first reclaim took down).
+        func append(_ entry: Interruption) {
+            if !entries.contains(where: { $0.attempt == entry.attempt }) { entries.append(entry) }
+        }
+    }
 
     struct Interruption {
         var at: Date
@@ -36,9 +51,42 @@ struct DemoRun {
         }
     }
 
+    /// Walks the schedule in real time: a reclaim takes the region's spot nodes down (with a notice
+    /// or without), a restore brings them back. The job's attempt, if it ran there, is logged.
+    func runMarket(_ schedule: [MarketEvent], started: Date, log: Log) async throws {
+        var coin = SeededGenerator(seed: seed &+ 2)
+        for event in schedule {
+            let wait = event.atSeconds - Date().timeIntervalSince(started)
+            if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+            switch event.kind {
+            case .restore:
+                try provisioner.restore(region: event.region)
+            case .reclaim:
+                let withNotice = Double.random(in: 0..<1, using: &coin) >= noNoticeShare
+                let job = try? await client.job(jobID)
+                if let job, !job.isTerminal, let live = job.segments?.last(where: { $0.endedAt == nil }),
+                    let node = provisioner.node(runningWorker: live.worker), node.pool.region == event.region,
+                    node.pool.market == .spot
+                {
+                    await log.append(
+                        Interruption(
+                            at: Date(), attempt: live.attempt, node: node.name, withNotice: withNotice,
+                            step: job.progress?.step ?? 0))
+                    print(
+                        "  >> market: \(event.region) reclaimed \(withNotice ? "with a notice" : "without notice") while \(node.name) ran the job"
+                    )
+                }
+                Task { try await provisioner.reclaim(region: event.region, withNotice: withNotice) }
+            }
+        }
+    }
+
     func watch() async throws -> Result {
         let started = Date()
-        let points = plan()
+        let log = Log()
+        let market = schedule.map { events in Task { try await runMarket(events, started: started, log: log) } }
+        defer { market?.cancel() }
+        let points = schedule == nil ? plan() : []
         // The trigger follows heartbeats, which tick in step with the trainer; a random delay of
         // up to one heartbeat period makes the kill land anywhere in the checkpoint interval
         // (without it the benchmark measured 32 lost steps where uniform kills lose about 25).
@@ -50,13 +98,13 @@ struct DemoRun {
             let job = try await client.job(jobID)
             let live = job.segments?.last { $0.endedAt == nil }
             let elapsed = Date().timeIntervalSince(started)
-            let line = Self.liveLine(job, live: live, interruptions: done.count)
+            let line = Self.liveLine(job, live: live, interruptions: done.count + (await log.entries.count))
             if line != lastLine {
                 print(String(format: "[%5.1fs] ", elapsed) + line)
                 lastLine = line
             }
             if job.isTerminal {
-                return Result(job: job, interruptions: done, elapsed: elapsed)
+                return Result(job: job, interruptions: done + (await log.entries), elapsed: elapsed)
             }
             if done.count < points.count, job.state == "running", let live, let progress = job.progress,
                 let step = progress.step, let total = progress.totalSteps, total > 0,
