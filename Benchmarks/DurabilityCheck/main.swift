@@ -123,18 +123,28 @@ actor Holds {
 
     func refuse() { refused += 1 }
 
-    /// Jobs where two different epochs were held live at the same moment.
-    func doubleHeld() -> Int {
-        byJob.values.filter { holds in
+    /// Jobs where two different epochs were held live at the same moment, each described.
+    func doubleHeld(since origin: ContinuousClock.Instant) -> [String] {
+        func ms(_ instant: ContinuousClock.Instant) -> Int {
+            let elapsed = instant - origin
+            return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        }
+        var found: [String] = []
+        for (job, holds) in byJob {
             let sorted = holds.sorted { $0.from < $1.from }
-            for (index, hold) in sorted.enumerated() {
+            search: for (index, hold) in sorted.enumerated() {
                 for later in sorted[(index + 1)...] {
                     if later.from >= hold.until { break }
-                    if later.epoch != hold.epoch { return true }
+                    if later.epoch != hold.epoch {
+                        found.append(
+                            "\(job): worker \(hold.worker) epoch \(hold.epoch) held \(ms(hold.from))-\(ms(hold.until)) ms, worker \(later.worker) epoch \(later.epoch) from \(ms(later.from)) ms"
+                        )
+                        break search
+                    }
                 }
             }
-            return false
-        }.count
+        }
+        return found
     }
 }
 
@@ -195,6 +205,7 @@ func simulateWorker(_ index: Int, token: String, id: String, holds: Holds) async
 
 let ledger = Ledger()
 let holds = Holds()
+let origin = ContinuousClock.now
 var workerTokens: [(id: String, token: String)] = []
 var workers: Task<Void, Never>?
 var restartTimes: [Duration] = []
@@ -291,7 +302,9 @@ print(
     String(
         format: "restart-to-serving: p50 %.0f ms, max %.0f ms (%d starts)", milliseconds[milliseconds.count / 2],
         milliseconds.last!, milliseconds.count))
-let doubles = await holds.doubleHeld()
+let doubleHolds = await holds.doubleHeld(since: origin)
+for line in doubleHolds { print("two live leases: \(line)") }
+let doubles = doubleHolds.count
 print(
     "worker heartbeats accepted: \(await holds.accepted), refused as stale: \(await holds.refused), attempts run: \(await holds.placements.count), jobs with two live leases at once: \(doubles)"
 )

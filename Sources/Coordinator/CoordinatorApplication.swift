@@ -52,7 +52,15 @@ public enum CoordinatorApplication {
         leasePolicy: LeasePolicy, planner: PlacementPlanner = PlacementPlanner(),
         schedulerPeriodMilliseconds: Int64? = nil,
         logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) async throws -> some ApplicationProtocol {
+        // Before any request is served: every live lease gets the restart grace on this process's
+        // clock. Served first, a heartbeat would be told an expiry from the old process's clock.
+        let reconciler = LeaseReconciler(store: store, clock: leaseClock)
+        let extended = try await reconciler.resumeAfterRestart(policy: leasePolicy)
+        if extended > 0 {
+            logger.info(
+                "restart: \(extended) live lease(s) get \(leasePolicy.restartGraceMilliseconds / 1000) s of grace")
+        }
         let metrics = CoordinatorMetrics()
         let board = LiveBoard()
         return Application(

@@ -31,9 +31,14 @@ public struct LeaseReconciler: Sendable {
     public func reconcileOnce() async throws -> [JobID] {
         var lost: [JobID] = []
         for lease in try await store.expiredLeases(nowMilliseconds: clock.nowMilliseconds()) {
-            // The job first, then the lease: if the job cannot be moved now (it kept changing), the
-            // lease stays expired and unrevoked, and the next pass tries again. A revoked lease
-            // with a job still running on it would never be looked at again.
+            // Fence first, and only if the lease is still expired now: a heartbeat that renewed it
+            // since the list was read keeps it; one that comes after is refused. Then the job: if
+            // it cannot be moved now (it kept changing), the scheduler's pass ends it, since its
+            // live attempt no longer has a live lease.
+            guard
+                try await store.revokeLeaseIfExpired(
+                    job: lease.job, epoch: lease.epoch, nowMilliseconds: clock.nowMilliseconds())
+            else { continue }
             do {
                 if try await ending.end(lease.job, attempt: lease.attempt, epoch: lease.epoch, reason: .lost) != nil {
                     lost.append(lease.job)
@@ -42,9 +47,8 @@ public struct LeaseReconciler: Sendable {
             } catch StateStoreError.versionConflict {
                 continue
             } catch StateStoreError.jobNotFound {
-                // Nothing to recover; fence the lease all the same.
+                // Nothing to recover; the lease is fenced already.
             }
-            try await store.revokeLease(job: lease.job, epoch: lease.epoch)
         }
         return lost
     }

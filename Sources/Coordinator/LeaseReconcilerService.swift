@@ -1,8 +1,9 @@
 import Logging
 import ServiceLifecycle
 
-/// Runs the lease reconciler in the coordinator's service group: first the restart grace, then a
-/// pass every heartbeat period, until graceful shutdown.
+/// Runs the lease reconciler in the coordinator's service group: a pass every heartbeat period,
+/// until graceful shutdown. (The restart grace is given before the server starts; see
+/// `CoordinatorApplication.application`.)
 public struct LeaseReconcilerService: Service {
     let reconciler: LeaseReconciler
     let policy: LeasePolicy
@@ -15,10 +16,6 @@ public struct LeaseReconcilerService: Service {
     }
 
     public func run() async throws {
-        let extended = try await reconciler.resumeAfterRestart(policy: policy)
-        if extended > 0 {
-            logger.info("restart: \(extended) live lease(s) get \(policy.restartGraceMilliseconds / 1000) s of grace")
-        }
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {

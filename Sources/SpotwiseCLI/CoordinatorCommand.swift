@@ -67,7 +67,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let (host, port) = Self.hostAndPort(bind)!
         var logger = Logger(label: "spotwise.coordinator")
         logger.logLevel = .info
-        let app = CoordinatorApplication.application(
+        let app = try await CoordinatorApplication.application(
             store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
             settings: .init(host: host, port: port, maxBodyBytes: maxBodyBytes), leaseClock: MonotonicLeaseClock(),
             leasePolicy: LeasePolicy(

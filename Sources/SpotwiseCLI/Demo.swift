@@ -94,7 +94,7 @@ struct Demo: AsyncParsableCommand {
         let leasePolicy = LeasePolicy(
             heartbeatMilliseconds: 1_000, leaseMilliseconds: 3_000, restartGraceMilliseconds: 3_000)
         let coordinatorPort = AsyncStream.makeStream(of: Int.self)
-        let coordinator = CoordinatorApplication.application(
+        let coordinator = try await CoordinatorApplication.application(
             store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
             settings: .init(host: "127.0.0.1", port: 0), leaseClock: MonotonicLeaseClock(), leasePolicy: leasePolicy,
             schedulerPeriodMilliseconds: 500, logger: logger,

@@ -88,6 +88,15 @@ public actor InMemoryStateStore: StateStore {
         leases[job] = lease
     }
 
+    public func revokeLeaseIfExpired(job: JobID, epoch: LeaseEpoch, nowMilliseconds: Int64) async throws -> Bool {
+        guard var lease = leases[job], lease.epoch == epoch, !lease.revoked,
+            lease.expiresAtMilliseconds <= nowMilliseconds
+        else { return false }
+        lease.revoked = true
+        leases[job] = lease
+        return true
+    }
+
     public func lease(job: JobID) async throws -> Lease? { leases[job] }
 
     public func expiredLeases(nowMilliseconds: Int64) async throws -> [Lease] {

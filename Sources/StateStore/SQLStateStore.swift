@@ -69,8 +69,9 @@ public final class SQLStateStore: StateStore {
     private let gate = SerialGate()
     /// SQLite only: jobs and leases as last read or written (see `OwnedStateCache`).
     let owned: OwnedStateCache?
-    /// SQLite only: lease renewals kept in memory, by job (see `renewInMemory`).
-    private let renewals = Mutex<[JobID: (epoch: LeaseEpoch, expiresAt: Int64)]>([:])
+    /// SQLite only: lease renewals kept in memory, by job (see `renewInMemory`); `fenced` marks a
+    /// lease the reconciler revoked, so a renewal racing with it is refused.
+    private let renewals = Mutex<[JobID: (epoch: LeaseEpoch, expiresAt: Int64, fenced: Bool)]>([:])
     private let shutdown: @Sendable () async throws -> Void
 
     init(backend: Backend, database: any SQLDatabase, shutdown: @escaping @Sendable () async throws -> Void) {
@@ -418,13 +419,43 @@ public final class SQLStateStore: StateStore {
             throw StateStoreError.staleEpoch(
                 job, epoch: epoch, current: current.flatMap { $0.revoked ? nil : $0.epoch })
         }
-        current.expiresAtMilliseconds = max(current.expiresAtMilliseconds, expiresAtMilliseconds)
-        let expiry = current.expiresAtMilliseconds
-        renewals.withLock { renewals in
-            if let existing = renewals[job], existing.epoch == epoch, existing.expiresAt >= expiry { return }
-            renewals[job] = (epoch, expiry)
+        // Decided under the same lock as `revokeLeaseIfExpired`: renewed or fenced, never both.
+        let renewed: Int64? = renewals.withLock { renewals in
+            let existing = renewals[job].flatMap { $0.epoch == epoch ? $0 : nil }
+            if existing?.fenced == true { return nil }
+            let expiry = max(current.expiresAtMilliseconds, expiresAtMilliseconds, existing?.expiresAt ?? 0)
+            renewals[job] = (epoch, expiry, false)
+            return expiry
         }
+        guard let renewed else { throw StateStoreError.staleEpoch(job, epoch: epoch, current: nil) }
+        current.expiresAtMilliseconds = renewed
         return current
+    }
+
+    public func revokeLeaseIfExpired(job: JobID, epoch: LeaseEpoch, nowMilliseconds: Int64) async throws -> Bool {
+        guard backend == .sqlite else {
+            // One statement: PostgreSQL's row lock orders it with any renewal of the same row.
+            let revoked = try await database.raw(
+                """
+                UPDATE leases SET revoked = 1
+                WHERE job_id = \(bind: job.rawValue) AND epoch = \(bind: Int64(epoch.value)) AND revoked = 0
+                    AND expires_at_ms <= \(bind: nowMilliseconds)
+                RETURNING job_id
+                """
+            ).first()
+            return revoked != nil
+        }
+        guard let stored = try await lease(job: job), stored.epoch == epoch, !stored.revoked else { return false }
+        let fenced = renewals.withLock { renewals -> Bool in
+            let existing = renewals[job].flatMap { $0.epoch == epoch ? $0 : nil }
+            let expiry = max(stored.expiresAtMilliseconds, existing?.expiresAt ?? 0)
+            guard existing?.fenced != true, expiry <= nowMilliseconds else { return false }
+            renewals[job] = (epoch, expiry, true)
+            return true
+        }
+        guard fenced else { return false }
+        try await revokeLease(job: job, epoch: epoch)
+        return true
     }
 
     /// The lease as stored, with an in-memory renewal of the same epoch applied.
@@ -432,6 +463,7 @@ public final class SQLStateStore: StateStore {
         var lease = lease
         if let renewal = renewals.withLock({ $0[lease.job] }), renewal.epoch == lease.epoch {
             lease.expiresAtMilliseconds = max(lease.expiresAtMilliseconds, renewal.expiresAt)
+            lease.revoked = lease.revoked || renewal.fenced
         }
         return lease
     }

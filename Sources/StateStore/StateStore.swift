@@ -33,6 +33,11 @@ public protocol StateStore: Sendable {
     func renewLease(job: JobID, epoch: LeaseEpoch, expiresAtMilliseconds: Int64) async throws -> Lease
     /// Ends the lease of `epoch` (if it is still the current one); later renewals are refused.
     func revokeLease(job: JobID, epoch: LeaseEpoch) async throws
+    /// Ends the lease of `epoch` only if it is still expired at `nowMilliseconds`, atomically with
+    /// respect to renewals: a heartbeat that renewed it in the meantime wins, and one that comes
+    /// after is refused. Returns whether it revoked. (The reconciler reads expired leases, then
+    /// acts; without this a worker could be told its lease is live just before it was revoked.)
+    func revokeLeaseIfExpired(job: JobID, epoch: LeaseEpoch, nowMilliseconds: Int64) async throws -> Bool
     func lease(job: JobID) async throws -> Lease?
     /// Unrevoked leases that expired at or before `nowMilliseconds`.
     func expiredLeases(nowMilliseconds: Int64) async throws -> [Lease]

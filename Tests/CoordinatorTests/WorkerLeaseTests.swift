@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import SpotwiseCore
 import StateStore
 import Testing
@@ -194,5 +195,19 @@ import Testing
         #expect(try await reconciler.reconcileOnce().isEmpty)
         restarted.advance(milliseconds: 1)
         #expect(try await reconciler.reconcileOnce() == [job.id])
+    }
+
+    /// The grace is given while the application is built, before any heartbeat can be served: a
+    /// heartbeat answered first would be told an expiry from the old process's clock.
+    @Test func theApplicationGivesTheRestartGraceBeforeItServes() async throws {
+        let job = try await store.submit(
+            JobSubmission(id: JobID("j5"), spec: JobSpec(name: "j", run: "x"), idempotencyKey: nil, submittedAt: Date())
+        ).job
+        _ = try await place(job.id, on: "worker-x")  // expires at 16,000 on the old clock
+        let restarted = ManualLeaseClock(500)
+        _ = try await CoordinatorApplication.application(
+            store: store, tokens: AccessTokens(admin: Self.admin), settings: .init(port: 0), leaseClock: restarted,
+            leasePolicy: policy, logger: Logger(label: "test"))
+        #expect(try await store.lease(job: job.id)?.expiresAtMilliseconds == 500 + policy.restartGraceMilliseconds)
     }
 }

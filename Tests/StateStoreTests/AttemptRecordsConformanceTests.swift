@@ -104,3 +104,34 @@ import Testing
         #expect(try await store.liveLeases(worker: "w-a").isEmpty)
     }
 }
+
+/// The reconciler's fence: revoke only what is still expired, atomically with renewals.
+@Suite struct RevokeIfExpiredConformanceTests {
+    @Test(arguments: StoreKind.allCases)
+    func aRenewalAfterTheExpiredReadKeepsTheLeaseAndOneAfterTheFenceIsRefused(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let job = try await store.submit(submission("j")).job.id
+        try await store.grantLease(
+            Lease(job: job, attempt: 1, epoch: LeaseEpoch(1), workerID: "w", expiresAtMilliseconds: 100))
+        #expect(try await store.revokeLeaseIfExpired(job: job, epoch: LeaseEpoch(1), nowMilliseconds: 50) == false)
+
+        // The reconciler reads the lease as expired at 150...
+        #expect(try await store.expiredLeases(nowMilliseconds: 150).map(\.job) == [job])
+        // ...a heartbeat renews it before the reconciler acts: the lease stays.
+        _ = try await store.renewLease(job: job, epoch: LeaseEpoch(1), expiresAtMilliseconds: 300)
+        #expect(try await store.revokeLeaseIfExpired(job: job, epoch: LeaseEpoch(1), nowMilliseconds: 150) == false)
+        #expect(try await store.lease(job: job)?.revoked == false)
+
+        // Expired for real: fenced once, and a late heartbeat is refused.
+        #expect(try await store.revokeLeaseIfExpired(job: job, epoch: LeaseEpoch(1), nowMilliseconds: 300) == true)
+        #expect(try await store.revokeLeaseIfExpired(job: job, epoch: LeaseEpoch(1), nowMilliseconds: 400) == false)
+        await #expect(throws: StateStoreError.self) {
+            _ = try await store.renewLease(job: job, epoch: LeaseEpoch(1), expiresAtMilliseconds: 900)
+        }
+        #expect(try await store.lease(job: job)?.revoked == true)
+        #expect(try await store.liveLeases().isEmpty)
+        // A wrong epoch is never fenced.
+        #expect(try await store.revokeLeaseIfExpired(job: job, epoch: LeaseEpoch(7), nowMilliseconds: 999) == false)
+    }
+}

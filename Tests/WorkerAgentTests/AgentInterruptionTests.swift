@@ -51,7 +51,7 @@ import WorkerAgent
         var logger = Logger(label: "test.coordinator")
         logger.logLevel = .critical
         let ports = AsyncStream.makeStream(of: Int.self)
-        let coordinator = CoordinatorApplication.application(
+        let coordinator = try await CoordinatorApplication.application(
             store: InMemoryStateStore(), tokens: AccessTokens(admin: Self.admin, bootstrap: Self.bootstrap),
             settings: .init(host: "127.0.0.1", port: 0), leaseClock: MonotonicLeaseClock(),
             leasePolicy: LeasePolicy(
