@@ -15,10 +15,10 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a real model through simulated spot interruptions on a local pool, then show what it cost.",
         discussion: """
-            Starts a coordinator on SQLite in the state directory, the nodes of provisioners/local.yaml as
-            `spotwise worker` processes, and a simulated spot market that interrupts the node running the job
-            (the last interruption without notice). Leaves its state behind: afterwards `spotwise coordinator
-            --state-dir DIR` serves it again, and `spotwise job ID` shows the job.
+            Starts a coordinator on SQLite in the state directory, the nodes of provisioners/local.yaml as \
+            `spotwise worker` processes, and a simulated spot market that interrupts the node running the \
+            job (the last interruption without notice). Leaves its state behind: afterwards `spotwise \
+            coordinator --state-dir DIR` serves it again, and `spotwise job ID` shows the job.
             """)
 
     @Option(help: "State directory (default: $SPOTWISE_HOME or .spotwise).") var stateDir: String?
