@@ -61,9 +61,21 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .target(
+            name: "Reports",
+            dependencies: ["SpotwiseCore", "StateStore"],
+            swiftSettings: strictSwift6
+        ),
+        .target(
+            name: "Registry",
+            dependencies: ["SpotwiseCore", "StateStore", "Checkpoints"],
+            swiftSettings: strictSwift6
+        ),
+        .target(
             name: "Coordinator",
             dependencies: [
                 "SpotwiseCore",
+                "Reports",
+                "Registry",
                 "SpotPolicy",
                 "Scheduler",
                 "StateStore",
@@ -125,6 +137,8 @@ let package = Package(
                 "Checkpoints",
                 "Provisioners",
                 "WorkerAgent",
+                "Registry",
+                "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift6

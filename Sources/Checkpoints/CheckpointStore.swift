@@ -18,6 +18,14 @@ public protocol CheckpointStore: Sendable {
 
     /// Keeps the newest `keepLast` committed checkpoints and removes uncommitted directories.
     func collectGarbage(job: String, keepLast: Int) async throws -> GarbageCollection
+
+    /// Commits a finished attempt's output directory (the model) by the same rule as a checkpoint:
+    /// files hashed, manifest last. Retention never touches it.
+    func commitArtifact(job: String, attempt: Int, from directory: URL) async throws -> CommittedCheckpointRef
+
+    /// Checks a committed checkpoint or artifact in place: the manifest's SHA-256 must be
+    /// `manifestDigest` and every file it lists must have its size and hash.
+    func verify(location: String, manifestDigest: String) async throws -> CheckpointManifest
 }
 
 /// A committed checkpoint: where it is and the SHA-256 of its manifest (what the coordinator records).

@@ -40,8 +40,58 @@ public struct LocalCheckpointStore: CheckpointStore {
 
     public func commit(job: String, attempt: Int, step: Int, from directory: URL) async throws -> CommittedCheckpointRef
     {
+        try commitDirectory(
+            job: job, attempt: attempt, step: step, name: Self.directoryName(step: step), from: directory)
+    }
+
+    /// The model directory of a job's attempt: `ROOT/JOB/model-attempt-N/`, committed like a
+    /// checkpoint (one per attempt, so a fenced attempt's output never stands in for the next's).
+    public static func artifactDirectoryName(attempt: Int) -> String { "model-attempt-\(attempt)" }
+
+    public func commitArtifact(job: String, attempt: Int, from directory: URL) async throws -> CommittedCheckpointRef {
+        try commitDirectory(
+            job: job, attempt: attempt, step: 0, name: Self.artifactDirectoryName(attempt: attempt), from: directory)
+    }
+
+    public func verify(location: String, manifestDigest: String) async throws -> CheckpointManifest {
+        let parts = location.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2, CheckpointManifest.isSafe(location) else { throw CheckpointError.unsafePath(location) }
+        let source = try jobDirectory(parts[0]).appendingPathComponent(parts[1], isDirectory: true)
+        let data: Data
+        do {
+            data = try Data(contentsOf: source.appendingPathComponent(CheckpointManifest.fileName))
+        } catch {
+            throw CheckpointError.unreadableManifest("\(location): \(error.localizedDescription)")
+        }
+        let digest = Self.hex(SHA256.hash(data: data))
+        guard digest == manifestDigest else {
+            throw CheckpointError.manifestDigestMismatch(expected: manifestDigest, found: digest)
+        }
+        let manifest = try Self.decodeManifest(data)
+        for entry in manifest.files {
+            guard CheckpointManifest.isSafe(entry.path) else { throw CheckpointError.unsafePath(entry.path) }
+            let file = source.appendingPathComponent(entry.path)
+            var info = stat()
+            guard lstat(file.path, &info) == 0 else { throw CheckpointError.missingFile(entry.path) }
+            guard info.st_mode & S_IFMT == S_IFREG else { throw CheckpointError.notARegularFile(entry.path) }
+            guard Int64(info.st_size) == entry.size else {
+                throw CheckpointError.sizeMismatch(path: entry.path, expected: entry.size, found: Int64(info.st_size))
+            }
+            let fd = open(file.path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw CheckpointError.io("cannot read \(file.path): \(Self.errnoText())") }
+            defer { close(fd) }
+            let (_, found) = try Self.hashContents(of: fd, path: file.path)
+            guard found == entry.sha256 else {
+                throw CheckpointError.hashMismatch(path: entry.path, expected: entry.sha256, found: found)
+            }
+        }
+        return manifest
+    }
+
+    func commitDirectory(job: String, attempt: Int, step: Int, name: String, from directory: URL) throws
+        -> CommittedCheckpointRef
+    {
         let jobDirectory = try jobDirectory(job)
-        let name = Self.directoryName(step: step)
         let target = jobDirectory.appendingPathComponent(name, isDirectory: true)
         let manifestURL = target.appendingPathComponent(CheckpointManifest.fileName)
         let fm = FileManager.default

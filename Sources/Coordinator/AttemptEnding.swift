@@ -15,7 +15,7 @@ struct AttemptEnding: Sendable {
     @discardableResult
     func end(
         _ job: JobID, attempt: Int, epoch: LeaseEpoch, reason: AttemptEndReason, lastStep: Int? = nil,
-        metrics: [String: Double]? = nil
+        metrics: [String: Double]? = nil, artifact: ModelArtifact? = nil
     ) async throws -> StoredJob? {
         let now = wallClock()
         let result = try await store.applyEvent(
@@ -27,7 +27,10 @@ struct AttemptEnding: Sendable {
                 return .attemptEnded(attempt: attempt, reason: reason)
             },
             amend: { record in
-                if case .completed = reason, let metrics { record.finalMetrics = metrics }
+                if case .completed = reason {
+                    if let metrics { record.finalMetrics = metrics }
+                    record.outputArtifact = artifact
+                }
             })
         guard case .applied(let stored) = result else { return nil }
         try await store.revokeLease(job: job, epoch: epoch)

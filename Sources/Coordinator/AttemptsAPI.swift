@@ -16,6 +16,7 @@ public struct AttemptsAPI: Sendable {
     public static let routes = [
         "POST /v1/jobs/{id}/attempts/{attempt}/checkpoints", "POST /v1/jobs/{id}/attempts/{attempt}/finish",
         "POST /v1/jobs/{id}/attempts/{attempt}/logs", "GET /v1/jobs/{id}/logs",
+        "POST /v1/jobs/{id}/attempts/{attempt}/metrics", "GET /v1/jobs/{id}/metrics",
     ]
     static let maxBodyBytes = 4 << 20
     static let maxLogsPerRead = 5_000
@@ -25,6 +26,8 @@ public struct AttemptsAPI: Sendable {
         router.post("v1/jobs/:id/attempts/:attempt/finish", use: finish)
         router.post("v1/jobs/:id/attempts/:attempt/logs", use: appendLogs)
         router.get("v1/jobs/:id/logs", use: readLogs)
+        router.post("v1/jobs/:id/attempts/:attempt/metrics", use: recordMetrics)
+        router.get("v1/jobs/:id/metrics", use: readMetrics)
     }
 
     var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: clock) }
@@ -101,9 +104,17 @@ public struct AttemptsAPI: Sendable {
             guard
                 let job = try await ending.end(
                     target.job, attempt: target.attempt, epoch: target.epoch, reason: reason,
-                    lastStep: finished.lastStep, metrics: finished.metrics)
+                    lastStep: finished.lastStep, metrics: finished.metrics, artifact: finished.artifact)
             else {
                 throw APIError.conflict("stale_epoch", "attempt \(target.attempt) of job \(target.job) already ended")
+            }
+            if job.state == .succeeded {
+                // The gate now; a failure here is retried by the scheduler's sweep, never lost.
+                do {
+                    try await ModelDecisions(store: store, board: board, wallClock: clock).decide(job)
+                } catch {
+                    context.logger.error("job \(job.id): model decision failed (the scheduler retries it): \(error)")
+                }
             }
             return try JobsAPI.json(JobSummary(job))
         } catch let error as JobTransitionError {
@@ -160,6 +171,48 @@ public struct AttemptsAPI: Sendable {
         guard let stored = try await store.job(job) else { throw APIError.notFound("no job \(job)") }
         return try JobsAPI.json(
             LogPage(lines: lines, lastSequence: lines.last?.sequence ?? after, jobState: stored.state.rawValue))
+    }
+
+    @Sendable func recordMetrics(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let batch = try WorkersAPI.decode(
+            WorkerProtocol.MetricBatch.self, from: body, fields: WorkerProtocol.MetricBatch.fields)
+        typealias Batch = WorkerProtocol.MetricBatch
+        guard batch.lines.count <= Batch.maxLines, batch.resumedFromStep >= 0,
+            batch.lines.allSatisfy({ line in
+                line.step >= 0 && line.metrics.count <= Batch.maxMetricsPerLine
+                    && line.metrics.allSatisfy { !$0.key.isEmpty && $0.key.count <= 100 && $0.value.isFinite }
+            })
+        else {
+            throw APIError.badRequest(
+                "invalid_metrics",
+                "resumed_from_step >= 0 and at most \(Batch.maxLines) lines, each a step >= 0 with at most \(Batch.maxMetricsPerLine) finite metrics named by 1-100 characters"
+            )
+        }
+        let target = try await fence(context, epoch: batch.epoch)
+        let points = batch.lines.flatMap { line in
+            line.metrics.map { MetricPoint(name: $0.key, step: line.step, value: $0.value, attempt: target.attempt) }
+        }
+        try await store.recordMetrics(
+            job: target.job, attempt: target.attempt, resumedFromStep: batch.resumedFromStep, points: points)
+        if batch.lines.contains(where: { $0.step > batch.resumedFromStep }) {
+            try await store.markFirstStep(job: target.job, attempt: target.attempt, at: clock())
+        }
+        return try JobsAPI.json(MetricsRecorded(points: points.count))
+    }
+
+    struct MetricsRecorded: Codable {
+        var points: Int
+    }
+
+    /// GET /v1/jobs/{id}/metrics: hyperparameters, final metrics and every series.
+    @Sendable func readMetrics(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        guard context.role == .admin || context.role == .readOnly else {
+            throw APIError.forbidden("reading metrics needs a user token")
+        }
+        let id = JobID(context.parameters.get("id") ?? "")
+        guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
+        return try JobsAPI.json(JobMetrics(job: job.identity, points: try await store.metrics(job: id)))
     }
 
     func applyFenced(_ target: Target, _ event: (StoredJob) -> JobEvent?) async throws -> StoredJob {

@@ -44,6 +44,8 @@ public enum CoordinatorApplication {
         )
         .register(on: router)
         AttemptsAPI(store: store, board: board, metrics: metrics, clock: clock).register(on: router)
+        ModelsAPI(store: store, clock: clock).register(on: router)
+        ReportsAPI(store: store, clock: clock).register(on: router)
         return router
     }
 

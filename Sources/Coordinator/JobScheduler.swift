@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Registry
 import Scheduler
 import SpotPolicy
 import SpotwiseCore
@@ -17,6 +18,8 @@ public struct JobScheduler: Sendable {
     let board: LiveBoard
     let wallClock: @Sendable () -> Date
     let availability = AvailabilityLog()
+    /// Succeeded jobs known to be decided, so a pass does not ask the store again.
+    let decided = SharedBox(Set<JobID>())
 
     static let batch = 1_000
 
@@ -34,15 +37,35 @@ public struct JobScheduler: Sendable {
 
     var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: wallClock) }
 
+    var budget: CostBudget {
+        CostBudget(
+            store: store, board: board, leaseClock: leaseClock, wallClock: wallClock,
+            stopGraceMilliseconds: 2 * leasePolicy.leaseMilliseconds + 30_000)
+    }
+
+    /// Succeeded jobs whose model was never decided (the coordinator stopped between the job's
+    /// end and the gate): decided now. The newest `limit` succeeded jobs are looked at per pass.
+    func decideModels(limit: Int) async throws {
+        for job in try await store.jobs(state: .succeeded, limit: limit) where job.spec.register != nil {
+            guard !decided.withLock({ $0.contains(job.id) }) else { continue }
+            try await ModelDecisions(store: store, board: board, wallClock: wallClock).decide(job)
+            decided.withLock { _ = $0.insert(job.id) }
+        }
+    }
+
     /// One pass; returns the plan it carried out.
     @discardableResult
     public func scheduleOnce() async throws -> PlacementPlan {
         let leases = try await store.liveLeases()
         try await fenceAttemptsWithoutLeases(Dictionary(leases.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a }))
         let now = leaseClock.nowMilliseconds()
-        let pending =
+        var pending =
             try await store.jobs(state: .queued, limit: Self.batch)
             + store.jobs(state: .recovering, limit: Self.batch)
+        let running = try await store.jobs(state: .running, limit: Self.batch)
+        let overBudget = Set(try await budget.enforce((running + pending).filter { $0.spec.maxCost != nil }))
+        pending.removeAll { overBudget.contains($0.id) }
+        try await decideModels(limit: 20)
         let workers = try await store.workers()
         let busy = Set(leases.filter { $0.expiresAtMilliseconds > now }.compactMap(\.workerID))
         let live = workers.filter { worker in
@@ -138,4 +161,13 @@ final class AvailabilityLog: Sendable {
     }
 
     func histories() -> [String: AvailabilityHistory] { state.withLock { $0.histories } }
+}
+
+/// A value shared by copies of a struct (the scheduler is a struct handed to its service).
+final class SharedBox<Value: Sendable>: Sendable {
+    private let value: Mutex<Value>
+
+    init(_ value: Value) { self.value = Mutex(value) }
+
+    func withLock<R>(_ body: (inout Value) -> R) -> R { value.withLock { body(&$0) } }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Reports
 import SpotwiseCore
 import StateStore
 
@@ -28,21 +29,28 @@ extension JobSummary {
             var cost = Money.zero
             var onDemand = Money.zero
             self.segments = segments.map { segment in
-                let milliseconds = Int64(
-                    ((segment.endedAt ?? now).timeIntervalSince(segment.startedAt) * 1000).rounded())
-                let spent = segment.pool.pricePerHour.perHour(over: milliseconds)
-                cost = cost + spent
-                onDemand = onDemand + segment.pool.onDemandPricePerHour.perHour(over: milliseconds)
+                let row = LedgerRow(segment: segment, job: job, now: now)
+                cost = cost + row.cost
+                onDemand = onDemand + row.onDemandEquivalent
                 return Segment(
                     attempt: segment.attempt, worker: segment.workerID,
                     placement: "\(segment.provider)/\(segment.pool.region)/\(segment.pool.market.rawValue)",
                     instanceType: segment.pool.instanceType, pricePerHour: segment.pool.pricePerHour.exactDescription,
                     startedAt: segment.startedAt, endedAt: segment.endedAt, endReason: segment.endReason,
                     resumedFromStep: segment.resumedFromStep, lastStep: segment.lastStep,
-                    committedStep: segment.committedStep, costUSD: spent.exactDescription)
+                    committedStep: segment.committedStep, costUSD: row.cost.exactDescription)
             }
             costUSD = cost.exactDescription
             onDemandCostUSD = onDemand.exactDescription
         }
+    }
+}
+
+extension StoredJob {
+    /// What run tracking shows about a job next to its metric series.
+    public var identity: StoredJobIdentity {
+        StoredJobIdentity(
+            id: id.rawValue, name: spec.name, state: state.rawValue, hyperparameters: spec.hyperparameters,
+            finalMetrics: record.finalMetrics)
     }
 }

@@ -20,6 +20,9 @@ public final class LiveBoard: Sendable {
         var lastSeen: [String: Int64] = [:]
         var progress: [JobID: Progress] = [:]
         var waiting: [JobID: String] = [:]
+        /// Jobs asked to checkpoint and stop (max_cost reached): since when, and the checkpoint
+        /// step they had then.
+        var stopping: [JobID: (sinceMilliseconds: Int64, committedStep: Int?)] = [:]
         /// The newest pace measured per job, kept across attempts for the policy's work estimate.
         var pace: [JobID: (secondsPerStep: Double, totalSteps: Int)] = [:]
     }
@@ -71,6 +74,23 @@ public final class LiveBoard: Sendable {
     }
 
     public func setWaiting(_ reasons: [JobID: String]) { state.withLock { $0.waiting = reasons } }
+
+    /// Heartbeats of `job`'s attempt are answered `stop` from now on (the lease stays live, so the
+    /// checkpoint the trainer writes on SIGTERM is still accepted). Returns false if already asked.
+    @discardableResult
+    func requestStop(_ job: JobID, atMilliseconds now: Int64, committedStep: Int?) -> Bool {
+        state.withLock { state in
+            guard state.stopping[job] == nil else { return false }
+            state.stopping[job] = (now, committedStep)
+            return true
+        }
+    }
+
+    func stopRequest(_ job: JobID) -> (sinceMilliseconds: Int64, committedStep: Int?)? {
+        state.withLock { $0.stopping[job] }
+    }
+
+    func clearStop(_ job: JobID) { _ = state.withLock { $0.stopping.removeValue(forKey: job) } }
     public func waiting(_ job: JobID) -> String? { state.withLock { $0.waiting[job] } }
 }
 

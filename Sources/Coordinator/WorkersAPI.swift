@@ -136,7 +136,7 @@ public struct WorkersAPI: Sendable {
             stored.state == .provisioning
             ? try await markStarted(jobID, attempt: beat.attempt, epoch: epoch) : stored
         let command: String
-        if job.state.isTerminal || job.record.liveAttempt?.epoch != epoch {
+        if job.state.isTerminal || job.record.liveAttempt?.epoch != epoch || board.stopRequest(jobID) != nil {
             command = "stop"
         } else if beat.notice != nil {
             command = "checkpoint_now"

@@ -163,8 +163,18 @@ struct Demo: AsyncParsableCommand {
                 try encoder.encode(Summary(job: result.job, elapsedSeconds: result.elapsed, interruptions: reports))
                     .write(to: URL(fileURLWithPath: json))
             }
+            if let decision = try await store.gateDecision(job: JobID(submitted.id)) {
+                print(
+                    decision.accepted
+                        ? "model: \(decision.model) version \(decision.version ?? 0) registered (\(decision.reason))"
+                        : "model: \(decision.model) not registered: \(decision.reason)")
+            }
+            let flag = directory.path == URL(fileURLWithPath: ".spotwise").path ? "" : " --state-dir \(directory.path)"
             print(
-                "state kept in \(directory.path): `spotwise coordinator --state-dir \(directory.path)` then `spotwise job \(submitted.id)`"
+                "state kept in \(directory.path): `spotwise coordinator\(flag)` then `spotwise job \(submitted.id)`"
+            )
+            print(
+                "next: `spotwise report savings\(flag)` (--format html -o savings.html for a page to mail), `spotwise models list\(flag)`, `spotwise runs show \(submitted.id)\(flag)`"
             )
             group.cancelAll()
             if result.job.state != JobState.succeeded.rawValue { throw ExitCode(1) }

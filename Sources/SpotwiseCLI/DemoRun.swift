@@ -254,7 +254,7 @@ enum DemoSummary {
         {
             let saved = Double(o.micros - a.micros) / Double(o.micros) * 100
             lines.append(
-                "cost: $\(actual) as placed, against $\(onDemand) all on-demand: \(String(format: "%.1f", saved))% saved"
+                "cost: $\(actual) as placed, against $\(onDemand) for the same useful compute on demand: \(String(format: "%.1f", saved))% saved"
             )
         }
         if let metrics = job.metrics {

@@ -13,8 +13,8 @@ struct Spotwise: AsyncParsableCommand {
         version: SpotwiseVersion.current,
         subcommands: [
             Validate.self, Submit.self, Jobs.self, Job.self, Logs.self, Cancel.self, CoordinatorCommand.self,
-            WorkerCommand.self, Demo.self, CheckpointCommand.self,
-            Simulate.self,
+            WorkerCommand.self, Demo.self, CheckpointCommand.self, ReportCommand.self, ModelsCommand.self,
+            GateCommand.self, RunsCommand.self, Simulate.self,
         ]
     )
 }

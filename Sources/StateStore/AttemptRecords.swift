@@ -18,6 +18,9 @@ public struct AttemptSegment: Hashable, Sendable {
     public var committedStep: Int?
     /// The step it resumed from (nil: from scratch).
     public var resumedFromStep: Int?
+    /// When the coordinator first heard of a step trained in this attempt; everything before it
+    /// (provisioning, start, restore) is overhead. Nil while (or if) no step was trained.
+    public var firstStepAt: Date?
 
     public init(
         job: JobID, attempt: Int, epoch: LeaseEpoch, workerID: String, provider: String, pool: WorkerPool,

@@ -134,7 +134,11 @@ public actor InMemoryStateStore: StateStore {
     }
 
     private var workerOrder: [String] = []
-    private var segmentsByJob: [JobID: [AttemptSegment]] = [:]
+    var segmentsByJob: [JobID: [AttemptSegment]] = [:]
+    var metricPoints: [JobID: [String: [Int: MetricPoint]]] = [:]
+    var decisions: [GateDecision] = []
+    var versions: [ModelVersion] = []
+    var moves: [AliasMove] = []
     private var logsByJob: [JobID: [LogLine]] = [:]
 
     public func openSegment(_ segment: AttemptSegment) async throws {

@@ -81,7 +81,7 @@ extension SQLStateStore {
 
     static let segmentColumns = """
         job_id, attempt, epoch, worker_id, provider, pool_json, started_at_ms, resumed_from_step, ended_at_ms,
-        end_reason, last_step, committed_step
+        end_reason, last_step, committed_step, first_step_at_ms
         """
 
     static func segment(_ row: any SQLRow) throws -> AttemptSegment {
@@ -99,6 +99,7 @@ extension SQLStateStore {
         segment.endReason = try row.decode(column: "end_reason", as: String?.self)
         segment.lastStep = try row.decode(column: "last_step", as: Int64?.self).map { Int($0) }
         segment.committedStep = try row.decode(column: "committed_step", as: Int64?.self).map { Int($0) }
+        segment.firstStepAt = try row.decode(column: "first_step_at_ms", as: Int64?.self).map(date)
         return segment
     }
 

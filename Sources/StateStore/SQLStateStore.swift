@@ -62,6 +62,30 @@ public final class SQLStateStore: StateStore {
                 text TEXT NOT NULL, PRIMARY KEY (job_id, sequence))
             """,
         ],
+        [
+            "ALTER TABLE attempt_segments ADD COLUMN first_step_at_ms BIGINT",
+            """
+            CREATE TABLE metric_points (
+                job_id TEXT NOT NULL, name TEXT NOT NULL, step BIGINT NOT NULL, attempt BIGINT NOT NULL,
+                value DOUBLE PRECISION NOT NULL, PRIMARY KEY (job_id, name, step))
+            """,
+            """
+            CREATE TABLE model_versions (
+                model TEXT NOT NULL, version BIGINT NOT NULL, job_id TEXT NOT NULL UNIQUE, created_at_ms BIGINT NOT NULL,
+                version_json TEXT NOT NULL, PRIMARY KEY (model, version))
+            """,
+            """
+            CREATE TABLE gate_decisions (
+                job_id TEXT PRIMARY KEY, model TEXT NOT NULL, decided_at_ms BIGINT NOT NULL, accepted BIGINT NOT NULL,
+                version BIGINT, decision_json TEXT NOT NULL)
+            """,
+            "CREATE INDEX gate_decisions_model ON gate_decisions (model, decided_at_ms)",
+            """
+            CREATE TABLE alias_moves (
+                model TEXT NOT NULL, alias TEXT NOT NULL, sequence BIGINT NOT NULL, from_version BIGINT,
+                to_version BIGINT NOT NULL, kind TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (model, alias, sequence))
+            """,
+        ],
     ]
 
     public let backend: Backend

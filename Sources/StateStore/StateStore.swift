@@ -64,6 +64,33 @@ public protocol StateStore: Sendable {
     /// A job's segments by attempt, or every job's (ordered by start) when `job` is nil.
     func segments(job: JobID?) async throws -> [AttemptSegment]
 
+    /// Marks when the attempt trained its first step (the end of its overhead); the first mark stays.
+    func markFirstStep(job: JobID, attempt: Int, at: Date) async throws
+
+    /// Stores metric points of `attempt`; a point for a step already stored replaces it, and every
+    /// point of an earlier attempt beyond `resumedFromStep` is deleted first (the trainer goes over
+    /// those steps again, so a series never holds two values for a step or a dead branch).
+    func recordMetrics(job: JobID, attempt: Int, resumedFromStep: Int, points: [MetricPoint]) async throws
+    /// A job's metric points, by name then step.
+    func metrics(job: JobID) async throws -> [MetricPoint]
+
+    /// Records the gate's decision on a finished job's model and, when accepted, the new version
+    /// (numbered after the model's newest) in one transaction. A job is decided once: deciding it
+    /// again returns the first decision and stores nothing.
+    func decide(_ decision: GateDecision, version: ModelVersion?) async throws -> GateDecision
+    func gateDecision(job: JobID) async throws -> GateDecision?
+    /// Gate decisions, oldest first: one model's, or every model's when `model` is nil.
+    func gateDecisions(model: String?) async throws -> [GateDecision]
+    /// Versions, oldest first: one model's, or every model's when `model` is nil.
+    func modelVersions(model: String?) async throws -> [ModelVersion]
+    /// Points `alias` of `model` at `version` if it still points at `expectedFrom` (nil: the alias
+    /// does not exist yet), and appends the move to the alias's history; refused otherwise.
+    func moveAlias(
+        model: String, alias: String, expectedFrom: Int?, to version: Int, kind: AliasMove.Kind, at: Date
+    ) async throws -> AliasMove
+    /// Every move of the model's aliases, oldest first.
+    func aliasHistory(model: String) async throws -> [AliasMove]
+
     /// Appends trainer output lines to a job's log; returns the sequence number of the last one.
     @discardableResult
     func appendLogs(job: JobID, attempt: Int, lines: [String], at: Date) async throws -> Int64
@@ -162,6 +189,8 @@ public enum StateStoreError: Error, Hashable, Sendable, CustomStringConvertible 
     case schemaTooNew(found: Int, supported: Int)
     case corruptRow(String)
     case cannotOpen(String, reason: String)
+    case aliasMoved(model: String, alias: String, expected: Int?, actual: Int?)
+    case noSuchModelVersion(model: String, version: Int)
 
     public var description: String {
         switch self {
@@ -176,6 +205,9 @@ public enum StateStoreError: Error, Hashable, Sendable, CustomStringConvertible 
             "the database has schema version \(found), but this spotwise knows only up to \(supported); upgrade spotwise"
         case .corruptRow(let detail): "unreadable row: \(detail)"
         case .cannotOpen(let location, let reason): "cannot open the state database \(location): \(reason)"
+        case .aliasMoved(let model, let alias, let expected, let actual):
+            "alias \(alias) of \(model) points at \(actual.map { "version \($0)" } ?? "nothing"), not \(expected.map { "version \($0)" } ?? "nothing"): it moved meanwhile"
+        case .noSuchModelVersion(let model, let version): "model \(model) has no version \(version)"
         }
     }
 }

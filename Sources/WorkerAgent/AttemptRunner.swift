@@ -42,6 +42,7 @@ struct AttemptRunner {
     static let tick = Duration.milliseconds(100)
     /// How long a trainer gets after SIGTERM before SIGKILL.
     static let terminationGrace = Duration.seconds(20)
+    static let maxPendingMetricLines = 20_000
 
     var epoch: UInt64 { assignment.epoch }
 
@@ -80,6 +81,7 @@ struct AttemptRunner {
         fm.createFile(atPath: progressFile.path, contents: nil)
         let store = try checkpointStore()
         var pendingLogs: [String] = []
+        var pendingMetrics: [WorkerProtocol.MetricBatch.Line] = []
         var committedStep: Int?
         let assigned = ContinuousClock.now
         var restoreMilliseconds = 0
@@ -152,14 +154,42 @@ struct AttemptRunner {
             }
         }
 
+        /// Sends progress lines as metric points (run tracking; the first marks the end of overhead).
+        /// Kept for the next try when the coordinator cannot be reached, up to a bound.
+        func flushMetrics() async {
+            while !pendingMetrics.isEmpty {
+                let batch = Array(pendingMetrics.prefix(WorkerProtocol.MetricBatch.maxLines))
+                do {
+                    try await client.recordMetrics(
+                        job: assignment.job, attempt: assignment.attempt,
+                        WorkerProtocol.MetricBatch(epoch: epoch, resumedFromStep: startStep, lines: batch))
+                    pendingMetrics.removeFirst(batch.count)
+                } catch {
+                    if CoordinatorClient.isFenced(error) { pendingMetrics.removeAll() }
+                    if pendingMetrics.count > Self.maxPendingMetricLines {
+                        pendingMetrics.removeFirst(pendingMetrics.count - Self.maxPendingMetricLines)
+                    }
+                    return
+                }
+            }
+        }
+
         /// Commits the checkpoints the trainer finished since the last look.
         func readProgress() async throws {
             for line in progress.read() {
                 if let announced = line.pid { trainer.adopt(announcedPID: announced) }
                 if let reported = line.step {
                     step = max(step ?? reported, reported)
+                    let finite = (line.metrics ?? [:]).filter {
+                        $0.value.isFinite && !$0.key.isEmpty && $0.key.count <= 100
+                    }
+                    pendingMetrics.append(
+                        WorkerProtocol.MetricBatch.Line(
+                            step: reported,
+                            metrics: finite.count <= WorkerProtocol.MetricBatch.maxMetricsPerLine ? finite : [:]))
                     if !firstStepLogged, reported > startStep {
                         firstStepLogged = true
+                        nextLogFlush = clock.now  // the coordinator marks the end of overhead from it
                         // Recovery, as the benchmarks split it: restore, then the first trained step.
                         pendingLogs.append(
                             "[spotwise] timing: restore \(restoreMilliseconds) ms, first step \(Self.milliseconds(clock.now - assigned)) ms after the assignment"
@@ -212,6 +242,7 @@ struct AttemptRunner {
                 try await Task.sleep(for: .milliseconds(20))  // let the last output arrive
                 do { try await readProgress() } catch { trainer.killGroup() }
                 await flushLogs()
+                await flushMetrics()
                 return try await report(
                     status: status, notice: notice, stopping: stopping, step: step, committedStep: committedStep,
                     output: output)
@@ -265,6 +296,7 @@ struct AttemptRunner {
             if now >= nextLogFlush {
                 nextLogFlush = now + .seconds(1)
                 await flushLogs()
+                await flushMetrics()
             }
             if let killAt, now >= killAt { trainer.killGroup() }
             try await Task.sleep(for: Self.tick)
@@ -287,8 +319,20 @@ struct AttemptRunner {
             let metrics = (try? Data(contentsOf: metricsURL)).flatMap {
                 try? JSONDecoder().decode([String: Double].self, from: $0)
             }
+            // The output directory is the model: committed like a checkpoint, for the registry.
+            var artifact: ModelArtifact?
+            do {
+                let committed = try await checkpointStore().commitArtifact(
+                    job: assignment.job, attempt: assignment.attempt, from: output)
+                artifact = ModelArtifact(
+                    storage: assignment.checkpointStorage, location: committed.location,
+                    manifestDigest: committed.manifestDigest, bytes: committed.bytes)
+            } catch {
+                logger.error("could not commit the trainer's output: \(error)")
+            }
             finished = WorkerProtocol.AttemptFinished(
-                epoch: epoch, outcome: .completed, lastStep: step, committedStep: committedStep, metrics: metrics)
+                epoch: epoch, outcome: .completed, lastStep: step, committedStep: committedStep, metrics: metrics,
+                artifact: artifact)
             outcome = .completed
         } else {
             finished = WorkerProtocol.AttemptFinished(

@@ -61,6 +61,8 @@ public struct JobRecord: Hashable, Sendable, Codable {
     public var committedCheckpoint: CommittedCheckpoint?
     /// The trainer's final metrics, from the attempt that completed.
     public var finalMetrics: [String: Double]?
+    /// The completed attempt's committed output (the model), for the registry.
+    public var outputArtifact: ModelArtifact?
 
     public init(budget: RetryBudget) {
         self.state = .queued

@@ -22,7 +22,8 @@ public struct JobSummary: Codable, Sendable, Equatable {
     public var waiting: String?
     /// Money spent so far: every attempt segment at its price, exact dollars ("0.123456").
     public var costUSD: String?
-    /// What the same compute would have cost on demand, exact dollars.
+    /// The useful compute (overhead and lost work left out) at the on-demand price, exact dollars:
+    /// the savings report's yardstick.
     public var onDemandCostUSD: String?
     /// The newest committed checkpoint.
     public var checkpoint: CommittedCheckpoint?

@@ -183,11 +183,15 @@ public enum WorkerProtocol {
         public var committedStep: Int?
         public var metrics: [String: Double]?
         public var message: String?
+        /// The trainer's output directory, committed like a checkpoint (completed attempts only).
+        public var artifact: ModelArtifact?
 
         public init(
             epoch: UInt64, outcome: Outcome, exitCode: Int32? = nil, notice: Bool? = nil, lastStep: Int? = nil,
-            committedStep: Int? = nil, metrics: [String: Double]? = nil, message: String? = nil
+            committedStep: Int? = nil, metrics: [String: Double]? = nil, message: String? = nil,
+            artifact: ModelArtifact? = nil
         ) {
+            self.artifact = artifact
             self.epoch = epoch
             self.outcome = outcome
             self.exitCode = exitCode
@@ -199,14 +203,14 @@ public enum WorkerProtocol {
         }
 
         enum CodingKeys: String, CodingKey {
-            case epoch, outcome, notice, metrics, message
+            case epoch, outcome, notice, metrics, message, artifact
             case exitCode = "exit_code"
             case lastStep = "last_step"
             case committedStep = "committed_step"
         }
 
         public static let fields: Set<String> = [
-            "epoch", "outcome", "exit_code", "notice", "last_step", "committed_step", "metrics", "message",
+            "epoch", "outcome", "exit_code", "notice", "last_step", "committed_step", "metrics", "message", "artifact",
         ]
     }
 

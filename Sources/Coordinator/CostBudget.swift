@@ -1,0 +1,66 @@
+import Foundation
+import Reports
+import SpotwiseCore
+import StateStore
+
+/// Enforces a job's `max_cost`: once what it has cost reaches the budget, its attempt is asked to
+/// checkpoint and stop (heartbeats answer `stop` while the lease stays live), and the job fails
+/// with a clear reason once the checkpoint is in or a grace period has passed. A waiting job over
+/// its budget is not placed again.
+struct CostBudget: Sendable {
+    let store: any StateStore
+    let board: LiveBoard
+    let leaseClock: any LeaseClock
+    let wallClock: @Sendable () -> Date
+    /// How long a stopping attempt gets to commit its checkpoint before the job is failed anyway.
+    let stopGraceMilliseconds: Int64
+
+    /// What `job` has cost so far (open segments priced up to now).
+    func spent(_ job: StoredJob) async throws -> Money {
+        let now = wallClock()
+        return try await store.segments(job: job.id).reduce(Money.zero) {
+            $0 + LedgerRow(segment: $1, job: job, now: now).cost
+        }
+    }
+
+    /// One pass over the jobs that have a budget; returns the jobs it failed.
+    @discardableResult
+    func enforce(_ jobs: [StoredJob]) async throws -> [JobID] {
+        var failed: [JobID] = []
+        for job in jobs where !job.state.isTerminal {
+            guard let budget = job.spec.maxCost else { continue }
+            let spent = try await spent(job)
+            guard spent >= budget else { continue }
+            let reason = "max_cost \(budget) reached (spent \(spent))"
+            let now = leaseClock.nowMilliseconds()
+            if let live = job.record.liveAttempt, job.state == .running {
+                if board.requestStop(job.id, atMilliseconds: now, committedStep: job.record.committedCheckpoint?.step) {
+                    _ = try? await store.update(
+                        job.id, expectedVersion: job.version, record: job.record,
+                        events: ["\(reason): attempt \(live.number) checkpoints and stops"], at: wallClock())
+                    continue
+                }
+                guard let asked = board.stopRequest(job.id) else { continue }
+                let checkpointed = job.record.committedCheckpoint?.step != asked.committedStep
+                guard checkpointed || now - asked.sinceMilliseconds >= stopGraceMilliseconds else { continue }
+            }
+            if try await abandon(job.id, reason: reason) { failed.append(job.id) }
+        }
+        return failed
+    }
+
+    func abandon(_ id: JobID, reason: String) async throws -> Bool {
+        let before = try await store.job(id)
+        guard
+            case .applied(let job) = try await store.applyEvent(
+                to: id, at: wallClock(), { $0.state.isTerminal ? nil : .abandoned(reason: reason) })
+        else { return false }
+        board.clearStop(id)
+        if let live = before?.record.liveAttempt {
+            try await store.revokeLease(job: id, epoch: live.epoch)
+            try await AttemptEnding(store: store, board: board, wallClock: wallClock).closeSegment(
+                of: job, attempt: live.number, reason: "stopped: \(reason)", lastStep: nil, at: wallClock())
+        }
+        return true
+    }
+}

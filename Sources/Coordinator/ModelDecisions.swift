@@ -1,0 +1,32 @@
+import Foundation
+import Registry
+import Reports
+import SpotwiseCore
+import StateStore
+
+/// Puts a succeeded job's model before its gate (through `ModelRegistry`) and writes the outcome
+/// into the job's history.
+struct ModelDecisions: Sendable {
+    let store: any StateStore
+    let board: LiveBoard
+    let wallClock: @Sendable () -> Date
+
+    @discardableResult
+    func decide(_ job: StoredJob) async throws -> GateDecision? {
+        guard job.spec.register != nil, try await store.gateDecision(job: job.id) == nil else { return nil }
+        let now = wallClock()
+        let cost = try await store.segments(job: job.id).reduce(Money.zero) {
+            $0 + LedgerRow(segment: $1, job: job, now: now).cost
+        }
+        guard let decision = try await ModelRegistry(store: store).decide(job, cost: cost, now: now) else { return nil }
+        let line =
+            decision.accepted
+            ? "model \(decision.model) version \(decision.version ?? 0) registered (\(decision.reason))"
+            : "model \(decision.model) not registered: \(decision.reason)"
+        if let current = try await store.job(job.id) {
+            _ = try? await store.update(
+                job.id, expectedVersion: current.version, record: current.record, events: [line], at: now)
+        }
+        return decision
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import SpotwiseCore
+import StateStore
+
+/// One row of the cost ledger: one attempt segment, priced exactly.
+///
+/// The segment's billed time splits into overhead (placement to the first trained step:
+/// provisioning, trainer start, restore), lost compute (steps trained beyond the last committed
+/// checkpoint when the attempt ended, which the next attempt trains again) and useful compute.
+/// Each part is priced at the segment's own price; the useful part is the remainder, so the three
+/// add up to the segment's cost to the micro-dollar. The on-demand equivalent is the useful
+/// compute at the on-demand price of the same instance.
+public struct LedgerRow: Hashable, Sendable, Codable {
+    public var job: String
+    public var jobName: String
+    public var attempt: Int
+    public var provider: String
+    public var region: String
+    public var instanceType: String
+    public var market: Market
+    public var pricePerHour: Money
+    public var onDemandPricePerHour: Money
+    public var startedAt: Date
+    /// Nil while the attempt runs (priced up to the report's time).
+    public var endedAt: Date?
+    public var endReason: String?
+    public var billedMilliseconds: Int64
+    public var overheadMilliseconds: Int64
+    public var lostMilliseconds: Int64
+    public var usefulSteps: Int
+    public var lostSteps: Int
+    public var interrupted: Bool
+    public var cost: Money
+    public var overheadCost: Money
+    public var lostCost: Money
+    public var onDemandEquivalent: Money
+    /// Every billed millisecond at the on-demand price: what SageMaker's savings formula compares with.
+    public var onDemandForBilledTime: Money
+    public var team: String?
+    public var project: String?
+    public var model: String?
+
+    public var usefulMilliseconds: Int64 { billedMilliseconds - overheadMilliseconds - lostMilliseconds }
+
+    public init(segment: AttemptSegment, job: StoredJob?, now: Date) {
+        let end = segment.endedAt ?? now
+        let billed = max(0, Self.milliseconds(from: segment.startedAt, to: end))
+        let overhead =
+            segment.firstStepAt.map { min(billed, max(0, Self.milliseconds(from: segment.startedAt, to: $0))) }
+            ?? billed
+        let start = segment.resumedFromStep ?? 0
+        let reached = max(start, segment.lastStep ?? start)
+        let completed = segment.endReason == "completed"
+        let kept = completed ? reached : min(reached, max(start, segment.committedStep ?? start))
+        let trained = reached - start
+        let useful = kept - start
+        let lost = trained - useful
+        let compute = billed - overhead
+        // Running or completed: nothing lost (yet). Ended otherwise without a reported step: its
+        // compute is lost in full.
+        let lostMilliseconds: Int64 =
+            segment.endedAt == nil || completed ? 0 : trained > 0 ? compute * Int64(lost) / Int64(trained) : compute
+        let pool = segment.pool
+
+        self.job = segment.job.rawValue
+        jobName = job?.spec.name ?? ""
+        attempt = segment.attempt
+        provider = segment.provider
+        region = pool.region
+        instanceType = pool.instanceType
+        market = pool.market
+        pricePerHour = pool.pricePerHour
+        onDemandPricePerHour = pool.onDemandPricePerHour
+        startedAt = segment.startedAt
+        endedAt = segment.endedAt
+        endReason = segment.endReason
+        billedMilliseconds = billed
+        overheadMilliseconds = overhead
+        self.lostMilliseconds = lostMilliseconds
+        usefulSteps = useful
+        lostSteps = lost
+        interrupted = segment.endReason.map { $0.hasPrefix("preempted") || $0.hasPrefix("lost") } ?? false
+        cost = pool.pricePerHour.perHour(over: billed)
+        overheadCost = pool.pricePerHour.perHour(over: overhead)
+        lostCost = pool.pricePerHour.perHour(over: lostMilliseconds)
+        onDemandEquivalent = pool.onDemandPricePerHour.perHour(over: billed - overhead - lostMilliseconds)
+        onDemandForBilledTime = pool.onDemandPricePerHour.perHour(over: billed)
+        team = job?.spec.tags["team"]
+        project = job?.spec.tags["project"]
+        model = job?.spec.register?.model
+    }
+
+    static func milliseconds(from start: Date, to end: Date) -> Int64 {
+        Int64((end.timeIntervalSince(start) * 1000).rounded())
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case job, attempt, provider, region, market, interrupted, team, project, model
+        case jobName = "job_name"
+        case instanceType = "instance_type"
+        case pricePerHour = "price_per_hour"
+        case onDemandPricePerHour = "on_demand_price_per_hour"
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+        case endReason = "end_reason"
+        case billedSeconds = "billed_seconds"
+        case overheadSeconds = "overhead_seconds"
+        case lostSeconds = "lost_seconds"
+        case usefulSteps = "useful_steps"
+        case lostSteps = "lost_steps"
+        case cost = "actual_usd"
+        case overheadCost = "overhead_usd"
+        case lostCost = "lost_usd"
+        case onDemandEquivalent = "on_demand_usd"
+        case onDemandForBilledTime = "on_demand_billed_usd"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(job, forKey: .job)
+        try c.encode(jobName, forKey: .jobName)
+        try c.encode(attempt, forKey: .attempt)
+        try c.encode(provider, forKey: .provider)
+        try c.encode(region, forKey: .region)
+        try c.encode(instanceType, forKey: .instanceType)
+        try c.encode(market, forKey: .market)
+        try c.encode(pricePerHour.exactDescription, forKey: .pricePerHour)
+        try c.encode(onDemandPricePerHour.exactDescription, forKey: .onDemandPricePerHour)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(endedAt, forKey: .endedAt)
+        try c.encode(endReason, forKey: .endReason)
+        try c.encode(Seconds(billedMilliseconds), forKey: .billedSeconds)
+        try c.encode(Seconds(overheadMilliseconds), forKey: .overheadSeconds)
+        try c.encode(Seconds(lostMilliseconds), forKey: .lostSeconds)
+        try c.encode(usefulSteps, forKey: .usefulSteps)
+        try c.encode(lostSteps, forKey: .lostSteps)
+        try c.encode(interrupted, forKey: .interrupted)
+        try c.encode(cost.exactDescription, forKey: .cost)
+        try c.encode(overheadCost.exactDescription, forKey: .overheadCost)
+        try c.encode(lostCost.exactDescription, forKey: .lostCost)
+        try c.encode(onDemandEquivalent.exactDescription, forKey: .onDemandEquivalent)
+        try c.encode(onDemandForBilledTime.exactDescription, forKey: .onDemandForBilledTime)
+        try c.encode(team, forKey: .team)
+        try c.encode(project, forKey: .project)
+        try c.encode(model, forKey: .model)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func money(_ key: CodingKeys) throws -> Money {
+            let text = try c.decode(String.self, forKey: key)
+            guard let value = Money(decimalDollars: text) else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "'\(text)' is not dollars")
+            }
+            return value
+        }
+        job = try c.decode(String.self, forKey: .job)
+        jobName = try c.decode(String.self, forKey: .jobName)
+        attempt = try c.decode(Int.self, forKey: .attempt)
+        provider = try c.decode(String.self, forKey: .provider)
+        region = try c.decode(String.self, forKey: .region)
+        instanceType = try c.decode(String.self, forKey: .instanceType)
+        market = try c.decode(Market.self, forKey: .market)
+        pricePerHour = try money(.pricePerHour)
+        onDemandPricePerHour = try money(.onDemandPricePerHour)
+        startedAt = try c.decode(Date.self, forKey: .startedAt)
+        endedAt = try c.decodeIfPresent(Date.self, forKey: .endedAt)
+        endReason = try c.decodeIfPresent(String.self, forKey: .endReason)
+        billedMilliseconds = try c.decode(Seconds.self, forKey: .billedSeconds).milliseconds
+        overheadMilliseconds = try c.decode(Seconds.self, forKey: .overheadSeconds).milliseconds
+        lostMilliseconds = try c.decode(Seconds.self, forKey: .lostSeconds).milliseconds
+        usefulSteps = try c.decode(Int.self, forKey: .usefulSteps)
+        lostSteps = try c.decode(Int.self, forKey: .lostSteps)
+        interrupted = try c.decode(Bool.self, forKey: .interrupted)
+        cost = try money(.cost)
+        overheadCost = try money(.overheadCost)
+        lostCost = try money(.lostCost)
+        onDemandEquivalent = try money(.onDemandEquivalent)
+        onDemandForBilledTime = try money(.onDemandForBilledTime)
+        team = try c.decodeIfPresent(String.self, forKey: .team)
+        project = try c.decodeIfPresent(String.self, forKey: .project)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+    }
+}
+
+/// Milliseconds written as seconds with three decimals (`12.345`), read back exactly.
+struct Seconds: Codable {
+    var milliseconds: Int64
+
+    init(_ milliseconds: Int64) { self.milliseconds = milliseconds }
+
+    init(from decoder: any Decoder) throws {
+        let value = try decoder.singleValueContainer().decode(Decimal.self)
+        milliseconds = NSDecimalNumber(decimal: value * 1000).int64Value
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(Decimal(milliseconds) / 1000)
+    }
+}

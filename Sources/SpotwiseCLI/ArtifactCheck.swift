@@ -1,0 +1,35 @@
+import Checkpoints
+import Foundation
+import SpotwiseCore
+
+/// Verifies a model version's artifact where this machine can read its store.
+enum ArtifactCheck {
+    struct Outcome {
+        var verified: Bool
+        /// Whether the store was readable at all (a cloud store from a laptop may not be).
+        var reachable: Bool
+        var text: String
+    }
+
+    static func verify(_ artifact: ModelArtifact, root: URL) async -> Outcome {
+        guard artifact.storage.hasPrefix("file://") else {
+            return Outcome(
+                verified: false, reachable: false, text: "not verified: \(artifact.storage) is not a local store")
+        }
+        let path = String(artifact.storage.dropFirst("file://".count))
+        let directory = path.hasPrefix("/") ? URL(fileURLWithPath: path) : root.appendingPathComponent(path)
+        guard FileManager.default.fileExists(atPath: directory.path) else {
+            return Outcome(
+                verified: false, reachable: false, text: "not verified: no checkpoint store at \(directory.path) here")
+        }
+        do {
+            let manifest = try await LocalCheckpointStore(root: directory).verify(
+                location: artifact.location, manifestDigest: artifact.manifestDigest)
+            return Outcome(
+                verified: true, reachable: true,
+                text: "verified: \(manifest.files.count) file(s), every SHA-256 and the manifest's digest match")
+        } catch {
+            return Outcome(verified: false, reachable: true, text: "VERIFICATION FAILED: \(error)")
+        }
+    }
+}

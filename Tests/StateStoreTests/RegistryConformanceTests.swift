@@ -1,0 +1,159 @@
+import Foundation
+import SpotwiseCore
+import StateStore
+import Testing
+
+/// Metric series, first steps, gate decisions, model versions and alias moves: the same on every store.
+@Suite struct RegistryConformanceTests {
+    static func at(_ seconds: Double) -> Date { Date(timeIntervalSince1970: seconds) }
+
+    static func version(_ model: String, job: String, auc: Double, at seconds: Double) -> ModelVersion {
+        ModelVersion(
+            model: model, version: 0, job: job, createdAt: at(seconds),
+            artifact: ModelArtifact(
+                storage: "file://checkpoints", location: "\(job)/model-attempt-1",
+                manifestDigest: String(repeating: "a", count: 64), bytes: 10),
+            metrics: ["auc": auc], hyperparameters: ["lr": .double(0.1)],
+            lineage: ModelLineage(
+                job: job, jobName: "digits", attempts: 2, interruptions: 1, checkpointStep: 50, checkpointDigest: nil,
+                costUSD: "0.010000"))
+    }
+
+    static func decision(_ job: String, model: String, accepted: Bool, at seconds: Double) -> GateDecision {
+        GateDecision(
+            job: job, model: model, decidedAt: at(seconds), accepted: accepted, reason: accepted ? "ok" : "auc too low",
+            metrics: ["auc": accepted ? 0.9 : 0.5])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func stepsBeyondTheRestoredCheckpointAreReplacedNotAppended(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let job = try await store.submit(submission("j")).job.id
+        // Attempt 1 trains steps 1-80 (loss 1.0 - step/100), committed at 50, then is preempted.
+        let first = (1...80).map { MetricPoint(name: "loss", step: $0, value: 1 - Double($0) / 100, attempt: 1) }
+        try await store.recordMetrics(job: job, attempt: 1, resumedFromStep: 0, points: Array(first[0..<40]))
+        try await store.recordMetrics(job: job, attempt: 1, resumedFromStep: 0, points: Array(first[40...]))
+        // A resend of the same points changes nothing.
+        try await store.recordMetrics(job: job, attempt: 1, resumedFromStep: 0, points: Array(first[70...]))
+        // Attempt 2 resumes from 50 and reports 51-60 with other values.
+        let second = (51...60).map { MetricPoint(name: "loss", step: $0, value: 2, attempt: 2) }
+        try await store.recordMetrics(job: job, attempt: 2, resumedFromStep: 50, points: second)
+
+        let series = try await store.metrics(job: job)
+        #expect(series.map(\.step) == Array(1...60), "no step twice, nothing beyond 60 from the dead attempt")
+        #expect(series.filter { $0.step <= 50 }.allSatisfy { $0.attempt == 1 })
+        #expect(series.filter { $0.step > 50 }.allSatisfy { $0.attempt == 2 && $0.value == 2 })
+        // A late batch of attempt 1 (its worker was fenced meanwhile) never touches attempt 2's steps... the
+        // coordinator refuses it by epoch; the store keeps the newer attempt's point for a step too.
+        await #expect(throws: StateStoreError.jobNotFound(JobID("nope"))) {
+            try await store.recordMetrics(job: JobID("nope"), attempt: 1, resumedFromStep: 0, points: first)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func theFirstStepMarkStays(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let job = try await store.submit(submission("j")).job.id
+        try await store.openSegment(
+            AttemptSegment(
+                job: job, attempt: 1, epoch: LeaseEpoch(1), workerID: "w", provider: "local",
+                pool: AttemptRecordsConformanceTests.spotPool, startedAt: Self.at(1_000), resumedFromStep: nil))
+        try await store.markFirstStep(job: job, attempt: 1, at: Self.at(1_012.5))
+        try await store.markFirstStep(job: job, attempt: 1, at: Self.at(1_020))
+        #expect(try await store.segments(job: job).first?.firstStepAt == Self.at(1_012.5))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func versionsAreNumberedPerModelAndAJobIsDecidedOnce(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let a = try await store.decide(
+            Self.decision("job-a", model: "digits", accepted: true, at: 1_000),
+            version: Self.version("digits", job: "job-a", auc: 0.9, at: 1_000))
+        let rejected = try await store.decide(
+            Self.decision("job-b", model: "digits", accepted: false, at: 1_100), version: nil)
+        let c = try await store.decide(
+            Self.decision("job-c", model: "digits", accepted: true, at: 1_200),
+            version: Self.version("digits", job: "job-c", auc: 0.95, at: 1_200))
+        let other = try await store.decide(
+            Self.decision("job-d", model: "other", accepted: true, at: 1_300),
+            version: Self.version("other", job: "job-d", auc: 0.7, at: 1_300))
+        #expect(a.version == 1 && c.version == 2 && other.version == 1)
+        #expect(rejected.version == nil && !rejected.accepted)
+        // Deciding job-a again (a retried finish, a sweep after a restart) returns the first decision.
+        let again = try await store.decide(
+            Self.decision("job-a", model: "digits", accepted: true, at: 5_000),
+            version: Self.version("digits", job: "job-a", auc: 0.1, at: 5_000))
+        #expect(again == a)
+        let versions = try await store.modelVersions(model: "digits")
+        #expect(versions.map(\.version) == [1, 2])
+        #expect(versions.map(\.metrics) == [["auc": 0.9], ["auc": 0.95]])
+        #expect(
+            versions[0]
+                == {
+                    var v = Self.version("digits", job: "job-a", auc: 0.9, at: 1_000)
+                    v.version = 1
+                    return v
+                }())
+        #expect(try await store.modelVersions(model: nil).count == 3)
+        #expect(try await store.gateDecisions(model: "digits").map(\.job) == ["job-a", "job-b", "job-c"])
+        #expect(try await store.gateDecision(job: JobID("job-b")) == rejected)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aliasesMoveByCompareAndSwapAndKeepTheirHistory(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        for (index, job) in ["a", "b", "c"].enumerated() {
+            _ = try await store.decide(
+                Self.decision(job, model: "digits", accepted: true, at: 1_000 + Double(index)),
+                version: Self.version("digits", job: job, auc: 0.9, at: 1_000 + Double(index)))
+        }
+        let first = try await store.moveAlias(
+            model: "digits", alias: "production", expectedFrom: nil, to: 1, kind: .promote, at: Self.at(2_000))
+        #expect(first.sequence == 1 && first.from == nil && first.to == 1)
+        _ = try await store.moveAlias(
+            model: "digits", alias: "production", expectedFrom: 1, to: 3, kind: .promote, at: Self.at(2_001))
+        // A mover that read the alias before that move is refused, and nothing is recorded.
+        await #expect(throws: StateStoreError.aliasMoved(model: "digits", alias: "production", expected: 1, actual: 3))
+        {
+            _ = try await store.moveAlias(
+                model: "digits", alias: "production", expectedFrom: 1, to: 2, kind: .promote, at: Self.at(2_002))
+        }
+        await #expect(throws: StateStoreError.noSuchModelVersion(model: "digits", version: 9)) {
+            _ = try await store.moveAlias(
+                model: "digits", alias: "staging", expectedFrom: nil, to: 9, kind: .promote, at: Self.at(2_003))
+        }
+        _ = try await store.moveAlias(
+            model: "digits", alias: "production", expectedFrom: 3, to: 1, kind: .rollback, at: Self.at(2_004))
+        let history = try await store.aliasHistory(model: "digits")
+        #expect(history.map(\.to) == [1, 3, 1])
+        #expect(history.map(\.from) == [nil, 1, 3])
+        #expect(history.map(\.kind) == [.promote, .promote, .rollback])
+        #expect(history.map(\.sequence) == [1, 2, 3])
+    }
+
+    @Test(arguments: [StoreKind.sqlite, .postgres])
+    func aVersionThreeDatabaseUpgradesWithItsSegmentsIntact(kind: StoreKind) async throws {
+        guard let (store, location) = try await kind.open(migrated: false) else { return }
+        let sql = try #require(store as? SQLStateStore)
+        try await sql.migrate(upTo: 3)
+        let job = try await store.submit(submission("old-job")).job.id
+        try await store.openSegment(
+            AttemptSegment(
+                job: job, attempt: 1, epoch: LeaseEpoch(1), workerID: "w", provider: "local",
+                pool: AttemptRecordsConformanceTests.spotPool, startedAt: Self.at(1_000), resumedFromStep: nil))
+        try await store.close()
+
+        guard let (reopened, _) = try await kind.open(reopening: location) else { return }
+        defer { Task { try? await reopened.close() } }
+        #expect(try await reopened.schemaVersion() == SQLStateStore.migrations.count)
+        let segment = try #require(try await reopened.segments(job: job).first)
+        #expect(segment.firstStepAt == nil && segment.startedAt == Self.at(1_000))
+        try await reopened.markFirstStep(job: job, attempt: 1, at: Self.at(1_005))
+        #expect(try await reopened.segments(job: job).first?.firstStepAt == Self.at(1_005))
+        #expect(try await reopened.modelVersions(model: nil).isEmpty)
+    }
+}
