@@ -185,10 +185,20 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [
-                "Coordinator", "CoordinatorClient", "StateStore", "SpotwiseCore", "SpotwiseTesting",
+                "Coordinator", "CoordinatorClient", "StateStore", "SpotwiseCore", "SpotwiseTesting", "Reports",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["Reports", "StateStore", "SpotwiseCore", "SpotwiseTesting"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "RegistryTests",
+            dependencies: ["Registry", "StateStore", "SpotwiseCore", "Checkpoints"],
             swiftSettings: strictSwift6
         ),
         .testTarget(
@@ -200,7 +210,7 @@ let package = Package(
             name: "WorkerAgentTests",
             dependencies: [
                 "WorkerAgent", "Provisioners", "Coordinator", "CoordinatorClient", "StateStore", "SpotwiseCore",
-                "SpotwiseTesting",
+                "SpotwiseTesting", "Checkpoints",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -224,7 +234,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SpotwiseCLITests",
-            dependencies: ["SpotwiseCLI", "SpotwiseCore", "SpotwiseTesting"],
+            dependencies: [
+                "SpotwiseCLI", "SpotwiseCore", "SpotwiseTesting", "Registry", "StateStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSwift6
         ),
     ]

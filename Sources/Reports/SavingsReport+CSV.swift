@@ -26,7 +26,7 @@ extension SavingsReport {
     }
 
     /// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
-    static func csvField(_ text: String) -> String {
+    public static func csvField(_ text: String) -> String {
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

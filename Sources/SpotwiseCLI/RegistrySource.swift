@@ -51,11 +51,11 @@ struct SourceOptions: ParsableArguments {
         }
     }
 
-    static func openStore(_ location: String) async throws -> SQLStateStore {
+    static func openStore(_ location: String, creating: Bool = false) async throws -> SQLStateStore {
         let store: SQLStateStore
         if location.hasPrefix("sqlite:") {
             let path = String(location.dropFirst("sqlite:".count))
-            guard FileManager.default.fileExists(atPath: path) else {
+            guard creating || FileManager.default.fileExists(atPath: path) else {
                 throw ValidationError("no state database at \(path) (run `spotwise demo` or pass --db)")
             }
             store = try await SQLStateStore.openSQLite(path: path)

@@ -151,6 +151,19 @@ public struct StoredJob: Hashable, Sendable {
     public var updatedAt: Date
 
     public var state: JobState { record.state }
+
+    public init(
+        id: JobID, spec: JobSpec, record: JobRecord, version: Int, idempotencyKey: String?, submittedAt: Date,
+        updatedAt: Date
+    ) {
+        self.id = id
+        self.spec = spec
+        self.record = record
+        self.version = version
+        self.idempotencyKey = idempotencyKey
+        self.submittedAt = submittedAt
+        self.updatedAt = updatedAt
+    }
 }
 
 public struct JobHistoryEntry: Hashable, Sendable {

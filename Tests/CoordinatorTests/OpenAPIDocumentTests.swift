@@ -21,11 +21,14 @@ import Testing
                 path = nil
             }
         }
-        for route in JobsAPI.routes + WorkersAPI.routes + AttemptsAPI.routes + ["GET /health", "GET /metrics"] {
+        for route in JobsAPI.routes + WorkersAPI.routes + AttemptsAPI.routes + ModelsAPI.routes + ReportsAPI.routes + [
+            "GET /health", "GET /metrics",
+        ] {
             #expect(documented.contains(route), "\(route) is not in docs/openapi.yaml")
         }
         #expect(
-            documented.count == JobsAPI.routes.count + WorkersAPI.routes.count + AttemptsAPI.routes.count + 2,
+            documented.count == JobsAPI.routes.count + WorkersAPI.routes.count + AttemptsAPI.routes.count
+                + ModelsAPI.routes.count + ReportsAPI.routes.count + 2,
             "documented but not served: \(documented)")
     }
 }

@@ -1,3 +1,4 @@
+import Checkpoints
 import Coordinator
 import CoordinatorClient
 import Foundation
@@ -70,6 +71,7 @@ import WorkerAgent
                     deadline: 36h
                     checkpoint: {every_steps: 50, keep_last: 2, storage: "file://\(scratch.path)/checkpoints"}
                     hyperparameters: {epochs: 10, seed: 7}
+                    register: {model: digits-e2e, gate: {metric: auc, min: 0.85}}
                     """
                 let id = try await client.submit(spec: Data(spec.utf8), idempotencyKey: "k").id
                 group.addTask { try await agent("spot-1", coordinator: url, market: marketURL, scratch: scratch).run() }
@@ -102,6 +104,21 @@ import WorkerAgent
                 let segments = try await client.job(id).segments ?? []
                 #expect(segments.map(\.resumedFromStep) == [nil, stopped])
                 #expect((done.metrics?["auc"] ?? 0) > 0.9)
+
+                // Run tracking: one loss per step across both attempts, the second's from the resume on.
+                let tracked = try await client.metrics(job: id)
+                let loss = try #require(tracked.series.first { $0.name == "loss" })
+                #expect(loss.steps == loss.steps.sorted() && Set(loss.steps).count == loss.steps.count)
+                #expect(
+                    zip(loss.steps, loss.attempts).allSatisfy { step, attempt in (step <= stopped) == (attempt == 1) })
+                // The registry: the gate passed, the output is version 1 and its artifact verifies.
+                let version = try #require(try await client.models().first?.latest)
+                #expect(version.model == "digits-e2e" && version.version == 1 && version.lineage.interruptions == 1)
+                let manifest = try await LocalCheckpointStore(root: scratch.appendingPathComponent("checkpoints"))
+                    .verify(
+                        location: version.artifact.location, manifestDigest: version.artifact.manifestDigest)
+                #expect(manifest.files.map(\.path).contains("metrics.json"))
+                #expect(segments.allSatisfy { $0.costUSD != "0.000000" })
                 group.cancelAll()
             }
         }

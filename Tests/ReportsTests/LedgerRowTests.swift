@@ -1,0 +1,69 @@
+import Foundation
+import Reports
+import SpotwiseCore
+import StateStore
+import Testing
+
+@Suite struct LedgerRowTests {
+    static let pool = WorkerPool(
+        region: "us-east-1", market: .spot, instanceType: "g5.xlarge", pricePerHour: Money(micros: 3_600_000),
+        onDemandPricePerHour: Money(micros: 7_200_000))
+
+    static func segment(
+        start: Double, firstStep: Double?, end: Double?, reason: String?, resumed: Int?, last: Int?, committed: Int?
+    ) -> AttemptSegment {
+        var segment = AttemptSegment(
+            job: JobID("job-1"), attempt: 2, epoch: LeaseEpoch(2), workerID: "w", provider: "sagemaker", pool: pool,
+            startedAt: Date(timeIntervalSince1970: start), resumedFromStep: resumed)
+        segment.firstStepAt = firstStep.map { Date(timeIntervalSince1970: $0) }
+        segment.endedAt = end.map { Date(timeIntervalSince1970: $0) }
+        segment.endReason = reason
+        segment.lastStep = last
+        segment.committedStep = committed
+        return segment
+    }
+
+    @Test func anInterruptedSegmentSplitsIntoOverheadLostAndUsefulThatAddUp() {
+        // 620 s at $3.60/h ($0.001/s): 20 s to the first step, then 120 steps (100 -> 220) of which
+        // 100 were committed: 20 steps lost, i.e. 100 s of the 600 s of compute.
+        let row = LedgerRow(
+            segment: Self.segment(
+                start: 1_000, firstStep: 1_020, end: 1_620, reason: "preempted with notice", resumed: 100, last: 220,
+                committed: 200),
+            job: nil, now: Date(timeIntervalSince1970: 9_999))
+        #expect(row.billedMilliseconds == 620_000)
+        #expect(row.overheadMilliseconds == 20_000)
+        #expect(row.lostMilliseconds == 100_000)
+        #expect(row.usefulMilliseconds == 500_000)
+        #expect(row.usefulSteps == 100 && row.lostSteps == 20)
+        #expect(row.interrupted)
+        #expect(row.cost == Money(micros: 620_000))
+        #expect(row.overheadCost == Money(micros: 20_000))
+        #expect(row.lostCost == Money(micros: 100_000))
+        // The useful 500 s at the on-demand $7.20/h; every billed second on demand for SageMaker's figure.
+        #expect(row.onDemandEquivalent == Money(micros: 1_000_000))
+        #expect(row.onDemandForBilledTime == Money(micros: 1_240_000))
+    }
+
+    @Test func aCompletedSegmentLosesNothingAndARunningOneIsPricedUpToNow() {
+        let done = LedgerRow(
+            segment: Self.segment(
+                start: 0, firstStep: 10, end: 110, reason: "completed", resumed: 50, last: 100, committed: 50),
+            job: nil, now: Date(timeIntervalSince1970: 500))
+        #expect(done.lostSteps == 0 && done.usefulSteps == 50 && done.lostMilliseconds == 0)
+        #expect(!done.interrupted)
+        let running = LedgerRow(
+            segment: Self.segment(
+                start: 0, firstStep: 30, end: nil, reason: nil, resumed: nil, last: nil, committed: nil),
+            job: nil, now: Date(timeIntervalSince1970: 90))
+        #expect(running.billedMilliseconds == 90_000 && running.overheadMilliseconds == 30_000)
+        #expect(running.cost == Money(micros: 90_000) && running.lostCost == .zero)
+        // Lost before any step was trained: all overhead, no useful compute.
+        let lost = LedgerRow(
+            segment: Self.segment(
+                start: 0, firstStep: nil, end: 40, reason: "lost (lease expired)", resumed: 10, last: nil, committed: 10
+            ),
+            job: nil, now: Date(timeIntervalSince1970: 90))
+        #expect(lost.overheadMilliseconds == 40_000 && lost.onDemandEquivalent == .zero && lost.interrupted)
+    }
+}
