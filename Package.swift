@@ -156,6 +156,12 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .executableTarget(
+            name: "ReportBenchmark",
+            dependencies: ["Reports", "StateStore", "SpotwiseCore"],
+            path: "Benchmarks/ReportBenchmark",
+            swiftSettings: strictSwift6
+        ),
+        .executableTarget(
             name: "CheckpointBenchmark",
             dependencies: ["Checkpoints"],
             path: "Benchmarks/CheckpointBenchmark",

@@ -1,3 +1,5 @@
+import SpotwiseCore
+
 /// `NAME`, `NAME:VERSION` or `NAME@ALIAS`, as the CLI and `/v1/models` take them.
 public struct ModelReference: Hashable, Sendable, CustomStringConvertible {
     public enum Selector: Hashable, Sendable {
@@ -40,12 +42,10 @@ public struct ModelReference: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Model names follow job names' rule (lowercase letters, digits, hyphens; up to 63).
+    /// Model names follow the job spec's `register.model` rule.
     public static func checkModel(_ name: String) throws(RegistryError) {
-        guard isName(name, extra: "-") else {
-            throw .invalid(
-                "'\(name)' is not a model name: lowercase letters, digits and hyphens, starting with a letter, at most 63"
-            )
+        guard SpecValueParsing.isValidModelName(name) else {
+            throw .invalid("'\(name)' is not a model name: \(SpecValueParsing.modelNameGrammar)")
         }
     }
 

@@ -60,7 +60,9 @@ extension SavingsReport {
             "lost steps", "ended", "actual", "on-demand equiv.",
         ] { page += "<th>\(Self.escape(title))</th>" }
         page += "</tr>\n"
-        for row in segments {
+        // A page to mail around: the newest rows only; the JSON and CSV forms hold them all.
+        let shown = segments.suffix(Self.maxLedgerRowsInPage)
+        for row in shown {
             page += Self.row([
                 row.jobName.isEmpty ? row.job : "\(row.jobName) \(row.job)", "\(row.attempt)",
                 "\(row.provider)/\(row.region) \(row.instanceType)", row.market.rawValue,
@@ -70,7 +72,11 @@ extension SavingsReport {
                 row.onDemandEquivalent.exactDescription,
             ])
         }
-        page += "</table>\n</body></html>\n"
+        page += "</table>\n"
+        if shown.count < segments.count {
+            page += "<p>The newest \(shown.count) of \(segments.count) segments; every row is in the JSON form.</p>\n"
+        }
+        page += "</body></html>\n"
         return page
     }
 
@@ -80,7 +86,7 @@ extension SavingsReport {
             return "<p>No attempt segments in this window.</p>\n"
         }
         let span = max(1, last.timeIntervalSince(first))
-        let bucket = [60.0, 300, 3600, 21_600, 86_400, 604_800].first { span / $0 <= 40 } ?? 2_592_000
+        let bucket = [5.0, 15, 60, 300, 900, 3600, 21_600, 86_400, 604_800].first { span / $0 <= 40 } ?? 2_592_000
         let count = Int(span / bucket) + 1
         var spot = [Int64](repeating: 0, count: count)
         var onDemand = [Int64](repeating: 0, count: count)
@@ -123,7 +129,7 @@ extension SavingsReport {
             svg += "width=\(Self.f(max(1, barWidth - 2))) height=\(Self.f(onDemandHeight)) fill=\"#e0923a\"/>\n"
         }
         let points = cumulative.enumerated().map { index, value in
-            "\(Self.f(left + (Double(index) + 0.5) * barWidth)),\(Self.f(plotHeight + 10 - Double(value) * scale))"
+            "\(Self.number(left + (Double(index) + 0.5) * barWidth)),\(Self.number(plotHeight + 10 - Double(value) * scale))"
         }.joined(separator: " ")
         svg += "<polyline points=\"\(points)\" fill=\"none\" stroke=\"#2e9d57\" stroke-width=\"2\"/>\n"
         svg += "<text x=\"\(left)\" y=\"\(height - 6)\" font-size=\"11\">\(Self.timestamp(first))</text>"
@@ -135,14 +141,19 @@ extension SavingsReport {
         return svg
     }
 
-    static func f(_ value: Double) -> String { "\"\(String(format: "%.1f", value))\"" }
+    /// An SVG attribute value, quoted.
+    static func f(_ value: Double) -> String { "\"\(number(value))\"" }
+    static func number(_ value: Double) -> String { String(format: "%.1f", value) }
 
     static func row(_ cells: [String]) -> String {
         "<tr>" + cells.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n"
     }
 
+    public static let maxLedgerRowsInPage = 1_000
+
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        guard text.contains(where: { $0 == "&" || $0 == "<" || $0 == ">" || $0 == "\"" }) else { return text }
+        return text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
@@ -162,8 +173,6 @@ extension SavingsReport {
     }
 
     public static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        date.formatted(.iso8601)
     }
 }

@@ -140,7 +140,7 @@ struct Job: AsyncParsableCommand {
                 "newest checkpoint: step \(checkpoint.step) (attempt \(checkpoint.attempt)) at \(checkpoint.location)")
         }
         if let cost = job.costUSD, let onDemand = job.onDemandCostUSD {
-            lines.append("cost so far: $\(cost) (on-demand would be $\(onDemand))")
+            lines.append("cost so far: $\(cost) (the same useful compute on demand: $\(onDemand))")
         }
         if let metrics = job.metrics, !metrics.isEmpty {
             lines.append(

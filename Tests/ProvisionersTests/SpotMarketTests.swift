@@ -79,7 +79,12 @@ import Testing
         #expect(!provisioner.isRunning("spot-a") && provisioner.isRunning("od-a") && provisioner.isRunning("spot-b"))
         // An interruption elsewhere relaunches (relaunch 0 s); the reclaimed region does not.
         try await provisioner.interrupt(configuration.nodes[2], withNotice: false)
-        try await Task.sleep(for: .milliseconds(300))
+        // The relaunch is a real process start: wait for it (bounded), not for a fixed time, which
+        // a loaded machine overran (seen in a full test run).
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !provisioner.isRunning("spot-b") && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(provisioner.isRunning("spot-b") && !provisioner.isRunning("spot-a"))
         try provisioner.restore(region: "a")
         #expect(provisioner.isRunning("spot-a"))

@@ -48,7 +48,8 @@ import Testing
         #expect(
             try ModelReference(parsing: "digits@production")
                 == ModelReference(model: "digits", selector: .alias("production")))
-        for bad in ["digits:0", "digits:x", "Digits", "../etc", "digits@Prod", "", "digits@"] {
+        #expect(try ModelReference(parsing: "Digits_v2.1:2").model == "Digits_v2.1", "the spec's model names")
+        for bad in ["digits:0", "digits:x", "../etc", "-digits", "digits@Prod", "", "digits@", "a/b"] {
             #expect(throws: RegistryError.self, "\(bad)") { try ModelReference(parsing: bad) }
         }
         do {

@@ -129,6 +129,10 @@ import Testing
         let html = SavingsReport(rows: rows, since: nil, until: nil, by: .team, generatedAt: Date()).html()
         #expect(html.hasPrefix("<!doctype html>"))
         #expect(html.contains("<svg") && html.contains("<polyline"))
+        // Attribute values are quoted once: the polyline's points are plain numbers.
+        let points = html.components(separatedBy: "<polyline points=\"")[1].prefix { $0 != "\"" }
+        #expect(
+            !points.isEmpty && points.allSatisfy { $0.isNumber || $0 == "." || $0 == "," || $0 == " " || $0 == "-" })
         #expect(!html.contains("<script"), "nothing runs, and a tag value is escaped")
         #expect(html.contains("&lt;script&gt;"))
         #expect(!html.contains("src=") && !html.contains("href=") && !html.contains("@import"))

@@ -2,7 +2,7 @@ import Foundation
 
 /// Parsers for the small textual languages inside a job spec. Each returns nil on anything
 /// outside its grammar; the caller reports what was found and what is allowed.
-enum SpecValueParsing {
+public enum SpecValueParsing {
     static let durationGrammar = "a duration like 36h, 90m, 1h30m, 2d or 45s"
     static let deadlineGrammar = "\(durationGrammar) (from submission), or an RFC 3339 time like 2026-12-01T18:00:00Z"
 
@@ -112,9 +112,9 @@ enum SpecValueParsing {
         return name.allSatisfy(isAllowed) && first != "-" && last != "-"
     }
 
-    static let modelNameGrammar = "1-128 letters, digits, '.', '_' and '-', starting with a letter or digit"
+    public static let modelNameGrammar = "1-128 letters, digits, '.', '_' and '-', starting with a letter or digit"
 
-    static func isValidModelName(_ name: String) -> Bool {
+    public static func isValidModelName(_ name: String) -> Bool {
         guard (1...128).contains(name.count), let first = name.first, first.isASCII, first.isLetter || first.isNumber
         else { return false }
         return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
