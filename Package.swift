@@ -41,8 +41,17 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .target(
-            name: "Checkpoints",
+            name: "CloudAuth",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSwift6
+        ),
+        .target(
+            name: "Checkpoints",
+            dependencies: [
+                "CloudAuth",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strictSwift6
         ),
         .target(
@@ -205,6 +214,11 @@ let package = Package(
         .testTarget(
             name: "RegistryTests",
             dependencies: ["Registry", "StateStore", "SpotwiseCore", "Checkpoints"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "CloudAuthTests",
+            dependencies: ["CloudAuth"],
             swiftSettings: strictSwift6
         ),
         .testTarget(

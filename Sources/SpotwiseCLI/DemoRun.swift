@@ -137,7 +137,12 @@ struct DemoRun {
         }
         if let live { parts.append("attempt \(live.attempt) on \(live.placement)") }
         parts.append("interruptions \(interruptions)")
-        if let cost = job.costUSD, let money = Money(decimalDollars: cost) { parts.append("cost \(money)") }
+        if let cost = job.costUSD, let money = Money(decimalDollars: cost) {
+            // Under a dollar (the demo's whole bill is), cents would read $0.00 for most of the run.
+            parts.append(
+                money.micros < Money.microsPerDollar
+                    ? "cost $\(String(format: "%.4f", money.dollars))" : "cost \(money)")
+        }
         if let waiting = job.waiting { parts.append("(\(waiting))") }
         return parts.joined(separator: "  ")
     }
