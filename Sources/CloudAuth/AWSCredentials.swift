@@ -118,10 +118,17 @@ public struct AWSCredentialChain: Sendable {
 
     /// The JSON both the container endpoint and IMDS answer with.
     struct TemporaryCredentials: Decodable {
-        var AccessKeyId: String
-        var SecretAccessKey: String
-        var Token: String?
-        var Expiration: String?
+        var accessKeyID: String
+        var secretAccessKey: String
+        var token: String?
+        var expiration: String?
+
+        enum CodingKeys: String, CodingKey {
+            case accessKeyID = "AccessKeyId"
+            case secretAccessKey = "SecretAccessKey"
+            case token = "Token"
+            case expiration = "Expiration"
+        }
     }
 
     static func decodeTemporary(_ data: Data, source: String) throws -> AWSCredentials {
@@ -131,9 +138,9 @@ public struct AWSCredentialChain: Sendable {
         } catch {
             throw AWSCredentialsError("\(source) answered something that is not credentials JSON: \(error)")
         }
-        let expiration = decoded.Expiration.flatMap { ISO8601DateFormatter().date(from: $0) }
+        let expiration = decoded.expiration.flatMap { ISO8601DateFormatter().date(from: $0) }
         return AWSCredentials(
-            accessKeyID: decoded.AccessKeyId, secretAccessKey: decoded.SecretAccessKey, sessionToken: decoded.Token,
+            accessKeyID: decoded.accessKeyID, secretAccessKey: decoded.secretAccessKey, sessionToken: decoded.token,
             expiration: expiration, source: source)
     }
 
