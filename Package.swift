@@ -42,7 +42,10 @@ let package = Package(
         ),
         .target(
             name: "CloudAuth",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strictSwift6
         ),
         .target(
@@ -125,6 +128,7 @@ let package = Package(
                 "SpotwiseCore",
                 "Spawning",
                 "Checkpoints",
+                "CloudAuth",
                 "CoordinatorClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -148,6 +152,7 @@ let package = Package(
                 "WorkerAgent",
                 "Registry",
                 "Reports",
+                "CloudAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift6
@@ -223,14 +228,14 @@ let package = Package(
         ),
         .testTarget(
             name: "CheckpointsTests",
-            dependencies: ["Checkpoints", "SpotwiseTesting"],
+            dependencies: ["Checkpoints", "CloudAuth", "SpotwiseTesting"],
             swiftSettings: strictSwift6
         ),
         .testTarget(
             name: "WorkerAgentTests",
             dependencies: [
                 "WorkerAgent", "Provisioners", "Coordinator", "CoordinatorClient", "StateStore", "SpotwiseCore",
-                "SpotwiseTesting", "Checkpoints",
+                "SpotwiseTesting", "Checkpoints", "CloudAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

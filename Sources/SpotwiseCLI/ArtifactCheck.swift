@@ -1,4 +1,5 @@
 import Checkpoints
+import CloudAuth
 import Foundation
 import SpotwiseCore
 

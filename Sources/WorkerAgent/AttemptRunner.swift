@@ -1,4 +1,5 @@
 import Checkpoints
+import CloudAuth
 import CoordinatorClient
 import Foundation
 import Logging
@@ -47,10 +48,16 @@ struct AttemptRunner {
     var epoch: UInt64 { assignment.epoch }
 
     /// The checkpoint store named by the job's `checkpoint.storage`.
-    func checkpointStore() throws -> LocalCheckpointStore {
+    func checkpointStore() throws -> any CheckpointStore {
         let storage = assignment.checkpointStorage
+        if storage.hasPrefix("s3://") {
+            let credentials = configuration.awsCredentials
+            return try S3CheckpointStore.parse(
+                storage, region: configuration.awsRegion, endpoint: configuration.s3Endpoint,
+                credentials: { try await credentials.current() })
+        }
         guard storage.hasPrefix("file://") else {
-            throw WatcherError("checkpoint storage \(storage) needs a provider that is not built yet (issue 8: s3://)")
+            throw WatcherError("checkpoint storage \(storage) is neither file:// nor s3://")
         }
         let path = String(storage.dropFirst("file://".count))
         let root = path.hasPrefix("/") ? URL(fileURLWithPath: path) : configuration.jobRoot.appendingPathComponent(path)

@@ -1,4 +1,5 @@
 import Checkpoints
+import CloudAuth
 import CoordinatorClient
 import Foundation
 import Logging
@@ -22,12 +23,22 @@ public struct WorkerAgentConfiguration: Sendable {
     public var exitAfterTermination: Bool
     /// Extra environment for every trainer.
     public var environment: [String: String]
+    /// AWS credentials for `s3://` checkpoint storage (the standard chain, resolved on first use).
+    public var awsCredentials: AWSCredentialCache
+    /// The AWS region and S3 endpoint for `s3://` storage (default: `AWS_REGION`, `AWS_ENDPOINT_URL_S3`).
+    public var awsRegion: String
+    public var s3Endpoint: URL?
 
     public init(
         coordinatorURL: String, bootstrapToken: String, name: String, provider: ProviderName, pool: WorkerPool,
         workDirectory: URL, jobRoot: URL, watchers: [any InterruptionWatcher], noticeWindowSeconds: Double = 120,
-        exitAfterTermination: Bool = true, environment: [String: String] = [:]
+        exitAfterTermination: Bool = true, environment: [String: String] = [:],
+        awsCredentials: AWSCredentialCache = AWSCredentialCache(chain: .live()),
+        awsRegion: String = AWSEnvironment.region(), s3Endpoint: URL? = AWSEnvironment.endpoint(service: "s3")
     ) {
+        self.awsCredentials = awsCredentials
+        self.awsRegion = awsRegion
+        self.s3Endpoint = s3Endpoint
         self.coordinatorURL = coordinatorURL
         self.bootstrapToken = bootstrapToken
         self.name = name

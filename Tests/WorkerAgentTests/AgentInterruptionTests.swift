@@ -1,4 +1,5 @@
 import Checkpoints
+import CloudAuth
 import Coordinator
 import CoordinatorClient
 import Foundation
@@ -18,7 +19,9 @@ import WorkerAgent
     static let admin = "admin-token"
     static let bootstrap = "bootstrap-token"
 
-    func agent(_ name: String, coordinator: String, market: String, scratch: URL) -> WorkerAgent {
+    func agent(
+        _ name: String, coordinator: String, market: String, scratch: URL, s3: URL? = nil
+    ) -> WorkerAgent {
         var logger = Logger(label: "test.agent.\(name)")
         logger.logLevel = .critical
         return WorkerAgent(
@@ -29,7 +32,13 @@ import WorkerAgent
                     onDemandPricePerHour: Money(micros: 1_200_000)),
                 workDirectory: scratch.appendingPathComponent(name), jobRoot: RepositoryPaths.root,
                 watchers: [EC2MetadataWatcher(baseURL: "\(market)/nodes/\(name)")], noticeWindowSeconds: 10,
-                environment: ["DIGITS_STEP_DELAY_MS": "20"]),
+                environment: ["DIGITS_STEP_DELAY_MS": "20"],
+                awsCredentials: AWSCredentialCache(
+                    chain: AWSCredentialChain(
+                        environment: ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "test"],
+                        home: "/nonexistent",
+                        fetch: { _, url, _ in throw AWSCredentialsError("no metadata here: \(url)") })),
+                awsRegion: "us-east-1", s3Endpoint: s3),
             logger: logger)
     }
 
@@ -119,6 +128,63 @@ import WorkerAgent
                         location: version.artifact.location, manifestDigest: version.artifact.manifestDigest)
                 #expect(manifest.files.map(\.path).contains("metrics.json"))
                 #expect(segments.allSatisfy { $0.costUSD != "0.000000" })
+                group.cancelAll()
+            }
+        }
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    /// The same path with checkpoints and the model in S3 (the moto server on loopback): a run that
+    /// commits every 50 steps, registers its model, and whose artifact verifies in the bucket.
+    @Test func checkpointsAndTheModelGoToS3() async throws {
+        guard let moto = ProcessInfo.processInfo.environment["SPOTWISE_TEST_MOTO_URL"].flatMap(URL.init(string:)) else {
+            #expect(ProcessInfo.processInfo.environment["CI"] == nil, "CI must set SPOTWISE_TEST_MOTO_URL")
+            print("skipped (agent on S3): SPOTWISE_TEST_MOTO_URL is unset; .ci/run starts moto and sets it")
+            return
+        }
+        let bucket = "agent-\(UUID().uuidString.prefix(8).lowercased())"
+        let sender = AWSRequestSender(
+            endpoint: moto, region: "us-east-1", service: "s3",
+            credentials: { AWSCredentials(accessKeyID: "AKIDTEST", secretAccessKey: "test") })
+        _ = try await sender.send("PUT", "/\(bucket)")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("agent-s3-\(UUID().uuidString)")
+        var logger = Logger(label: "test.coordinator")
+        logger.logLevel = .critical
+        let ports = AsyncStream.makeStream(of: Int.self)
+        let coordinator = try await CoordinatorApplication.application(
+            store: InMemoryStateStore(), tokens: AccessTokens(admin: Self.admin, bootstrap: Self.bootstrap),
+            settings: .init(host: "127.0.0.1", port: 0), leaseClock: MonotonicLeaseClock(),
+            leasePolicy: LeasePolicy(
+                heartbeatMilliseconds: 300, leaseMilliseconds: 3_000, restartGraceMilliseconds: 3_000),
+            schedulerPeriodMilliseconds: 100, logger: logger, onServerRunning: { ports.continuation.yield($0) })
+        let market = SimulatedSpotMarket()
+        try await withLiveServer(market.router()) { marketURL in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await coordinator.runService(gracefulShutdownSignals: []) }
+                var iterator = ports.stream.makeAsyncIterator()
+                let url = "http://127.0.0.1:\(await iterator.next() ?? 0)"
+                let client = CoordinatorClient(baseURL: url, token: Self.admin, timeout: .seconds(5))
+                let spec = """
+                    name: digits-s3
+                    run: python3 jobs/digits/train.py
+                    checkpoint: {every_steps: 50, keep_last: 2, storage: "s3://\(bucket)/runs"}
+                    hyperparameters: {epochs: 10, seed: 7}
+                    register: {model: digits-s3, gate: {metric: auc, min: 0.85}}
+                    """
+                let id = try await client.submit(spec: Data(spec.utf8), idempotencyKey: "s3").id
+                group.addTask {
+                    try await agent("spot-s3", coordinator: url, market: marketURL, scratch: scratch, s3: moto).run()
+                }
+                let done = try await waitFor(client, id) { $0.isTerminal }
+                #expect(done.state == "succeeded")
+                let store = S3CheckpointStore(bucket: bucket, prefix: "runs", sender: sender)
+                let steps = try await store.committedSteps(job: id)
+                #expect(steps == [150, 200], "keep_last 2 of the committed steps, in the bucket")
+                let version = try #require(try await client.models().first?.latest)
+                #expect(version.artifact.storage == "s3://\(bucket)/runs")
+                let manifest = try await store.verify(
+                    location: version.artifact.location, manifestDigest: version.artifact.manifestDigest)
+                #expect(manifest.files.map(\.path).contains("metrics.json"))
                 group.cancelAll()
             }
         }

@@ -1,0 +1,289 @@
+import CloudAuth
+import Crypto
+import Foundation
+
+/// Checkpoints in S3 (or an S3-compatible store) under `s3://BUCKET/PREFIX/`, with the local
+/// store's layout (`JOB/step-0000000050/FILES` and `manifest.json`) and rules: files first, the
+/// manifest last (S3 is strongly consistent, so a visible manifest means every file is there),
+/// restore only what verifies, retention by committed step. Large files go up as multipart uploads
+/// with parts sent in parallel and retried; path-style URLs (`ENDPOINT/BUCKET/KEY`), which every
+/// S3-compatible server and the moto server take.
+public struct S3CheckpointStore: CheckpointStore {
+    public let bucket: String
+    public let prefix: String
+    let sender: AWSRequestSender
+    let now: @Sendable () -> Date
+    /// Files larger than this go up in parts of this size (S3's minimum part is 5 MiB).
+    public var partBytes: Int
+    public var parallelParts: Int
+
+    public init(
+        bucket: String, prefix: String, sender: AWSRequestSender, partBytes: Int = 8 << 20, parallelParts: Int = 4,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.bucket = bucket
+        self.prefix = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        self.sender = sender
+        self.partBytes = max(5 << 20, partBytes)
+        self.parallelParts = max(1, parallelParts)
+        self.now = now
+    }
+
+    /// The store for `s3://BUCKET/PREFIX`; `endpoint` overrides AWS's (moto, MinIO).
+    public static func parse(
+        _ storage: String, region: String, endpoint: URL?,
+        credentials: @escaping @Sendable () async throws -> AWSCredentials
+    ) throws -> S3CheckpointStore {
+        guard storage.hasPrefix("s3://") else { throw CheckpointError.invalidName(storage) }
+        let rest = storage.dropFirst("s3://".count)
+        let bucket = String(rest.prefix { $0 != "/" })
+        guard !bucket.isEmpty else { throw CheckpointError.invalidName(storage) }
+        let prefix = String(rest.dropFirst(bucket.count))
+        let base = endpoint ?? URL(string: "https://s3.\(region).amazonaws.com")!
+        return S3CheckpointStore(
+            bucket: bucket, prefix: prefix,
+            sender: AWSRequestSender(endpoint: base, region: region, service: "s3", credentials: credentials))
+    }
+
+    // MARK: Keys
+
+    func jobKey(_ job: String) throws -> String {
+        _ = try LocalCheckpointStore(root: URL(fileURLWithPath: "/")).jobDirectory(job)  // the same name rule
+        return prefix.isEmpty ? job : "\(prefix)/\(job)"
+    }
+
+    func objectPath(_ key: String) -> String { "/\(bucket)/\(key)" }
+
+    // MARK: Commit
+
+    public func commit(job: String, attempt: Int, step: Int, from directory: URL) async throws -> CommittedCheckpointRef
+    {
+        try await commitDirectory(
+            job: job, attempt: attempt, step: step, name: LocalCheckpointStore.directoryName(step: step),
+            from: directory)
+    }
+
+    public func commitArtifact(job: String, attempt: Int, from directory: URL) async throws -> CommittedCheckpointRef {
+        try await commitDirectory(
+            job: job, attempt: attempt, step: 0, name: LocalCheckpointStore.artifactDirectoryName(attempt: attempt),
+            from: directory)
+    }
+
+    func commitDirectory(job: String, attempt: Int, step: Int, name: String, from directory: URL) async throws
+        -> CommittedCheckpointRef
+    {
+        let base = "\(try jobKey(job))/\(name)"
+        if let existing = try await manifestData(base) {
+            let manifest = try LocalCheckpointStore.decodeManifest(existing)
+            return CommittedCheckpointRef(
+                step: step, location: "\(job)/\(name)", manifestDigest: AWSSigner.sha256Hex(existing),
+                bytes: manifest.files.reduce(0) { $0 + $1.size })
+        }
+        var entries: [CheckpointManifest.Entry] = []
+        for relative in try LocalCheckpointStore.regularFiles(under: directory) {
+            let (size, digest) = try await upload(
+                directory.appendingPathComponent(relative), key: "\(base)/\(relative)")
+            entries.append(CheckpointManifest.Entry(path: relative, size: size, sha256: digest))
+        }
+        let manifest = CheckpointManifest(job: job, attempt: attempt, step: step, createdAt: now(), files: entries)
+        let data = try CheckpointManifest.encoder.encode(manifest)
+        _ = try await sender.send(
+            "PUT", objectPath("\(base)/\(CheckpointManifest.fileName)"),
+            headers: [("content-type", "application/json")],
+            body: data)
+        return CommittedCheckpointRef(
+            step: step, location: "\(job)/\(name)", manifestDigest: AWSSigner.sha256Hex(data),
+            bytes: entries.reduce(0) { $0 + $1.size })
+    }
+
+    /// One object from a file: a single PUT, or a multipart upload with parallel parts. Returns the
+    /// size and SHA-256 of what was read (and sent).
+    func upload(_ file: URL, key: String) async throws -> (Int64, String) {
+        let handle = try FileHandle(forReadingFrom: file)
+        defer { try? handle.close() }
+        let size = Int64(try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int ?? 0)
+        var hasher = StreamingSHA256()
+        if size <= Int64(partBytes) {
+            let data = try handle.readToEnd() ?? Data()
+            hasher.update(data)
+            _ = try await sender.send("PUT", objectPath(key), body: data)
+            return (Int64(data.count), hasher.finalizeHex())
+        }
+        let created = try await sender.send("POST", objectPath(key), query: [("uploads", "")])
+        guard let uploadID = XMLTags.first("UploadId", in: String(decoding: created.body, as: UTF8.self)) else {
+            throw CheckpointError.io("S3 gave no UploadId for \(key)")
+        }
+        do {
+            var etags: [Int: String] = [:]
+            try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                var number = 0
+                var inFlight = 0
+                while let part = try handle.read(upToCount: partBytes), !part.isEmpty {
+                    hasher.update(part)
+                    number += 1
+                    if inFlight == parallelParts, let (done, etag) = try await group.next() {
+                        etags[done] = etag
+                        inFlight -= 1
+                    }
+                    let partNumber = number
+                    group.addTask {
+                        let response = try await sender.send(
+                            "PUT", objectPath(key),
+                            query: [("partNumber", String(partNumber)), ("uploadId", uploadID)],
+                            body: part)
+                        guard let etag = response.header("ETag") else {
+                            throw CheckpointError.io("S3 gave no ETag for part \(partNumber) of \(key)")
+                        }
+                        return (partNumber, etag)
+                    }
+                    inFlight += 1
+                }
+                for try await (done, etag) in group { etags[done] = etag }
+            }
+            let parts = etags.keys.sorted().map {
+                "<Part><PartNumber>\($0)</PartNumber><ETag>\(XMLTags.escape(etags[$0]!))</ETag></Part>"
+            }.joined()
+            let body = Data("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8)
+            let completed = try await sender.send("POST", objectPath(key), query: [("uploadId", uploadID)], body: body)
+            // S3 may answer 200 with an error document for a completion that failed.
+            let text = String(decoding: completed.body, as: UTF8.self)
+            if let code = XMLTags.first("Code", in: text) {
+                throw AWSError(status: completed.status, code: code, message: XMLTags.first("Message", in: text) ?? "")
+            }
+        } catch {
+            _ = try? await sender.send("DELETE", objectPath(key), query: [("uploadId", uploadID)])
+            throw error
+        }
+        return (size, hasher.finalizeHex())
+    }
+
+    // MARK: Reading
+
+    func manifestData(_ base: String) async throws -> Data? {
+        do {
+            return try await sender.send("GET", objectPath("\(base)/\(CheckpointManifest.fileName)")).body
+        } catch let error as AWSError where error.status == 404 {
+            return nil
+        }
+    }
+
+    /// Every key under `prefix/JOB/`, relative to it.
+    func keys(job: String) async throws -> [String] {
+        let base = "\(try jobKey(job))/"
+        var keys: [String] = []
+        var token: String?
+        repeat {
+            var query = [("list-type", "2"), ("prefix", base)]
+            if let token { query.append(("continuation-token", token)) }
+            let response = try await sender.send("GET", "/\(bucket)", query: query)
+            let text = String(decoding: response.body, as: UTF8.self)
+            keys += XMLTags.all("Key", in: text).map { String($0.dropFirst(base.count)) }
+            token =
+                XMLTags.first("IsTruncated", in: text) == "true"
+                ? XMLTags.first("NextContinuationToken", in: text) : nil
+        } while token != nil
+        return keys
+    }
+
+    public func committedSteps(job: String) async throws -> [Int] {
+        try await keys(job: job).compactMap { key -> Int? in
+            let parts = key.split(separator: "/")
+            guard parts.count == 2, parts[1] == CheckpointManifest.fileName else { return nil }
+            return LocalCheckpointStore.step(ofDirectory: String(parts[0]))
+        }.sorted()
+    }
+
+    public func restore(job: String, atMost: Int?, into directory: URL) async throws -> RestoreResult {
+        var skipped: [(step: Int, reason: String)] = []
+        for step in try await committedSteps(job: job).reversed() where atMost.map({ step <= $0 }) ?? true {
+            let name = LocalCheckpointStore.directoryName(step: step)
+            do {
+                let (manifest, digest) = try await fetch(
+                    base: "\(try jobKey(job))/\(name)", into: directory, expectedDigest: nil)
+                return RestoreResult(
+                    restored: CommittedCheckpointRef(
+                        step: step, location: "\(job)/\(name)", manifestDigest: digest,
+                        bytes: manifest.files.reduce(0) { $0 + $1.size }),
+                    skipped: skipped)
+            } catch let error as CheckpointError {
+                skipped.append((step, error.description))
+                try? FileManager.default.removeItem(at: directory)
+            }
+        }
+        return RestoreResult(restored: nil, skipped: skipped)
+    }
+
+    /// Reads a manifest and every file it lists (into `directory`, or only hashing when nil),
+    /// checking sizes and hashes (and the manifest's digest when given).
+    func fetch(base: String, into directory: URL?, expectedDigest: String?) async throws -> (CheckpointManifest, String)
+    {
+        guard let data = try await manifestData(base) else {
+            throw CheckpointError.unreadableManifest("no \(CheckpointManifest.fileName) under s3://\(bucket)/\(base)")
+        }
+        let digest = AWSSigner.sha256Hex(data)
+        if let expectedDigest, digest != expectedDigest {
+            throw CheckpointError.manifestDigestMismatch(expected: expectedDigest, found: digest)
+        }
+        let manifest = try LocalCheckpointStore.decodeManifest(data)
+        let fm = FileManager.default
+        if let directory {
+            if fm.fileExists(atPath: directory.path) { try fm.removeItem(at: directory) }
+            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+        for entry in manifest.files {
+            guard CheckpointManifest.isSafe(entry.path) else { throw CheckpointError.unsafePath(entry.path) }
+            let target = directory?.appendingPathComponent(entry.path)
+            if let target {
+                try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            }
+            let got: (bytes: Int64, sha256: String)
+            do {
+                got = try await sender.download(objectPath("\(base)/\(entry.path)"), to: target)
+            } catch let error as AWSError where error.status == 404 {
+                throw CheckpointError.missingFile(entry.path)
+            }
+            guard got.bytes == entry.size else {
+                throw CheckpointError.sizeMismatch(path: entry.path, expected: entry.size, found: got.bytes)
+            }
+            guard got.sha256 == entry.sha256 else {
+                throw CheckpointError.hashMismatch(path: entry.path, expected: entry.sha256, found: got.sha256)
+            }
+        }
+        return (manifest, digest)
+    }
+
+    public func verify(location: String, manifestDigest: String) async throws -> CheckpointManifest {
+        let parts = location.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2, CheckpointManifest.isSafe(location) else { throw CheckpointError.unsafePath(location) }
+        return try await fetch(
+            base: "\(try jobKey(parts[0]))/\(parts[1])", into: nil, expectedDigest: manifestDigest
+        ).0
+    }
+
+    // MARK: Retention
+
+    public func collectGarbage(job: String, keepLast: Int) async throws -> GarbageCollection {
+        let keys = try await keys(job: job)
+        var byDirectory: [String: [String]] = [:]
+        for key in keys {
+            guard let slash = key.firstIndex(of: "/") else { continue }
+            byDirectory[String(key[..<slash]), default: []].append(key)
+        }
+        let committed = byDirectory.filter { $0.value.contains("\($0.key)/\(CheckpointManifest.fileName)") }
+            .keys.compactMap(LocalCheckpointStore.step(ofDirectory:)).sorted()
+        let doomed = Array(committed.dropLast(max(1, keepLast)))
+        let kept = Set(committed.dropFirst(doomed.count).map(LocalCheckpointStore.directoryName(step:)))
+        let base = try jobKey(job)
+        var uncommitted: [String] = []
+        for (directory, files) in byDirectory where LocalCheckpointStore.step(ofDirectory: directory) != nil {
+            guard !kept.contains(directory) else { continue }
+            let isCommitted = files.contains("\(directory)/\(CheckpointManifest.fileName)")
+            // The manifest goes first, so a half-deleted checkpoint is never taken for a committed one.
+            for key in files.sorted(by: { a, _ in a.hasSuffix(CheckpointManifest.fileName) }) {
+                _ = try await sender.send("DELETE", objectPath("\(base)/\(key)"))
+            }
+            if !isCommitted { uncommitted.append(directory) }
+        }
+        return GarbageCollection(removedCommitted: doomed, removedUncommitted: uncommitted.sorted())
+    }
+}

@@ -1,0 +1,135 @@
+import Checkpoints
+import CloudAuth
+import Foundation
+import Testing
+
+/// The S3 store against the moto server on loopback (started by .ci/run; `SPOTWISE_TEST_MOTO_URL`).
+/// Outside CI, without it, each test says it was skipped and why.
+@Suite struct S3CheckpointStoreMotoTests {
+    static var motoURL: URL? {
+        ProcessInfo.processInfo.environment["SPOTWISE_TEST_MOTO_URL"].flatMap(URL.init(string:))
+    }
+
+    /// A store on a fresh bucket, or nil (skipped) when no moto server is configured.
+    static func store(partBytes: Int = 5 << 20) async throws -> (S3CheckpointStore, AWSRequestSender)? {
+        guard let url = motoURL else {
+            if ProcessInfo.processInfo.environment["CI"] != nil {
+                throw CheckpointError.io(
+                    "CI is set but SPOTWISE_TEST_MOTO_URL is not: .ci/run must start the moto server")
+            }
+            print("skipped (S3 on moto): SPOTWISE_TEST_MOTO_URL is unset; .ci/run starts moto and sets it")
+            return nil
+        }
+        let sender = AWSRequestSender(
+            endpoint: url, region: "us-east-1", service: "s3",
+            credentials: { AWSCredentials(accessKeyID: "AKIDTEST", secretAccessKey: "test-secret") },
+            sleep: { _ in })
+        let bucket = "spotwise-\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try await sender.send("PUT", "/\(bucket)")
+        return (S3CheckpointStore(bucket: bucket, prefix: "team/ckpt", sender: sender, partBytes: partBytes), sender)
+    }
+
+    static func directory(_ files: [String: Data]) throws -> URL {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("s3src-\(UUID().uuidString)")
+        for (path, data) in files {
+            let url = base.appendingPathComponent(path)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try data.write(to: url)
+        }
+        return base
+    }
+
+    static func random(_ count: Int, seed: UInt8) -> Data {
+        Data((0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed) &+ ($0 >> 13)) })
+    }
+
+    @Test func aLargeCheckpointGoesUpInPartsAndComesBackVerified() async throws {
+        guard let (store, _) = try await Self.store() else { return }
+        // 12 MiB + 7 bytes: three parts of 5 MiB, 5 MiB and 2 MiB + 7, sent in parallel.
+        let big = Self.random(12 * 1_048_576 + 7, seed: 3)
+        let source = try Self.directory(["weights.bin": big, "opt/state.json": Data(#"{"lr": 0.1}"#.utf8)])
+        let committed = try await store.commit(job: "job-1", attempt: 1, step: 50, from: source)
+        #expect(committed.location == "job-1/step-0000000050" && committed.bytes == Int64(big.count) + 11)
+        // Committing the same step again changes nothing.
+        #expect(try await store.commit(job: "job-1", attempt: 2, step: 50, from: source) == committed)
+        #expect(try await store.committedSteps(job: "job-1") == [50])
+
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("s3dst-\(UUID().uuidString)")
+        let restored = try await store.restore(job: "job-1", atMost: nil, into: target)
+        #expect(restored.restored == committed && restored.skipped.isEmpty)
+        #expect(try Data(contentsOf: target.appendingPathComponent("weights.bin")) == big)
+        #expect(
+            try String(contentsOf: target.appendingPathComponent("opt/state.json"), encoding: .utf8) == #"{"lr": 0.1}"#)
+        let manifest = try await store.verify(location: committed.location, manifestDigest: committed.manifestDigest)
+        #expect(manifest.files.map(\.path) == ["opt/state.json", "weights.bin"])
+        try? FileManager.default.removeItem(at: source)
+        try? FileManager.default.removeItem(at: target)
+    }
+
+    @Test func aTornOrTamperedCheckpointIsNeverRestoredAndRetentionCleansUp() async throws {
+        guard let (store, sender) = try await Self.store() else { return }
+        let bucket = store.bucket
+        for step in [10, 20, 30] {
+            let source = try Self.directory(["w.bin": Self.random(1_000 + step, seed: UInt8(step))])
+            _ = try await store.commit(job: "job-2", attempt: 1, step: step, from: source)
+            try? FileManager.default.removeItem(at: source)
+        }
+        // A torn save (files, no manifest) at 40, and step 30's file overwritten after its commit.
+        _ = try await sender.send("PUT", "/\(bucket)/team/ckpt/job-2/step-0000000040/w.bin", body: Data("half".utf8))
+        _ = try await sender.send("PUT", "/\(bucket)/team/ckpt/job-2/step-0000000030/w.bin", body: Data(count: 1_030))
+        #expect(try await store.committedSteps(job: "job-2") == [10, 20, 30])
+
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("s3dst-\(UUID().uuidString)")
+        let restored = try await store.restore(job: "job-2", atMost: nil, into: target)
+        #expect(restored.restored?.step == 20)
+        #expect(restored.skipped.map(\.step) == [30] && restored.skipped[0].reason.contains("w.bin"))
+        #expect(try Data(contentsOf: target.appendingPathComponent("w.bin")) == Self.random(1_020, seed: 20))
+
+        let collected = try await store.collectGarbage(job: "job-2", keepLast: 2)
+        #expect(collected.removedCommitted == [10] && collected.removedUncommitted == ["step-0000000040"])
+        #expect(try await store.committedSteps(job: "job-2") == [20, 30])
+        try? FileManager.default.removeItem(at: target)
+    }
+
+    @Test func aModelArtifactIsKeptAndAChangedOneFailsVerification() async throws {
+        guard let (store, sender) = try await Self.store() else { return }
+        let source = try Self.directory([
+            "metrics.json": Data(#"{"auc": 0.99}"#.utf8), "model.npz": Self.random(4_096, seed: 9),
+        ])
+        let artifact = try await store.commitArtifact(job: "job-3", attempt: 4, from: source)
+        #expect(artifact.location == "job-3/model-attempt-4")
+        _ = try await store.collectGarbage(job: "job-3", keepLast: 1)
+        #expect(
+            try await store.verify(location: artifact.location, manifestDigest: artifact.manifestDigest).files.count
+                == 2)
+        await #expect(throws: CheckpointError.self) {
+            _ = try await store.verify(location: artifact.location, manifestDigest: String(repeating: "0", count: 64))
+        }
+        _ = try await sender.send(
+            "PUT", "/\(store.bucket)/team/ckpt/job-3/model-attempt-4/model.npz", body: Self.random(4_096, seed: 10))
+        await #expect(throws: CheckpointError.self) {
+            _ = try await store.verify(location: artifact.location, manifestDigest: artifact.manifestDigest)
+        }
+        await #expect(throws: CheckpointError.self) {
+            _ = try await store.verify(location: "job-3/../x", manifestDigest: artifact.manifestDigest)
+        }
+        try? FileManager.default.removeItem(at: source)
+    }
+
+    @Test func s3ErrorsAreClassified() async throws {
+        guard let (store, sender) = try await Self.store() else { return }
+        do {
+            _ = try await sender.send("GET", "/\(store.bucket)/no/such/key")
+            Issue.record("a missing key was found")
+        } catch let error as AWSError {
+            #expect(error.status == 404 && error.code == "NoSuchKey" && error.kind == .user)
+        }
+        do {
+            _ = try await sender.send("GET", "/no-such-bucket-\(UUID().uuidString.prefix(6).lowercased())/k")
+            Issue.record("a missing bucket was found")
+        } catch let error as AWSError {
+            #expect(error.code == "NoSuchBucket")
+        }
+    }
+}
