@@ -116,6 +116,7 @@ let package = Package(
             dependencies: [
                 "SpotwiseCore",
                 "Spawning",
+                "CloudAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Yams", package: "Yams"),
@@ -136,7 +137,10 @@ let package = Package(
         ),
         .target(
             name: "SpotwiseTesting",
-            dependencies: ["SpotwiseCore", "SpotPolicy"],
+            dependencies: [
+                "SpotwiseCore", "SpotPolicy",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: strictSwift6
         ),
         .executableTarget(
@@ -244,7 +248,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvisionersTests",
-            dependencies: ["Provisioners", "SpotwiseCore"],
+            dependencies: [
+                "Provisioners", "SpotwiseCore", "SpotwiseTesting", "CloudAuth",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: strictSwift6
         ),
         .testTarget(

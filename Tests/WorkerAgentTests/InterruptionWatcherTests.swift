@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Provisioners
+import SpotwiseTesting
 import Synchronization
 import Testing
 import WorkerAgent

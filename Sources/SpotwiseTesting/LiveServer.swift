@@ -3,7 +3,7 @@ import Hummingbird
 import Logging
 
 /// Runs a Hummingbird application on a free loopback port for the length of `body`.
-func withLiveServer<Context: RequestContext, T: Sendable>(
+public func withLiveServer<Context: RequestContext, T: Sendable>(
     _ router: Router<Context>, _ body: @Sendable (String) async throws -> T
 ) async throws -> T where Context.Source == ApplicationRequestContextSource {
     var logger = Logger(label: "test.server")
