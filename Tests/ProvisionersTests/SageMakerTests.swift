@@ -265,3 +265,13 @@ final class SageMakerFake: Sendable {
         return router
     }
 }
+
+extension SageMakerTests {
+    @Test func theRepositoryConfigurationParses() throws {
+        let text = try String(contentsOf: RepositoryPaths.url("provisioners/sagemaker.yaml"), encoding: .utf8)
+        let parsed = try SageMakerConfiguration.parse(text)
+        #expect(parsed.region == "us-east-1" && parsed.instanceTypes.map(\.name).contains("ml.g4dn.xlarge"))
+        #expect(
+            parsed.maxRuntimeSeconds == 72 * 3_600 && parsed.defaultWaitSeconds == 96 * 3_600 && parsed.endpoint == nil)
+    }
+}
