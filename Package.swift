@@ -44,6 +44,7 @@ let package = Package(
             name: "CloudAuth",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strictSwift6
@@ -251,6 +252,8 @@ let package = Package(
             dependencies: [
                 "Provisioners", "SpotwiseCore", "SpotwiseTesting", "CloudAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strictSwift6
         ),
