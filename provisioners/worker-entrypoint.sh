@@ -12,6 +12,7 @@ set -- --coordinator "$SPOTWISE_COORDINATOR_URL" \
     --instance-type "${SPOTWISE_INSTANCE_TYPE:-unknown}" \
     --price "${SPOTWISE_PRICE:-0}" \
     --on-demand-price "${SPOTWISE_ON_DEMAND_PRICE:-0}" \
+    --notice-seconds "${SPOTWISE_NOTICE_SECONDS:-120}" \
     --work-dir /tmp/spotwise-worker \
     --job-root /opt/spotwise
 # Spot notices: SageMaker and Modal send SIGTERM (the agent's own watcher); GCE (Vertex) also

@@ -19,7 +19,8 @@ import Testing
         #expect(flags.count >= 10)
         var arguments: [String] = []
         for flag in flags.sorted() {
-            arguments += [flag, flag.contains("price") ? "0.36" : flag == "--market" ? "spot" : "http://x"]
+            let samples = ["--market": "spot", "--notice-seconds": "30"]
+            arguments += [flag, flag.contains("price") ? "0.36" : samples[flag] ?? "http://x"]
         }
         arguments += ["--bootstrap-token", "t"]
         _ = try WorkerCommand.parse(arguments)
