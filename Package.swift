@@ -89,6 +89,7 @@ let package = Package(
                 "SpotwiseCore",
                 "Reports",
                 "Registry",
+                "Provisioners",
                 "SpotPolicy",
                 "Scheduler",
                 "StateStore",
@@ -139,8 +140,10 @@ let package = Package(
         .target(
             name: "SpotwiseTesting",
             dependencies: [
-                "SpotwiseCore", "SpotPolicy",
+                "SpotwiseCore", "SpotPolicy", "Provisioners", "CloudAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strictSwift6
         ),
@@ -211,7 +214,9 @@ let package = Package(
             name: "CoordinatorTests",
             dependencies: [
                 "Coordinator", "CoordinatorClient", "StateStore", "SpotwiseCore", "SpotwiseTesting", "Reports",
+                "Provisioners", "CloudAuth",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSwift6

@@ -13,6 +13,8 @@ set -- --coordinator "$SPOTWISE_COORDINATOR_URL" \
     --price "${SPOTWISE_PRICE:-0}" \
     --on-demand-price "${SPOTWISE_ON_DEMAND_PRICE:-0}" \
     --notice-seconds "${SPOTWISE_NOTICE_SECONDS:-120}" \
+    --exit-after-attempt \
+    --idle-exit-seconds "${SPOTWISE_IDLE_EXIT_SECONDS:-600}" \
     --work-dir /tmp/spotwise-worker \
     --job-root /opt/spotwise
 # Spot notices: SageMaker and Modal send SIGTERM (the agent's own watcher); GCE (Vertex) also

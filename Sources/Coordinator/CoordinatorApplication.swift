@@ -52,7 +52,7 @@ public enum CoordinatorApplication {
     public static func application(
         store: any StateStore, tokens: AccessTokens, settings: Settings, leaseClock: any LeaseClock,
         leasePolicy: LeasePolicy, planner: PlacementPlanner = PlacementPlanner(),
-        schedulerPeriodMilliseconds: Int64? = nil,
+        schedulerPeriodMilliseconds: Int64? = nil, launcher: CapacityLauncher? = nil,
         logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> some ApplicationProtocol {
         // Before any request is served: every live lease gets the restart grace on this process's
@@ -76,7 +76,8 @@ public enum CoordinatorApplication {
                     policy: leasePolicy, logger: logger),
                 SchedulerService(
                     scheduler: JobScheduler(
-                        store: store, leaseClock: leaseClock, leasePolicy: leasePolicy, board: board, planner: planner),
+                        store: store, leaseClock: leaseClock, leasePolicy: leasePolicy, board: board, planner: planner,
+                        launcher: launcher),
                     periodMilliseconds: schedulerPeriodMilliseconds ?? leasePolicy.heartbeatMilliseconds,
                     logger: logger),
             ],

@@ -17,6 +17,8 @@ public struct JobScheduler: Sendable {
     let planner: PlacementPlanner
     let board: LiveBoard
     let wallClock: @Sendable () -> Date
+    /// Cloud capacity launched on demand (nil: only registered workers are placed on).
+    let launcher: CapacityLauncher?
     let availability = AvailabilityLog()
     /// Succeeded jobs known to be decided, so a pass does not ask the store again.
     let decided = SharedBox(Set<JobID>())
@@ -25,8 +27,10 @@ public struct JobScheduler: Sendable {
 
     public init(
         store: any StateStore, leaseClock: any LeaseClock, leasePolicy: LeasePolicy, board: LiveBoard,
-        planner: PlacementPlanner = PlacementPlanner(), wallClock: @escaping @Sendable () -> Date = Date.init
+        planner: PlacementPlanner = PlacementPlanner(), wallClock: @escaping @Sendable () -> Date = Date.init,
+        launcher: CapacityLauncher? = nil
     ) {
+        self.launcher = launcher
         self.store = store
         self.leaseClock = leaseClock
         self.leasePolicy = leasePolicy
@@ -75,13 +79,39 @@ public struct JobScheduler: Sendable {
         availability.observe(live, at: wallClock(), every: planner.decisionSeconds)
         guard !pending.isEmpty else {
             board.setWaiting([:])
+            if let launcher { _ = await launcher.watch(store: store, now: wallClock()) }
             return PlacementPlan()
         }
-        let idle = live.filter { !busy.contains($0.id) }.compactMap { worker -> IdleWorker? in
-            guard let pool = worker.pool, let provider = ProviderName(rawValue: worker.provider) else { return nil }
-            return IdleWorker(id: worker.id, provider: provider, pool: pool)
+        let reservations = launcher?.reservations() ?? [:]
+        var reserved: [JobID: IdleWorker] = [:]
+        var idle: [IdleWorker] = []
+        for worker in live where !busy.contains(worker.id) {
+            guard let pool = worker.pool, let provider = ProviderName(rawValue: worker.provider) else { continue }
+            let candidate = IdleWorker(id: worker.id, provider: provider, pool: pool)
+            if let job = reservations[worker.name] { reserved[job] = candidate } else { idle.append(candidate) }
         }
-        let jobs = pending.map { job in
+        var plan = PlacementPlan()
+        var open: [StoredJob] = []
+        for job in pending {
+            // Capacity launched for this job: its worker takes it, or the job waits for it.
+            if let worker = reserved[job.id] {
+                plan.placements.append(
+                    PlannedPlacement(
+                        job: job.id, worker: worker.id,
+                        placement: Placement(
+                            provider: worker.provider, region: worker.pool.region, market: worker.pool.market),
+                        pool: worker.pool, reason: "on the \(worker.provider.rawValue) capacity launched for it"))
+                continue
+            }
+            if let launch = launcher?.outstanding(job.id) {
+                let state = launch.state.map { "\($0)" } ?? "launched"
+                plan.waiting[job.id] =
+                    "waiting for \(launch.provider.rawValue) \(launch.handle) (\(state)) to register its worker"
+                continue
+            }
+            open.append(job)
+        }
+        let jobs = open.map { job in
             PendingJob(
                 id: job.id, spec: job.spec, submittedAt: job.submittedAt,
                 progress: board.pace(job.id).map {
@@ -90,10 +120,30 @@ public struct JobScheduler: Sendable {
                         secondsPerStep: $0.secondsPerStep)
                 })
         }
-        let plan = planner.plan(jobs: jobs, idle: idle, history: availability.histories(), now: wallClock())
+        let planned = planner.plan(
+            jobs: jobs, idle: idle + (launcher?.offers() ?? []), history: availability.histories(), now: wallClock())
+        plan.waiting.merge(planned.waiting) { first, _ in first }
+        for placement in planned.placements {
+            guard CapacityLauncher.isOffer(placement.worker) else {
+                plan.placements.append(placement)
+                continue
+            }
+            guard let launcher, let job = open.first(where: { $0.id == placement.job }) else { continue }
+            plan.waiting[placement.job] = await launcher.launch(job, planned: placement, now: wallClock())
+        }
+        if let launcher {
+            for (job, line) in await launcher.watch(store: store, now: wallClock()) {
+                if plan.waiting[job] == nil { plan.waiting[job] = line }
+                if let current = try? await store.job(job) {
+                    _ = try? await store.update(
+                        job, expectedVersion: current.version, record: current.record, events: [line], at: wallClock())
+                }
+            }
+        }
         board.setWaiting(plan.waiting)
         for placement in plan.placements {
             try await carryOut(placement)
+            if reserved[placement.job] != nil { launcher?.settle(placement.job) }
         }
         return plan
     }

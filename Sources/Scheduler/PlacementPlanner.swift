@@ -56,6 +56,14 @@ public struct PlannedPlacement: Hashable, Sendable {
     public var placement: Placement
     public var pool: WorkerPool
     public var reason: String
+
+    public init(job: JobID, worker: String, placement: Placement, pool: WorkerPool, reason: String) {
+        self.job = job
+        self.worker = worker
+        self.placement = placement
+        self.pool = pool
+        self.reason = reason
+    }
 }
 
 /// Everything the planner decided in one pass.

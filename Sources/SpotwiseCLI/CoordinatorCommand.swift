@@ -30,6 +30,18 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Seconds between worker heartbeats.") var heartbeatSeconds: Int64 = 5
     @Option(help: "Seconds a lease lasts past the last heartbeat.") var leaseSeconds: Int64 = 15
     @Option(help: "Seconds of grace for every live lease after a restart.") var restartGraceSeconds: Int64 = 300
+    @Option(help: "Launch SageMaker training jobs as capacity, configured by this file (provisioners/sagemaker.yaml).")
+    var sagemaker: String?
+    @Option(help: "Launch Vertex AI custom jobs as capacity, configured by this file (provisioners/vertex.yaml).")
+    var vertex: String?
+    @Option(help: "Launch Modal calls through this deployed app endpoint (token: $SPOTWISE_MODAL_TOKEN).")
+    var modalEndpoint: String?
+    @Option(help: "Modal GPU prices per hour, e.g. A100=3.40,H100=4.56 (with --modal-endpoint).") var modalPrices:
+        String =
+            "T4=0.59,L4=0.80,A10G=1.10,A100=2.10,H100=3.95"
+    @Option(
+        help: "The URL launched workers reach this coordinator at (with --sagemaker, --vertex or --modal-endpoint).")
+    var publicURL: String?
 
     func validate() throws {
         guard Self.hostAndPort(bind) != nil else {
@@ -67,13 +79,17 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let (host, port) = Self.hostAndPort(bind)!
         var logger = Logger(label: "spotwise.coordinator")
         logger.logLevel = .info
+        let launcher = try CloudProviderSetup(
+            sagemaker: sagemaker, vertex: vertex, modalEndpoint: modalEndpoint, modalPrices: modalPrices,
+            publicURL: publicURL
+        ).launcher(bootstrapToken: bootstrap)
         let app = try await CoordinatorApplication.application(
             store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
             settings: .init(host: host, port: port, maxBodyBytes: maxBodyBytes), leaseClock: MonotonicLeaseClock(),
             leasePolicy: LeasePolicy(
                 heartbeatMilliseconds: heartbeatSeconds * 1000, leaseMilliseconds: leaseSeconds * 1000,
                 restartGraceMilliseconds: restartGraceSeconds * 1000),
-            logger: logger,
+            launcher: launcher, logger: logger,
             onServerRunning: { port in
                 print(
                     "spotwise coordinator serving on http://\(host):\(port) (state: \(SQLStateStore.redacted(location)))"

@@ -28,6 +28,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Scratch directory for attempts.") var workDir: String = ".spotwise-worker"
     @Option(help: "Directory that job workdirs and file:// checkpoint storage are relative to.") var jobRoot: String =
         "."
+    @Flag(help: "Leave after one attempt (launched cloud capacity: a training job should end, not idle and bill).")
+    var exitAfterAttempt = false
+    @Option(help: "Leave after this many seconds without an assignment (launched cloud capacity).")
+    var idleExitSeconds: Double?
 
     func run() async throws {
         guard let providerName = ProviderName(rawValue: provider) else {
@@ -65,7 +69,8 @@ struct WorkerCommand: AsyncParsableCommand {
                     onDemandPricePerHour: onDemand),
                 workDirectory: URL(fileURLWithPath: workDir).standardizedFileURL,
                 jobRoot: URL(fileURLWithPath: jobRoot).standardizedFileURL, watchers: watchers,
-                noticeWindowSeconds: noticeSeconds),
+                noticeWindowSeconds: noticeSeconds, exitAfterAttempt: exitAfterAttempt, idleExitSeconds: idleExitSeconds
+            ),
             logger: logger)
         try await agent.run()
     }

@@ -23,6 +23,10 @@ public struct WorkerAgentConfiguration: Sendable {
     public var exitAfterTermination: Bool
     /// Extra environment for every trainer.
     public var environment: [String: String]
+    /// Leave after one attempt, however it ended (capacity launched for one job).
+    public var exitAfterAttempt: Bool
+    /// Leave after this long without an assignment (launched capacity must not idle and bill).
+    public var idleExitSeconds: Double?
     /// AWS credentials for `s3://` checkpoint storage (the standard chain, resolved on first use).
     public var awsCredentials: AWSCredentialCache
     /// The AWS region and S3 endpoint for `s3://` storage (default: `AWS_REGION`, `AWS_ENDPOINT_URL_S3`).
@@ -32,11 +36,14 @@ public struct WorkerAgentConfiguration: Sendable {
     public init(
         coordinatorURL: String, bootstrapToken: String, name: String, provider: ProviderName, pool: WorkerPool,
         workDirectory: URL, jobRoot: URL, watchers: [any InterruptionWatcher], noticeWindowSeconds: Double = 120,
-        exitAfterTermination: Bool = true, environment: [String: String] = [:],
+        exitAfterTermination: Bool = true, environment: [String: String] = [:], exitAfterAttempt: Bool = false,
+        idleExitSeconds: Double? = nil,
         awsCredentials: AWSCredentialCache = AWSCredentialCache(chain: .live()),
         awsRegion: String = AWSEnvironment.region(), s3Endpoint: URL? = AWSEnvironment.endpoint(service: "s3")
     ) {
         self.awsCredentials = awsCredentials
+        self.exitAfterAttempt = exitAfterAttempt
+        self.idleExitSeconds = idleExitSeconds
         self.awsRegion = awsRegion
         self.s3Endpoint = s3Endpoint
         self.coordinatorURL = coordinatorURL
@@ -92,7 +99,13 @@ public struct WorkerAgent: Sendable {
             baseURL: configuration.coordinatorURL, token: registered.token, timeout: .seconds(5))
         let period = Duration.milliseconds(registered.heartbeatEveryMilliseconds)
         backoff = Backoff()
+        var idleSince = ContinuousClock.now
         while !Task.isCancelled {
+            if let limit = configuration.idleExitSeconds, ContinuousClock.now - idleSince > .seconds(limit) {
+                logger.info("no assignment for \(Int(limit)) s: leaving")
+                try? await client.deregister(worker: registered.workerID)
+                return
+            }
             if let notice = await firstNotice(), notice.isTermination {
                 logger.info("\(notice.kind.rawValue) while idle: leaving")
                 try? await client.deregister(worker: registered.workerID)
@@ -117,6 +130,11 @@ public struct WorkerAgent: Sendable {
                     try? await client.deregister(worker: registered.workerID)
                     return
                 }
+                if configuration.exitAfterAttempt {
+                    try? await client.deregister(worker: registered.workerID)
+                    return
+                }
+                idleSince = ContinuousClock.now
             } else {
                 try await Task.sleep(for: period)
             }

@@ -19,7 +19,11 @@ import Testing
         #expect(flags.count >= 10)
         var arguments: [String] = []
         for flag in flags.sorted() {
-            let samples = ["--market": "spot", "--notice-seconds": "30"]
+            if flag == "--exit-after-attempt" {
+                arguments.append(flag)
+                continue
+            }
+            let samples = ["--market": "spot", "--notice-seconds": "30", "--idle-exit-seconds": "600"]
             arguments += [flag, flag.contains("price") ? "0.36" : samples[flag] ?? "http://x"]
         }
         arguments += ["--bootstrap-token", "t"]

@@ -49,11 +49,14 @@ public enum SageMakerTrainingJobs {
         public var onDemandPricePerHour: Money
         public var coordinatorURL: String
         public var bootstrapToken: String
+        /// The training job's (and its worker's) name; default `JOB-aN`.
+        public var name: String
 
         public init(
             job: String, attempt: Int, spec: JobSpec, market: Market, instanceType: String, pricePerHour: Money,
-            onDemandPricePerHour: Money, coordinatorURL: String, bootstrapToken: String
+            onDemandPricePerHour: Money, coordinatorURL: String, bootstrapToken: String, name: String? = nil
         ) {
+            self.name = name ?? SageMakerTrainingJobs.trainingJobName(job: job, attempt: attempt)
             self.job = job
             self.attempt = attempt
             self.spec = spec
@@ -71,7 +74,7 @@ public enum SageMakerTrainingJobs {
     public static func request(
         _ launch: Launch, configuration: SageMakerConfiguration, deadline: Date?, now: Date
     ) -> SageMakerAPI.CreateTrainingJob {
-        let name = trainingJobName(job: launch.job, attempt: launch.attempt)
+        let name = launch.name
         let checkpoint: SageMakerAPI.CheckpointConfig? =
             launch.spec.checkpoint.storage.description.hasPrefix("s3://")
             ? SageMakerAPI.CheckpointConfig(

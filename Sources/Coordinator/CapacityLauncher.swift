@@ -1,0 +1,137 @@
+import Foundation
+import Provisioners
+import Scheduler
+import SpotwiseCore
+import StateStore
+import Synchronization
+
+/// Launches cloud capacity (SageMaker training jobs, Vertex custom jobs, Modal calls) for jobs
+/// that no registered worker takes. The providers' pools are offered to the planner next to the
+/// idle workers, so the spot policy chooses among them alike; choosing an offer launches capacity
+/// for the job, whose worker registers as `JOB-aN` and is kept for that job. Launches are watched:
+/// one that ends before its worker registers (no capacity, a failure) frees the job to be planned
+/// again; one whose job ended meanwhile is released.
+///
+/// Kept in memory: after a coordinator restart, a launched worker that registers is an ordinary
+/// idle worker of its pool.
+public final class CapacityLauncher: Sendable {
+    public struct Launch: Sendable {
+        public var job: JobID
+        public var provider: ProviderName
+        public var handle: String
+        public var workerName: String
+        public var pool: WorkerPool
+        public var launchedAt: Date
+        var observedAt: Date?
+        public var state: CapacityState?
+    }
+
+    let providers: [ProviderName: any CapacityProvider]
+    let coordinatorURL: String
+    let bootstrapToken: String
+    let observeEverySeconds: Double
+    private let launches = Mutex<[JobID: Launch]>([:])
+    /// Why a job's last launch ended before its worker registered (shown while it waits).
+    private let failures = Mutex<[JobID: String]>([:])
+    /// How many launches each job has had (names a new launch uniquely).
+    private let counts = Mutex<[JobID: Int]>([:])
+
+    public init(
+        providers: [any CapacityProvider], coordinatorURL: String, bootstrapToken: String,
+        observeEverySeconds: Double = 10
+    ) {
+        self.providers = Dictionary(providers.map { ($0.provider, $0) }, uniquingKeysWith: { a, _ in a })
+        self.coordinatorURL = coordinatorURL
+        self.bootstrapToken = bootstrapToken
+        self.observeEverySeconds = observeEverySeconds
+    }
+
+    static let offerPrefix = "offer:"
+
+    /// The providers' pools as idle "workers" for the planner.
+    func offers() -> [IdleWorker] {
+        providers.values.flatMap { provider in
+            provider.offers.map { pool in
+                IdleWorker(
+                    id:
+                        "\(Self.offerPrefix)\(provider.provider.rawValue):\(pool.region):\(pool.market.rawValue):\(pool.instanceType)",
+                    provider: provider.provider, pool: pool)
+            }
+        }
+    }
+
+    static func isOffer(_ worker: String) -> Bool { worker.hasPrefix(offerPrefix) }
+
+    public func outstanding(_ job: JobID) -> Launch? { launches.withLock { $0[job] } }
+
+    public var all: [Launch] { launches.withLock { Array($0.values) } }
+
+    /// Worker name -> the job its capacity was launched for.
+    func reservations() -> [String: JobID] {
+        launches.withLock { Dictionary($0.values.map { ($0.workerName, $0.job) }, uniquingKeysWith: { a, _ in a }) }
+    }
+
+    func lastFailure(_ job: JobID) -> String? { failures.withLock { $0[job] } }
+
+    /// The job was placed on its launched worker: the launch has done its work.
+    func settle(_ job: JobID) { _ = launches.withLock { $0.removeValue(forKey: job) } }
+
+    /// Launches capacity of `planned`'s pool for `job`; returns what the job now waits for.
+    func launch(_ job: StoredJob, planned: PlannedPlacement, now: Date) async -> String {
+        guard let provider = providers[planned.placement.provider] else {
+            return "no \(planned.placement.provider) provider"
+        }
+        let sequence = counts.withLock { counts -> Int in
+            counts[job.id, default: 0] += 1
+            return counts[job.id]!
+        }
+        let request = CapacityRequest(
+            job: job.id.rawValue, attempt: job.record.attemptCount + 1, spec: job.spec, pool: planned.pool,
+            coordinatorURL: coordinatorURL, bootstrapToken: bootstrapToken,
+            deadline: job.spec.deadline?.instant(submittedAt: job.submittedAt), now: now, sequence: sequence)
+        do {
+            let handle = try await provider.launch(request)
+            launches.withLock {
+                $0[job.id] = Launch(
+                    job: job.id, provider: provider.provider, handle: handle, workerName: request.workerName,
+                    pool: planned.pool, launchedAt: now)
+            }
+            failures.withLock { _ = $0.removeValue(forKey: job.id) }
+            return
+                "launched \(provider.provider.rawValue) \(handle) (\(planned.pool.instanceType), \(planned.pool.market.rawValue)): \(planned.reason)"
+        } catch {
+            let line = "\(provider.provider.rawValue) launch failed: \(error)"
+            failures.withLock { $0[job.id] = line }
+            return line
+        }
+    }
+
+    /// Polls outstanding launches (each at most every `observeEverySeconds`): one that ended is
+    /// dropped (its job is planned again), one whose job ended meanwhile is released. Returns
+    /// the lines worth writing to the jobs' histories.
+    func watch(store: any StateStore, now: Date) async -> [JobID: String] {
+        var lines: [JobID: String] = [:]
+        for launch in all {
+            if let job = try? await store.job(launch.job), job.state.isTerminal {
+                try? await providers[launch.provider]?.release(launch.handle)
+                settle(launch.job)
+                lines[launch.job] = "released \(launch.provider.rawValue) \(launch.handle): the job ended"
+                continue
+            }
+            if let seen = launch.observedAt, now.timeIntervalSince(seen) < observeEverySeconds { continue }
+            guard let state = try? await providers[launch.provider]?.observe(launch.handle) else { continue }
+            launches.withLock { all in
+                all[launch.job]?.observedAt = now
+                all[launch.job]?.state = state
+            }
+            if case .ended(let why, let kind) = state {
+                settle(launch.job)
+                let line =
+                    "\(launch.provider.rawValue) \(launch.handle) ended before its worker registered: \(why)\(kind.map { " (\($0.rawValue))" } ?? "")"
+                failures.withLock { $0[launch.job] = line }
+                lines[launch.job] = line
+            }
+        }
+        return lines
+    }
+}
