@@ -1,3 +1,4 @@
+import CloudAuth
 import Foundation
 import Provisioners
 import Scheduler
@@ -35,6 +36,12 @@ public final class CapacityLauncher: Sendable {
     private let failures = Mutex<[JobID: String]>([:])
     /// How many launches each job has had (names a new launch uniquely).
     private let counts = Mutex<[JobID: Int]>([:])
+    /// Launches of a job that failed for reasons other than capacity (its retry budget).
+    private let failedLaunches = Mutex<[JobID: Int]>([:])
+    /// Spot offers withheld after a capacity failure, until then (the provider said: none now).
+    private let spotWithheld = Mutex<[String: Date]>([:])
+    /// How long a pool's spot offer is withheld after a capacity failure.
+    let withholdSeconds: Double = 600
 
     public init(
         providers: [any CapacityProvider], coordinatorURL: String, bootstrapToken: String,
@@ -48,10 +55,18 @@ public final class CapacityLauncher: Sendable {
 
     static let offerPrefix = "offer:"
 
-    /// The providers' pools as idle "workers" for the planner.
-    func offers() -> [IdleWorker] {
-        providers.values.flatMap { provider in
-            provider.offers.map { pool in
+    static func offerKey(_ provider: ProviderName, _ pool: WorkerPool) -> String {
+        "\(provider.rawValue):\(pool.region):\(pool.instanceType)"
+    }
+
+    /// The providers' pools as idle "workers" for the planner (spot offers withheld for a while
+    /// after the provider had no spot capacity).
+    func offers(now: Date = Date()) -> [IdleWorker] {
+        let withheld = spotWithheld.withLock { $0 }
+        return providers.values.flatMap { provider in
+            provider.offers.filter { pool in
+                pool.market != .spot || (withheld[Self.offerKey(provider.provider, pool)].map { now >= $0 } ?? true)
+            }.map { pool in
                 IdleWorker(
                     id:
                         "\(Self.offerPrefix)\(provider.provider.rawValue):\(pool.region):\(pool.market.rawValue):\(pool.instanceType)",
@@ -72,6 +87,21 @@ public final class CapacityLauncher: Sendable {
     }
 
     func lastFailure(_ job: JobID) -> String? { failures.withLock { $0[job] } }
+
+    /// Launches of `job` that failed for other reasons than capacity.
+    func failedLaunchCount(_ job: JobID) -> Int { failedLaunches.withLock { $0[job] ?? 0 } }
+
+    /// What a launch's failure means: capacity withholds the pool's spot offer (and is news for
+    /// the policy); anything else spends the job's budget.
+    func noteFailure(job: JobID, provider: ProviderName, pool: WorkerPool, kind: CloudErrorKind?, now: Date) {
+        if kind == .capacity {
+            if pool.market == .spot {
+                spotWithheld.withLock { $0[Self.offerKey(provider, pool)] = now.addingTimeInterval(withholdSeconds) }
+            }
+        } else if kind != nil {
+            failedLaunches.withLock { $0[job, default: 0] += 1 }
+        }
+    }
 
     /// The job was placed on its launched worker: the launch has done its work.
     func settle(_ job: JobID) { _ = launches.withLock { $0.removeValue(forKey: job) } }
@@ -102,7 +132,20 @@ public final class CapacityLauncher: Sendable {
         } catch {
             let line = "\(provider.provider.rawValue) launch failed: \(error)"
             failures.withLock { $0[job.id] = line }
+            noteFailure(
+                job: job.id, provider: provider.provider, pool: planned.pool,
+                kind: Self.kind(of: error) ?? .infrastructure,
+                now: now)
             return line
+        }
+    }
+
+    static func kind(of error: any Error) -> CloudErrorKind? {
+        switch error {
+        case let aws as AWSError: aws.kind
+        case let vertex as VertexError: vertex.kind
+        case let modal as ModalError: modal.kind
+        default: nil
         }
     }
 
@@ -126,6 +169,7 @@ public final class CapacityLauncher: Sendable {
             }
             if case .ended(let why, let kind) = state {
                 settle(launch.job)
+                noteFailure(job: launch.job, provider: launch.provider, pool: launch.pool, kind: kind, now: now)
                 let line =
                     "\(launch.provider.rawValue) \(launch.handle) ended before its worker registered: \(why)\(kind.map { " (\($0.rawValue))" } ?? "")"
                 failures.withLock { $0[launch.job] = line }

@@ -121,7 +121,8 @@ public struct JobScheduler: Sendable {
                 })
         }
         let planned = planner.plan(
-            jobs: jobs, idle: idle + (launcher?.offers() ?? []), history: availability.histories(), now: wallClock())
+            jobs: jobs, idle: idle + (launcher?.offers(now: wallClock()) ?? []), history: availability.histories(),
+            now: wallClock())
         plan.waiting.merge(planned.waiting) { first, _ in first }
         for placement in planned.placements {
             guard CapacityLauncher.isOffer(placement.worker) else {
@@ -138,6 +139,16 @@ public struct JobScheduler: Sendable {
                     _ = try? await store.update(
                         job, expectedVersion: current.version, record: current.record, events: [line], at: wallClock())
                 }
+            }
+            // Launches that kept failing for other reasons than capacity spend the job's budget
+            // for infrastructure errors, as failed nodes do.
+            for job in open where launcher.failedLaunchCount(job.id) > job.record.budget.maxInfrastructureErrors {
+                let reason =
+                    "\(launcher.failedLaunchCount(job.id)) capacity launches failed; last: \(launcher.lastFailure(job.id) ?? "unknown")"
+                _ = try? await store.applyEvent(to: job.id, at: wallClock()) {
+                    $0.state.isTerminal ? nil : .abandoned(reason: reason)
+                }
+                plan.waiting[job.id] = nil
             }
         }
         board.setWaiting(plan.waiting)

@@ -131,9 +131,12 @@ import Testing
                 let history = try await harness.store.history(JobID(id)).map(\.message)
                 #expect(
                     history.contains { $0.contains("\(id)-a1 ended before its worker registered: no spot capacity") })
-                // The next pass plans the job again and launches under a new name.
+                let firstType = try #require(fake.lastRequest?.resourceConfig.instanceType)
+                // The next pass plans the job again and launches under a new name, not on the
+                // spot pool that just had no capacity (its offer is withheld for a while).
                 try await harness.scheduler.scheduleOnce()
                 #expect(fake.lastRequest?.trainingJobName == "\(id)-a1-l2")
+                #expect(fake.lastRequest?.resourceConfig.instanceType != firstType)
             }
         }
     }
@@ -219,6 +222,44 @@ import Testing
                     ])
                 #expect(assignment?.job == id)
             }
+        }
+    }
+
+    /// A provider whose every launch is refused as a bad request.
+    struct RefusingCapacity: CapacityProvider {
+        var provider: ProviderName { .sagemaker }
+        var offers: [WorkerPool] {
+            [
+                WorkerPool(
+                    region: "us-east-1", market: .spot, instanceType: "ml.g5.xlarge",
+                    pricePerHour: Money(micros: 400_000),
+                    onDemandPricePerHour: Money(micros: 1_408_000))
+            ]
+        }
+        func launch(_ request: CapacityRequest) async throws -> String {
+            throw AWSError(status: 400, code: "ValidationException", message: "RoleArn is not authorized")
+        }
+        func observe(_ handle: String) async throws -> CapacityState { .running }
+        func release(_ handle: String) async throws {}
+    }
+
+    @Test func launchesThatKeepFailingSpendTheJobsInfrastructureBudget() async throws {
+        let harness = Harness(
+            launcher: CapacityLauncher(
+                providers: [RefusingCapacity()], coordinatorURL: "https://c", bootstrapToken: Self.bootstrap))
+        try await harness.app().test(.router) { app in
+            let id = try await harness.submit(app, provider: "sagemaker")
+            for _ in 0..<3 {
+                let plan = try await harness.scheduler.scheduleOnce()
+                #expect(plan.waiting[JobID(id)]?.contains("ValidationException") == true)
+            }
+            #expect(try await harness.store.job(JobID(id))?.state == .queued)
+            try await harness.scheduler.scheduleOnce()
+            let job = try #require(try await harness.store.job(JobID(id)))
+            #expect(job.state == .failed)
+            #expect(
+                job.record.outcome?.hasPrefix(
+                    "4 capacity launches failed; last: sagemaker launch failed: ValidationException") == true)
         }
     }
 }
