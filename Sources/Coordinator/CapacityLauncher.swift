@@ -13,8 +13,8 @@ import Synchronization
 /// one that ends before its worker registers (no capacity, a failure) frees the job to be planned
 /// again; one whose job ended meanwhile is released.
 ///
-/// Kept in memory: after a coordinator restart, a launched worker that registers is an ordinary
-/// idle worker of its pool.
+/// Launches are written to the state store, so a restarted coordinator still gives a launched
+/// worker to its job and does not launch again.
 public final class CapacityLauncher: Sendable {
     public struct Launch: Sendable {
         public var job: JobID
@@ -42,6 +42,25 @@ public final class CapacityLauncher: Sendable {
     private let spotWithheld = Mutex<[String: Date]>([:])
     /// How long a pool's spot offer is withheld after a capacity failure.
     let withholdSeconds: Double = 600
+    private let loaded = Mutex(false)
+
+    /// Reads the launches a previous coordinator recorded (once).
+    func load(from store: any StateStore) async {
+        guard !loaded.withLock({ $0 }) else { return }
+        guard let records = try? await store.launches() else { return }
+        loaded.withLock { $0 = true }
+        for record in records {
+            guard let provider = ProviderName(rawValue: record.provider) else { continue }
+            launches.withLock {
+                $0[record.job] =
+                    $0[record.job]
+                    ?? Launch(
+                        job: record.job, provider: provider, handle: record.handle, workerName: record.workerName,
+                        pool: record.pool, launchedAt: record.launchedAt)
+            }
+            counts.withLock { $0[record.job] = max($0[record.job] ?? 0, record.sequence) }
+        }
+    }
 
     public init(
         providers: [any CapacityProvider], coordinatorURL: String, bootstrapToken: String,
@@ -103,11 +122,14 @@ public final class CapacityLauncher: Sendable {
         }
     }
 
-    /// The job was placed on its launched worker: the launch has done its work.
-    func settle(_ job: JobID) { _ = launches.withLock { $0.removeValue(forKey: job) } }
+    /// The job was placed on its launched worker (or the launch ended): forget it.
+    func settle(_ job: JobID, store: any StateStore) async {
+        _ = launches.withLock { $0.removeValue(forKey: job) }
+        try? await store.removeLaunch(job: job)
+    }
 
     /// Launches capacity of `planned`'s pool for `job`; returns what the job now waits for.
-    func launch(_ job: StoredJob, planned: PlannedPlacement, now: Date) async -> String {
+    func launch(_ job: StoredJob, planned: PlannedPlacement, store: any StateStore, now: Date) async -> String {
         guard let provider = providers[planned.placement.provider] else {
             return "no \(planned.placement.provider) provider"
         }
@@ -126,6 +148,10 @@ public final class CapacityLauncher: Sendable {
                     job: job.id, provider: provider.provider, handle: handle, workerName: request.workerName,
                     pool: planned.pool, launchedAt: now)
             }
+            try? await store.recordLaunch(
+                CapacityLaunchRecord(
+                    job: job.id, provider: provider.provider.rawValue, handle: handle, workerName: request.workerName,
+                    pool: planned.pool, sequence: sequence, launchedAt: now))
             failures.withLock { _ = $0.removeValue(forKey: job.id) }
             return
                 "launched \(provider.provider.rawValue) \(handle) (\(planned.pool.instanceType), \(planned.pool.market.rawValue)): \(planned.reason)"
@@ -157,7 +183,7 @@ public final class CapacityLauncher: Sendable {
         for launch in all {
             if let job = try? await store.job(launch.job), job.state.isTerminal {
                 try? await providers[launch.provider]?.release(launch.handle)
-                settle(launch.job)
+                await settle(launch.job, store: store)
                 lines[launch.job] = "released \(launch.provider.rawValue) \(launch.handle): the job ended"
                 continue
             }
@@ -168,7 +194,7 @@ public final class CapacityLauncher: Sendable {
                 all[launch.job]?.state = state
             }
             if case .ended(let why, let kind) = state {
-                settle(launch.job)
+                await settle(launch.job, store: store)
                 noteFailure(job: launch.job, provider: launch.provider, pool: launch.pool, kind: kind, now: now)
                 let line =
                     "\(launch.provider.rawValue) \(launch.handle) ended before its worker registered: \(why)\(kind.map { " (\($0.rawValue))" } ?? "")"

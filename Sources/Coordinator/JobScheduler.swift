@@ -82,6 +82,7 @@ public struct JobScheduler: Sendable {
             if let launcher { _ = await launcher.watch(store: store, now: wallClock()) }
             return PlacementPlan()
         }
+        await launcher?.load(from: store)
         let reservations = launcher?.reservations() ?? [:]
         var reserved: [JobID: IdleWorker] = [:]
         var idle: [IdleWorker] = []
@@ -130,7 +131,7 @@ public struct JobScheduler: Sendable {
                 continue
             }
             guard let launcher, let job = open.first(where: { $0.id == placement.job }) else { continue }
-            plan.waiting[placement.job] = await launcher.launch(job, planned: placement, now: wallClock())
+            plan.waiting[placement.job] = await launcher.launch(job, planned: placement, store: store, now: wallClock())
         }
         if let launcher {
             for (job, line) in await launcher.watch(store: store, now: wallClock()) {
@@ -154,7 +155,7 @@ public struct JobScheduler: Sendable {
         board.setWaiting(plan.waiting)
         for placement in plan.placements {
             try await carryOut(placement)
-            if reserved[placement.job] != nil { launcher?.settle(placement.job) }
+            if reserved[placement.job] != nil { await launcher?.settle(placement.job, store: store) }
         }
         return plan
     }

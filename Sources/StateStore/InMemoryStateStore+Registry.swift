@@ -69,4 +69,15 @@ extension InMemoryStateStore {
     public func aliasHistory(model: String) async throws -> [AliasMove] {
         moves.filter { $0.model == model }
     }
+
+    public func recordLaunch(_ launch: CapacityLaunchRecord) async throws {
+        guard jobExists(launch.job) else { throw StateStoreError.jobNotFound(launch.job) }
+        capacityLaunches[launch.job] = launch
+    }
+
+    public func removeLaunch(job: JobID) async throws { capacityLaunches[job] = nil }
+
+    public func launches() async throws -> [CapacityLaunchRecord] {
+        capacityLaunches.values.sorted { ($0.launchedAt, $0.job) < ($1.launchedAt, $1.job) }
+    }
 }

@@ -35,6 +35,8 @@ public actor InMemoryStateStore: StateStore {
 
     public func job(_ id: JobID) async throws -> StoredJob? { jobsByID[id] }
 
+    func jobExists(_ id: JobID) -> Bool { jobsByID[id] != nil }
+
     public func jobs(state: JobState?, limit: Int) async throws -> [StoredJob] {
         Array(order.reversed().compactMap { jobsByID[$0] }.filter { state == nil || $0.state == state }.prefix(limit))
     }
@@ -139,6 +141,7 @@ public actor InMemoryStateStore: StateStore {
     var decisions: [GateDecision] = []
     var versions: [ModelVersion] = []
     var moves: [AliasMove] = []
+    var capacityLaunches: [JobID: CapacityLaunchRecord] = [:]
     private var logsByJob: [JobID: [LogLine]] = [:]
 
     public func openSegment(_ segment: AttemptSegment) async throws {

@@ -204,4 +204,51 @@ extension SQLStateStore {
             }
         }
     }
+
+    // MARK: Capacity launches
+
+    public func recordLaunch(_ launch: CapacityLaunchRecord) async throws {
+        let pool = try Self.json(launch.pool)
+        try await transaction { db in
+            guard try await db.raw("SELECT id FROM jobs WHERE id = \(bind: launch.job.rawValue)").first() != nil else {
+                throw StateStoreError.jobNotFound(launch.job)
+            }
+            try await db.raw("DELETE FROM capacity_launches WHERE job_id = \(bind: launch.job.rawValue)").run()
+            try await db.raw(
+                """
+                INSERT INTO capacity_launches (job_id, provider, handle, worker_name, pool_json, sequence, launched_at_ms)
+                VALUES (\(bind: launch.job.rawValue), \(bind: launch.provider), \(bind: launch.handle),
+                    \(bind: launch.workerName), \(bind: pool), \(bind: Int64(launch.sequence)),
+                    \(bind: Self.milliseconds(launch.launchedAt)))
+                """
+            ).run()
+        }
+    }
+
+    public func removeLaunch(job: JobID) async throws {
+        try await exclusive {
+            try await database.raw("DELETE FROM capacity_launches WHERE job_id = \(bind: job.rawValue)").run()
+        }
+    }
+
+    public func launches() async throws -> [CapacityLaunchRecord] {
+        try await exclusive {
+            try await database.raw(
+                """
+                SELECT job_id, provider, handle, worker_name, pool_json, sequence, launched_at_ms FROM capacity_launches
+                ORDER BY launched_at_ms, job_id
+                """
+            ).all().map { row in
+                CapacityLaunchRecord(
+                    job: JobID(try row.decode(column: "job_id", as: String.self)),
+                    provider: try row.decode(column: "provider", as: String.self),
+                    handle: try row.decode(column: "handle", as: String.self),
+                    workerName: try row.decode(column: "worker_name", as: String.self),
+                    pool: try Self.decodeJSON(
+                        WorkerPool.self, try row.decode(column: "pool_json", as: String.self), what: "launch pool"),
+                    sequence: Int(try row.decode(column: "sequence", as: Int64.self)),
+                    launchedAt: Self.date(try row.decode(column: "launched_at_ms", as: Int64.self)))
+            }
+        }
+    }
 }

@@ -86,6 +86,13 @@ public final class SQLStateStore: StateStore {
                 to_version BIGINT NOT NULL, kind TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (model, alias, sequence))
             """,
         ],
+        [
+            """
+            CREATE TABLE capacity_launches (
+                job_id TEXT PRIMARY KEY, provider TEXT NOT NULL, handle TEXT NOT NULL, worker_name TEXT NOT NULL,
+                pool_json TEXT NOT NULL, sequence BIGINT NOT NULL, launched_at_ms BIGINT NOT NULL)
+            """
+        ],
     ]
 
     public let backend: Backend

@@ -91,6 +91,13 @@ public protocol StateStore: Sendable {
     /// Every move of the model's aliases, oldest first.
     func aliasHistory(model: String) async throws -> [AliasMove]
 
+    /// Records cloud capacity launched for a job (one outstanding launch per job: a new one
+    /// replaces the old), so a restarted coordinator still knows whose worker is whose.
+    func recordLaunch(_ launch: CapacityLaunchRecord) async throws
+    /// Forgets a job's launch (its worker took the job, or the launch ended).
+    func removeLaunch(job: JobID) async throws
+    func launches() async throws -> [CapacityLaunchRecord]
+
     /// Appends trainer output lines to a job's log; returns the sequence number of the last one.
     @discardableResult
     func appendLogs(job: JobID, attempt: Int, lines: [String], at: Date) async throws -> Int64
@@ -98,6 +105,32 @@ public protocol StateStore: Sendable {
     func logs(job: JobID, after sequence: Int64, limit: Int) async throws -> [LogLine]
 
     func close() async throws
+}
+
+/// Cloud capacity launched for a job, until its worker takes the job.
+public struct CapacityLaunchRecord: Hashable, Sendable {
+    public var job: JobID
+    public var provider: String
+    /// The provider's name for it: a training job name, a custom job resource name, a call id.
+    public var handle: String
+    public var workerName: String
+    public var pool: WorkerPool
+    /// Which launch of the job this is (names are unique per launch).
+    public var sequence: Int
+    public var launchedAt: Date
+
+    public init(
+        job: JobID, provider: String, handle: String, workerName: String, pool: WorkerPool, sequence: Int,
+        launchedAt: Date
+    ) {
+        self.job = job
+        self.provider = provider
+        self.handle = handle
+        self.workerName = workerName
+        self.pool = pool
+        self.sequence = sequence
+        self.launchedAt = launchedAt
+    }
 }
 
 /// A worker agent known to the coordinator.

@@ -114,6 +114,44 @@ import Testing
         }
     }
 
+    @Test func aRestartedCoordinatorKeepsTheLaunchAndGivesItsWorkerTheJob() async throws {
+        let fake = SageMakerFake(statuses: [("InProgress", "Starting")])
+        try await withLiveServer(fake.router()) { url in
+            let client = SageMakerClient(
+                region: "us-east-1", endpoint: URL(string: url)!, credentials: Self.credentials, sleep: { _ in })
+            @Sendable func launcher() -> CapacityLauncher {
+                CapacityLauncher(
+                    providers: [SageMakerCapacity(client: client, configuration: Self.sagemakerConfiguration)],
+                    coordinatorURL: "https://c", bootstrapToken: Self.bootstrap)
+            }
+            let before = Harness(launcher: launcher())
+            try await before.app().test(.router) { app in
+                let id = try await before.submit(app, provider: "sagemaker")
+                try await before.scheduler.scheduleOnce()
+                let request = try #require(fake.lastRequest)
+                #expect(try await before.store.launches().map(\.handle) == ["\(id)-a1"])
+                // The coordinator restarts: a new launcher over the same store.
+                let after = JobScheduler(
+                    store: before.store, leaseClock: before.clock, leasePolicy: before.policy, board: before.board,
+                    launcher: launcher())
+                let plan = try await after.scheduleOnce()
+                #expect(plan.waiting[JobID(id)]?.contains("waiting for sagemaker \(id)-a1") == true)
+                #expect(fake.calls.filter { $0 == "CreateTrainingJob" }.count == 2, "nothing launched again")
+                // The launched worker registers; the restarted scheduler gives it the job.
+                let environment = request.environment
+                let registration = try await before.post(
+                    app, "/v1/workers", token: Self.bootstrap,
+                    #"{"name": "\#(environment["SPOTWISE_WORKER_NAME"]!)", "provider": "sagemaker", "pool": {"region": "us-east-1", "market": "spot", "instance_type": "\#(environment["SPOTWISE_INSTANCE_TYPE"]!)", "price_per_hour": "0.2", "on_demand_price_per_hour": "0.7"}}"#
+                )
+                let registered = try JSONDecoder().decode(
+                    WorkerProtocol.Registered.self, from: Data(buffer: registration.body))
+                let placed = try await after.scheduleOnce()
+                #expect(placed.placements.map(\.worker) == [registered.workerID])
+                #expect(try await before.store.launches().isEmpty, "the launch is settled once its worker took the job")
+            }
+        }
+    }
+
     @Test func aLaunchThatEndsBeforeItsWorkerRegistersIsReplacedUnderANewName() async throws {
         let fake = SageMakerFake(statuses: [("Stopped", "MaxWaitTimeExceeded")])
         try await withLiveServer(fake.router()) { url in

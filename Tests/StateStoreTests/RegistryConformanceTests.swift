@@ -157,3 +157,32 @@ import Testing
         #expect(try await reopened.modelVersions(model: nil).isEmpty)
     }
 }
+
+extension RegistryConformanceTests {
+    @Test(arguments: StoreKind.allCases)
+    func capacityLaunchesAreKeptOnePerJob(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let job = try await store.submit(submission("j")).job.id
+        let pool = AttemptRecordsConformanceTests.spotPool
+        try await store.recordLaunch(
+            CapacityLaunchRecord(
+                job: job, provider: "sagemaker", handle: "j-a1", workerName: "j-a1", pool: pool, sequence: 1,
+                launchedAt: Self.at(1_000)))
+        try await store.recordLaunch(
+            CapacityLaunchRecord(
+                job: job, provider: "sagemaker", handle: "j-a1-l2", workerName: "j-a1-l2", pool: pool, sequence: 2,
+                launchedAt: Self.at(1_100)))
+        #expect(try await store.launches().map(\.handle) == ["j-a1-l2"])
+        let kept = try #require(try await store.launches().first)
+        #expect(kept.pool == pool && kept.sequence == 2 && kept.workerName == "j-a1-l2")
+        try await store.removeLaunch(job: job)
+        #expect(try await store.launches().isEmpty)
+        await #expect(throws: StateStoreError.jobNotFound(JobID("nope"))) {
+            try await store.recordLaunch(
+                CapacityLaunchRecord(
+                    job: JobID("nope"), provider: "modal", handle: "fc", workerName: "w", pool: pool, sequence: 1,
+                    launchedAt: Self.at(1)))
+        }
+    }
+}
