@@ -44,6 +44,9 @@ def on_term(signum, frame):
 
 signal.signal(signal.SIGUSR1, on_usr1)
 signal.signal(signal.SIGTERM, on_term)
+# A parent may have started us with these blocked (Foundation's Process passes its threads' mask):
+# a notice that never arrives would cost the gang its work.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGUSR1})
 
 import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
