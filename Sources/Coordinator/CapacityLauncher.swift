@@ -44,6 +44,68 @@ public final class CapacityLauncher: Sendable {
     let withholdSeconds: Double = 600
     private let loaded = Mutex(false)
 
+    /// Capacity whose worker took its job: still polled, so that the provider's word (an
+    /// interruption, the capacity gone) ends the attempt even before the lease runs out.
+    struct Running: Sendable {
+        var provider: ProviderName
+        var handle: String
+        var attempt: Int
+        var epoch: LeaseEpoch
+        var observedAt: Date
+    }
+    private let running = Mutex<[JobID: Running]>([:])
+
+    /// What the provider said about capacity running an attempt: the attempt to end, and why.
+    struct RunningEnd: Sendable {
+        var job: JobID
+        var attempt: Int
+        var epoch: LeaseEpoch
+        var reason: AttemptEndReason
+        var line: String
+    }
+
+    /// The job's launched worker took attempt `attempt`: keep watching its capacity.
+    func watchAttempt(_ job: JobID, attempt: Int, epoch: LeaseEpoch, now: Date) {
+        guard let launch = outstanding(job) else { return }
+        running.withLock {
+            $0[job] = Running(
+                provider: launch.provider, handle: launch.handle, attempt: attempt, epoch: epoch, observedAt: now)
+        }
+    }
+
+    /// Polls capacity running attempts (each at most every `observeEverySeconds`).
+    func watchRunning(store: any StateStore, now: Date) async -> [RunningEnd] {
+        var ends: [RunningEnd] = []
+        for (job, watched) in running.withLock({ $0 }) {
+            guard now.timeIntervalSince(watched.observedAt) >= observeEverySeconds else { continue }
+            running.withLock { $0[job]?.observedAt = now }
+            guard let stored = try? await store.job(job), let live = stored.record.liveAttempt,
+                live.number == watched.attempt, live.epoch == watched.epoch
+            else {
+                running.withLock { _ = $0.removeValue(forKey: job) }
+                continue
+            }
+            guard let state = try? await providers[watched.provider]?.observe(watched.handle) else { continue }
+            let name = "\(watched.provider.rawValue) \(watched.handle)"
+            switch state {
+            case .starting, .running: continue
+            case .interrupted(let message):
+                ends.append(
+                    RunningEnd(
+                        job: job, attempt: watched.attempt, epoch: watched.epoch, reason: .preempted(withNotice: false),
+                        line: "\(name) interrupted: \(message)"))
+            case .ended(let why, let kind):
+                ends.append(
+                    RunningEnd(
+                        job: job, attempt: watched.attempt, epoch: watched.epoch,
+                        reason: kind == .capacity ? .preempted(withNotice: false) : .infrastructureError(why),
+                        line: "\(name) ended while running attempt \(watched.attempt): \(why)"))
+            }
+            running.withLock { _ = $0.removeValue(forKey: job) }
+        }
+        return ends
+    }
+
     /// Reads the launches a previous coordinator recorded (once).
     func load(from store: any StateStore) async {
         guard !loaded.withLock({ $0 }) else { return }

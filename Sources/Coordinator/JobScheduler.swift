@@ -41,6 +41,18 @@ public struct JobScheduler: Sendable {
 
     var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: wallClock) }
 
+    /// The provider's word on capacity running an attempt: a third way to notice a loss, besides
+    /// the agent's notice and the lease.
+    func watchRunningCapacity() async {
+        guard let launcher else { return }
+        for end in await launcher.watchRunning(store: store, now: wallClock()) {
+            if let ended = try? await ending.end(end.job, attempt: end.attempt, epoch: end.epoch, reason: end.reason) {
+                _ = try? await store.update(
+                    end.job, expectedVersion: ended.version, record: ended.record, events: [end.line], at: wallClock())
+            }
+        }
+    }
+
     var budget: CostBudget {
         CostBudget(
             store: store, board: board, leaseClock: leaseClock, wallClock: wallClock,
@@ -80,6 +92,7 @@ public struct JobScheduler: Sendable {
         guard !pending.isEmpty else {
             board.setWaiting([:])
             if let launcher { _ = await launcher.watch(store: store, now: wallClock()) }
+            await watchRunningCapacity()
             return PlacementPlan()
         }
         await launcher?.load(from: store)
@@ -155,8 +168,14 @@ public struct JobScheduler: Sendable {
         board.setWaiting(plan.waiting)
         for placement in plan.placements {
             try await carryOut(placement)
-            if reserved[placement.job] != nil { await launcher?.settle(placement.job, store: store) }
+            if reserved[placement.job] != nil, let launcher {
+                if let live = try await store.job(placement.job)?.record.liveAttempt {
+                    launcher.watchAttempt(placement.job, attempt: live.number, epoch: live.epoch, now: wallClock())
+                }
+                await launcher.settle(placement.job, store: store)
+            }
         }
+        await watchRunningCapacity()
         return plan
     }
 

@@ -54,6 +54,8 @@ public struct CapacityRequest: Sendable {
 public enum CapacityState: Hashable, Sendable {
     case starting(String)
     case running
+    /// The provider took the capacity back; it may start it again (SageMaker managed spot does).
+    case interrupted(String)
     /// Gone for good: ended, stopped, or failed for `kind` reasons (capacity: try another pool).
     case ended(String, kind: CloudErrorKind?)
 }
@@ -101,7 +103,8 @@ public struct SageMakerCapacity: CapacityProvider {
     public func observe(_ handle: String) async throws -> CapacityState {
         switch SageMakerTrainingJobs.observe(try await client.describeTrainingJob(handle)) {
         case .provisioning(let status): return .starting(status)
-        case .training, .interrupted: return .running
+        case .training: return .running
+        case .interrupted(let message): return .interrupted(message)
         case .maxWaitExceeded: return .ended("no spot capacity within MaxWaitTimeInSeconds", kind: .capacity)
         case .maxRuntimeExceeded: return .ended("MaxRuntimeInSeconds reached", kind: .user)
         case .completed: return .ended("completed", kind: nil)

@@ -300,4 +300,38 @@ import Testing
                     "4 capacity launches failed; last: sagemaker launch failed: ValidationException") == true)
         }
     }
+
+    @Test func theProvidersWordEndsAnAttemptOnInterruptedCapacity() async throws {
+        // Observed at launch (Starting), then in the pass that places the attempt on its worker
+        // (Training, twice: the launch and the running capacity), then SageMaker says Interrupted.
+        let fake = SageMakerFake(statuses: [
+            ("InProgress", "Starting"), ("InProgress", "Training"), ("InProgress", "Training"),
+            ("InProgress", "Interrupted"),
+        ])
+        try await withLiveServer(fake.router()) { url in
+            let client = SageMakerClient(
+                region: "us-east-1", endpoint: URL(string: url)!, credentials: Self.credentials, sleep: { _ in })
+            let harness = Harness(
+                launcher: CapacityLauncher(
+                    providers: [SageMakerCapacity(client: client, configuration: Self.sagemakerConfiguration)],
+                    coordinatorURL: "https://c", bootstrapToken: Self.bootstrap, observeEverySeconds: 0))
+            try await harness.app().test(.router) { app in
+                let id = try await harness.submit(app, provider: "sagemaker")
+                let first = try await harness.scheduler.scheduleOnce()
+                let request = try #require(fake.lastRequest)
+                let started = try await harness.startWorker(app, environment: request.environment)
+                let history = try await harness.store.history(JobID(id)).map(\.message)
+                let assignment = try #require(started, "\(first.waiting) \(history)")
+                #expect(assignment.attempt == 1)
+                #expect(try await harness.store.job(JobID(id))?.state == .provisioning)
+                try await harness.scheduler.scheduleOnce()  // Interrupted: the attempt ends
+                let job = try #require(try await harness.store.job(JobID(id)))
+                #expect(job.state == .recovering && job.record.preemptions == 1)
+                #expect(try await harness.store.segments(job: JobID(id)).first?.endReason == "preempted without notice")
+                #expect(
+                    try await harness.store.history(JobID(id)).contains { $0.message.contains("\(id)-a1 interrupted") })
+                #expect(try await harness.store.lease(job: JobID(id))?.revoked == true, "the old worker is fenced off")
+            }
+        }
+    }
 }
