@@ -86,6 +86,10 @@ public struct PlacementPlanner: Sendable {
     public var decisionSeconds: Double
     public var changeoverSeconds: Double
 
+    /// A short job with more slack than this many decision periods waits for spot instead of
+    /// going on demand when no spot worker is idle.
+    static let freeWaitPeriods = 12.0
+
     public init(
         policy: any SpotPolicy = SpotwisePolicy(), decisionSeconds: Double = 300, changeoverSeconds: Double = 300
     ) {
@@ -158,12 +162,24 @@ public struct PlacementPlanner: Sendable {
     ) -> Choice {
         // A job whose measured remaining work is below one decision period is finer than the
         // policy's plan can resolve (it would price launching and waiting the same): take idle spot.
-        if let progress = job.progress, progress.remainingSeconds < decisionSeconds, let worker = spot.first {
-            return .place(
-                worker,
-                reason:
-                    "\(Int(progress.remainingSeconds.rounded())) s of work left, under the policy's \(Int(decisionSeconds)) s decision period: idle spot now"
-            )
+        if let progress = job.progress, progress.remainingSeconds < decisionSeconds {
+            let left = Int(progress.remainingSeconds.rounded())
+            if let worker = spot.first {
+                return .place(
+                    worker,
+                    reason:
+                        "\(left) s of work left, under the policy's \(Int(decisionSeconds)) s decision period: idle spot now"
+                )
+            }
+            // No spot idle this moment (a spot node relaunching), and the deadline is hours of
+            // decision periods away: waiting is free, on-demand is not.
+            let slack =
+                deadline.instant(submittedAt: job.submittedAt).timeIntervalSince(now) - progress.remainingSeconds
+            if slack > Self.freeWaitPeriods * decisionSeconds {
+                return .wait(
+                    "\(left) s of work left and \(Int(slack / 3600)) h of slack: waiting for spot rather than paying on-demand"
+                )
+            }
         }
         let workers = spot + onDemand
         let names = Array(Set(workers.map(\.poolName))).sorted()

@@ -55,6 +55,23 @@ import Testing
         #expect(placed.reason.contains("safety net"))
     }
 
+    @Test func aShortJobWithSlackWaitsForSpotRatherThanPayingOnDemand() throws {
+        var short = job("j")
+        short.progress = WorkProgress(committedStep: 340, totalSteps: 920, secondsPerStep: 0.05)
+        let planner = PlacementPlanner()
+        // Only on-demand idle (the spot nodes are relaunching): wait, the deadline is far.
+        let waiting = planner.plan(jobs: [short], idle: [worker("od", .onDemand)], now: now)
+        #expect(waiting.placements.isEmpty)
+        #expect(waiting.waiting[JobID("j")]?.contains("waiting for spot rather than paying on-demand") == true)
+        // Spot back: placed on it.
+        let placed = planner.plan(jobs: [short], idle: [worker("od", .onDemand), worker("s", .spot)], now: now)
+        #expect(placed.placements.first?.worker == "s")
+        // Near the deadline (under 12 decision periods of slack) the policy decides again.
+        let late = Date(timeIntervalSince1970: 9_000 + 36 * 3600 - 1_800)
+        let pressed = planner.plan(jobs: [short], idle: [worker("od", .onDemand)], now: late)
+        #expect(pressed.placements.first?.placement.market == .onDemand)
+    }
+
     @Test func theSpecsMarketAndProvidersAreObeyed() {
         let planner = PlacementPlanner()
         let spotOnly = planner.plan(jobs: [job("j", market: .spot)], idle: [worker("od", .onDemand)], now: now)
