@@ -28,11 +28,16 @@ public struct LocalCheckpointStore: CheckpointStore {
         return Int(name.dropFirst(5))
     }
 
-    func jobDirectory(_ job: String) throws -> URL {
+    /// A job's name as a directory or key component: letters, digits, `-`, `_`, `.`; not `.` or `..`.
+    static func checkJobName(_ job: String) throws {
         guard !job.isEmpty, job.count <= 200,
             job.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }),
             job != ".", job != ".."
         else { throw CheckpointError.invalidName(job) }
+    }
+
+    func jobDirectory(_ job: String) throws -> URL {
+        try Self.checkJobName(job)
         return root.appendingPathComponent(job, isDirectory: true)
     }
 

@@ -48,7 +48,7 @@ public struct S3CheckpointStore: CheckpointStore {
     // MARK: Keys
 
     func jobKey(_ job: String) throws -> String {
-        _ = try LocalCheckpointStore(root: URL(fileURLWithPath: "/")).jobDirectory(job)  // the same name rule
+        try LocalCheckpointStore.checkJobName(job)
         return prefix.isEmpty ? job : "\(prefix)/\(job)"
     }
 
