@@ -17,10 +17,7 @@ struct CostBudget: Sendable {
 
     /// What `job` has cost so far (open segments priced up to now).
     func spent(_ job: StoredJob) async throws -> Money {
-        let now = wallClock()
-        return try await store.segments(job: job.id).reduce(Money.zero) {
-            $0 + LedgerRow(segment: $1, job: job, now: now).cost
-        }
+        try await SavingsReport.spent(by: job, in: store, now: wallClock())
     }
 
     /// One pass over the jobs that have a budget; returns the jobs it failed.

@@ -15,9 +15,7 @@ struct ModelDecisions: Sendable {
     func decide(_ job: StoredJob) async throws -> GateDecision? {
         guard job.spec.register != nil, try await store.gateDecision(job: job.id) == nil else { return nil }
         let now = wallClock()
-        let cost = try await store.segments(job: job.id).reduce(Money.zero) {
-            $0 + LedgerRow(segment: $1, job: job, now: now).cost
-        }
+        let cost = try await SavingsReport.spent(by: job, in: store, now: now)
         guard let decision = try await ModelRegistry(store: store).decide(job, cost: cost, now: now) else { return nil }
         let line =
             decision.accepted

@@ -216,6 +216,11 @@ public struct SavingsReport: Hashable, Sendable, Codable {
         return formatter.date(from: text)
     }
 
+    /// What `job` has cost so far: its ledger rows' sum, open segments priced up to `now`.
+    public static func spent(by job: StoredJob, in store: any StateStore, now: Date) async throws -> Money {
+        try await store.segments(job: job.id).reduce(Money.zero) { $0 + LedgerRow(segment: $1, job: job, now: now).cost }
+    }
+
     /// The ledger of a store: one row per segment, jobs looked up once.
     public static func ledger(from store: any StateStore, now: Date) async throws -> [LedgerRow] {
         let segments = try await store.segments(job: nil)
