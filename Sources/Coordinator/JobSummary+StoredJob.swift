@@ -45,12 +45,3 @@ extension JobSummary {
         }
     }
 }
-
-extension StoredJob {
-    /// What run tracking shows about a job next to its metric series.
-    public var identity: StoredJobIdentity {
-        StoredJobIdentity(
-            id: id.rawValue, name: spec.name, state: state.rawValue, hyperparameters: spec.hyperparameters,
-            finalMetrics: record.finalMetrics)
-    }
-}

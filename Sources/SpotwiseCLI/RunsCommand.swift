@@ -16,10 +16,7 @@ struct RunsCommand: AsyncParsableCommand {
                 switch opened {
                 case .local(let store):
                     guard let job = try await store.job(JobID(id)) else { throw ValidationError("no job \(id)") }
-                    let identity = StoredJobIdentity(
-                        id: job.id.rawValue, name: job.spec.name, state: job.state.rawValue,
-                        hyperparameters: job.spec.hyperparameters, finalMetrics: job.record.finalMetrics)
-                    runs.append(JobMetrics(job: identity, points: try await store.metrics(job: job.id)))
+                    runs.append(JobMetrics(job: job.identity, points: try await store.metrics(job: job.id)))
                 case .remote(let client): runs.append(try await client.metrics(job: id))
                 }
             }

@@ -262,3 +262,12 @@ extension StateStore {
     /// Unrevoked leases of every job.
     public func liveLeases() async throws -> [Lease] { try await liveLeases(worker: nil) }
 }
+
+extension StoredJob {
+    /// What run tracking shows about a job next to its metric series.
+    public var identity: StoredJobIdentity {
+        StoredJobIdentity(
+            id: id.rawValue, name: spec.name, state: state.rawValue, hyperparameters: spec.hyperparameters,
+            finalMetrics: record.finalMetrics)
+    }
+}
