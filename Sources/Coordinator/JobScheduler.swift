@@ -41,6 +41,20 @@ public struct JobScheduler: Sendable {
 
     var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: wallClock) }
 
+    /// Polls launches still waiting for their worker and writes what became of them (ended,
+    /// released) into the jobs' histories; returns those lines by job.
+    func watchLaunches() async -> [JobID: String] {
+        guard let launcher else { return [:] }
+        let lines = await launcher.watch(store: store, now: wallClock())
+        for (job, line) in lines {
+            if let current = try? await store.job(job) {
+                _ = try? await store.update(
+                    job, expectedVersion: current.version, record: current.record, events: [line], at: wallClock())
+            }
+        }
+        return lines
+    }
+
     /// The provider's word on capacity running an attempt: a third way to notice a loss, besides
     /// the agent's notice and the lease.
     func watchRunningCapacity() async {
@@ -91,7 +105,7 @@ public struct JobScheduler: Sendable {
         availability.observe(live, at: wallClock(), every: planner.decisionSeconds)
         guard !pending.isEmpty else {
             board.setWaiting([:])
-            if let launcher { _ = await launcher.watch(store: store, now: wallClock()) }
+            _ = await watchLaunches()
             await watchRunningCapacity()
             return PlacementPlan()
         }
@@ -146,14 +160,8 @@ public struct JobScheduler: Sendable {
             guard let launcher, let job = open.first(where: { $0.id == placement.job }) else { continue }
             plan.waiting[placement.job] = await launcher.launch(job, planned: placement, store: store, now: wallClock())
         }
+        for (job, line) in await watchLaunches() where plan.waiting[job] == nil { plan.waiting[job] = line }
         if let launcher {
-            for (job, line) in await launcher.watch(store: store, now: wallClock()) {
-                if plan.waiting[job] == nil { plan.waiting[job] = line }
-                if let current = try? await store.job(job) {
-                    _ = try? await store.update(
-                        job, expectedVersion: current.version, record: current.record, events: [line], at: wallClock())
-                }
-            }
             // Launches that kept failing for other reasons than capacity spend the job's budget
             // for infrastructure errors, as failed nodes do.
             for job in open where launcher.failedLaunchCount(job.id) > job.record.budget.maxInfrastructureErrors {
