@@ -80,15 +80,23 @@ import Testing
     static let sagemakerConfiguration = try! SageMakerConfiguration.parse(
         try! String(contentsOf: RepositoryPaths.url("provisioners/sagemaker.yaml"), encoding: .utf8))
 
+    /// A launcher with SageMaker capacity at `endpoint` (a fake, or moto), configured by the
+    /// repository's provisioners/sagemaker.yaml; retries do not sleep.
+    static func sagemakerLauncher(
+        _ endpoint: String, coordinatorURL: String = "https://c", observeEverySeconds: Double = 10
+    ) -> CapacityLauncher {
+        let client = SageMakerClient(
+            region: "us-east-1", endpoint: URL(string: endpoint)!, credentials: Self.credentials, sleep: { _ in })
+        return CapacityLauncher(
+            providers: [SageMakerCapacity(client: client, configuration: Self.sagemakerConfiguration)],
+            coordinatorURL: coordinatorURL, bootstrapToken: Self.bootstrap, observeEverySeconds: observeEverySeconds)
+    }
+
     @Test func aSageMakerJobIsPlacedThroughATrainingJob() async throws {
         let fake = SageMakerFake(statuses: [("InProgress", "Starting")])
         try await withLiveServer(fake.router()) { url in
-            let client = SageMakerClient(
-                region: "us-east-1", endpoint: URL(string: url)!, credentials: Self.credentials, sleep: { _ in })
             let harness = Harness(
-                launcher: CapacityLauncher(
-                    providers: [SageMakerCapacity(client: client, configuration: Self.sagemakerConfiguration)],
-                    coordinatorURL: "https://coordinator.example", bootstrapToken: Self.bootstrap))
+                launcher: Self.sagemakerLauncher(url, coordinatorURL: "https://coordinator.example"))
             try await harness.app().test(.router) { client in
                 let id = try await harness.submit(client, provider: "sagemaker")
                 let plan = try await harness.scheduler.scheduleOnce()
@@ -117,14 +125,7 @@ import Testing
     @Test func aRestartedCoordinatorKeepsTheLaunchAndGivesItsWorkerTheJob() async throws {
         let fake = SageMakerFake(statuses: [("InProgress", "Starting")])
         try await withLiveServer(fake.router()) { url in
-            let client = SageMakerClient(
-                region: "us-east-1", endpoint: URL(string: url)!, credentials: Self.credentials, sleep: { _ in })
-            @Sendable func launcher() -> CapacityLauncher {
-                CapacityLauncher(
-                    providers: [SageMakerCapacity(client: client, configuration: Self.sagemakerConfiguration)],
-                    coordinatorURL: "https://c", bootstrapToken: Self.bootstrap)
-            }
-            let before = Harness(launcher: launcher())
+            let before = Harness(launcher: Self.sagemakerLauncher(url))
             try await before.app().test(.router) { app in
                 let id = try await before.submit(app, provider: "sagemaker")
                 try await before.scheduler.scheduleOnce()
@@ -133,7 +134,7 @@ import Testing
                 // The coordinator restarts: a new launcher over the same store.
                 let after = JobScheduler(
                     store: before.store, leaseClock: before.clock, leasePolicy: before.policy, board: before.board,
-                    launcher: launcher())
+                    launcher: Self.sagemakerLauncher(url))
                 let plan = try await after.scheduleOnce()
                 #expect(plan.waiting[JobID(id)]?.contains("waiting for sagemaker \(id)-a1") == true)
                 #expect(fake.calls.filter { $0 == "CreateTrainingJob" }.count == 2, "nothing launched again")
@@ -155,12 +156,7 @@ import Testing
     @Test func aLaunchThatEndsBeforeItsWorkerRegistersIsReplacedUnderANewName() async throws {
         let fake = SageMakerFake(statuses: [("Stopped", "MaxWaitTimeExceeded")])
         try await withLiveServer(fake.router()) { url in
-            let client = SageMakerClient(
-                region: "us-east-1", endpoint: URL(string: url)!, credentials: Self.credentials, sleep: { _ in })
-            let harness = Harness(
-                launcher: CapacityLauncher(
-                    providers: [SageMakerCapacity(client: client, configuration: Self.sagemakerConfiguration)],
-                    coordinatorURL: "https://c", bootstrapToken: Self.bootstrap, observeEverySeconds: 0))
+            let harness = Harness(launcher: Self.sagemakerLauncher(url, observeEverySeconds: 0))
             try await harness.app().test(.router) { client in
                 let id = try await harness.submit(client, provider: "sagemaker")
                 // Launches a1, and (watching at once) sees it ended: no spot within the wait.
@@ -186,10 +182,7 @@ import Testing
             return
         }
         let client = SageMakerClient(region: "us-east-1", endpoint: moto, credentials: Self.credentials)
-        let harness = Harness(
-            launcher: CapacityLauncher(
-                providers: [SageMakerCapacity(client: client, configuration: Self.sagemakerConfiguration)],
-                coordinatorURL: "https://c", bootstrapToken: Self.bootstrap))
+        let harness = Harness(launcher: Self.sagemakerLauncher(moto.absoluteString))
         try await harness.app().test(.router) { app in
             let id = try await harness.submit(app, provider: "sagemaker")
             try await harness.scheduler.scheduleOnce()
@@ -309,12 +302,7 @@ import Testing
             ("InProgress", "Interrupted"),
         ])
         try await withLiveServer(fake.router()) { url in
-            let client = SageMakerClient(
-                region: "us-east-1", endpoint: URL(string: url)!, credentials: Self.credentials, sleep: { _ in })
-            let harness = Harness(
-                launcher: CapacityLauncher(
-                    providers: [SageMakerCapacity(client: client, configuration: Self.sagemakerConfiguration)],
-                    coordinatorURL: "https://c", bootstrapToken: Self.bootstrap, observeEverySeconds: 0))
+            let harness = Harness(launcher: Self.sagemakerLauncher(url, observeEverySeconds: 0))
             try await harness.app().test(.router) { app in
                 let id = try await harness.submit(app, provider: "sagemaker")
                 let first = try await harness.scheduler.scheduleOnce()
