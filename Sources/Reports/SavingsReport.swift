@@ -218,7 +218,9 @@ public struct SavingsReport: Hashable, Sendable, Codable {
 
     /// What `job` has cost so far: its ledger rows' sum, open segments priced up to `now`.
     public static func spent(by job: StoredJob, in store: any StateStore, now: Date) async throws -> Money {
-        try await store.segments(job: job.id).reduce(Money.zero) { $0 + LedgerRow(segment: $1, job: job, now: now).cost }
+        try await store.segments(job: job.id).reduce(Money.zero) {
+            $0 + LedgerRow(segment: $1, job: job, now: now).cost
+        }
     }
 
     /// The ledger of a store: one row per segment, jobs looked up once.

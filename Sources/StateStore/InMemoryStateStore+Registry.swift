@@ -16,7 +16,9 @@ extension InMemoryStateStore {
         for name in series.keys {
             series[name] = series[name]?.filter { $0.key <= resumedFromStep || $0.value.attempt >= attempt }
         }
-        for point in points { series[point.name, default: [:]][point.step] = point }
+        for point in points where (series[point.name]?[point.step]?.attempt ?? 0) <= point.attempt {
+            series[point.name, default: [:]][point.step] = point
+        }
         metricPoints[job] = series
     }
 

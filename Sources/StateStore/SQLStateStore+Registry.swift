@@ -28,10 +28,11 @@ extension SQLStateStore {
                 """
             ).run()
             for point in points {
+                // A point of an older attempt never replaces a newer attempt's.
                 let conflict =
                     backend == .sqlite
-                    ? "ON CONFLICT (job_id, name, step) DO UPDATE SET attempt = excluded.attempt, value = excluded.value"
-                    : "ON CONFLICT (job_id, name, step) DO UPDATE SET attempt = EXCLUDED.attempt, value = EXCLUDED.value"
+                    ? "ON CONFLICT (job_id, name, step) DO UPDATE SET attempt = excluded.attempt, value = excluded.value WHERE metric_points.attempt <= excluded.attempt"
+                    : "ON CONFLICT (job_id, name, step) DO UPDATE SET attempt = EXCLUDED.attempt, value = EXCLUDED.value WHERE metric_points.attempt <= EXCLUDED.attempt"
                 try await db.raw(
                     """
                     INSERT INTO metric_points (job_id, name, step, attempt, value)

@@ -67,7 +67,8 @@ public protocol StateStore: Sendable {
     /// Marks when the attempt trained its first step (the end of its overhead); the first mark stays.
     func markFirstStep(job: JobID, attempt: Int, at: Date) async throws
 
-    /// Stores metric points of `attempt`; a point for a step already stored replaces it, and every
+    /// Stores metric points of `attempt`; a point for a step already stored replaces it (unless it
+    /// came from a newer attempt: a late batch of an older one changes nothing), and every
     /// point of an earlier attempt beyond `resumedFromStep` is deleted first (the trainer goes over
     /// those steps again, so a series never holds two values for a step or a dead branch).
     func recordMetrics(job: JobID, attempt: Int, resumedFromStep: Int, points: [MetricPoint]) async throws

@@ -44,8 +44,10 @@ import Testing
         #expect(series.map(\.step) == Array(1...60), "no step twice, nothing beyond 60 from the dead attempt")
         #expect(series.filter { $0.step <= 50 }.allSatisfy { $0.attempt == 1 })
         #expect(series.filter { $0.step > 50 }.allSatisfy { $0.attempt == 2 && $0.value == 2 })
-        // A late batch of attempt 1 (its worker was fenced meanwhile) never touches attempt 2's steps... the
-        // coordinator refuses it by epoch; the store keeps the newer attempt's point for a step too.
+        // A late batch of attempt 1 (the coordinator fences it by epoch first) changes nothing here either.
+        let late = (51...60).map { MetricPoint(name: "loss", step: $0, value: 9, attempt: 1) }
+        try await store.recordMetrics(job: job, attempt: 1, resumedFromStep: 0, points: late)
+        #expect(try await store.metrics(job: job) == series)
         await #expect(throws: StateStoreError.jobNotFound(JobID("nope"))) {
             try await store.recordMetrics(job: JobID("nope"), attempt: 1, resumedFromStep: 0, points: first)
         }
