@@ -21,24 +21,14 @@ public struct ReportsAPI: Sendable {
         }
     }
 
-    /// The query's filters, checked: `since`/`until` as RFC 3339 times, `by` a grouping.
-    public struct Query: Sendable {
-        public var since: Date?
-        public var until: Date?
-        public var by: SavingsReport.Grouping = .job
-        public var format: String
+    /// The query's filters, checked: `since`/`until` as RFC 3339 times or dates, `by` a grouping.
+    struct Query {
+        var since: Date?
+        var until: Date?
+        var by: SavingsReport.Grouping = .job
+        var format: String
 
-        public static let formats = ["json", "csv", "html"]
-
-        public init(since: Date? = nil, until: Date? = nil, by: SavingsReport.Grouping = .job, format: String = "json")
-        {
-            self.since = since
-            self.until = until
-            self.by = by
-            self.format = format
-        }
-
-        public static func time(_ text: String) -> Date? { SavingsReport.time(text) }
+        static let formats = ["json", "csv", "html"]
     }
 
     func respond(_ request: Request, _ context: CoordinatorContext, defaultFormat: String) async throws -> Response {
@@ -49,7 +39,7 @@ public struct ReportsAPI: Sendable {
         let parameters = request.uri.queryParameters
         for name in ["since", "until"] {
             guard let text = parameters[Substring(name)].map(String.init) else { continue }
-            guard let time = Query.time(text) else {
+            guard let time = SavingsReport.time(text) else {
                 throw APIError.badRequest(
                     "invalid_\(name)", "\(name) must be an RFC 3339 time (2026-11-30T09:00:00Z) or a date (2026-11-30)")
             }
