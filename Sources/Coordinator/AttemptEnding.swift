@@ -38,6 +38,26 @@ struct AttemptEnding: Sendable {
         return stored
     }
 
+    /// Ends a job from outside its attempts (cancel, `max_cost`) through `event`. The attempt it
+    /// had, read in the same compare-and-swap, is over: its lease is revoked and its ledger row
+    /// ends with `segmentReason`.
+    func endJob(_ id: JobID, segmentReason: String, _ event: (StoredJob) -> JobEvent?) async throws
+        -> JobEventResult
+    {
+        var ended: LiveAttempt?
+        let result = try await store.applyEvent(
+            to: id, at: wallClock(),
+            { job in
+                ended = job.record.liveAttempt
+                return event(job)
+            })
+        if case .applied(let job) = result, let live = ended {
+            try await store.revokeLease(job: id, epoch: live.epoch)
+            try await closeSegment(of: job, attempt: live.number, reason: segmentReason, lastStep: nil, at: wallClock())
+        }
+        return result
+    }
+
     func closeSegment(of job: StoredJob, attempt: Int, reason: String, lastStep: Int?, at now: Date) async throws {
         let progress = board.progress(job.id)
         let reported = progress?.attempt == attempt ? progress?.step : nil

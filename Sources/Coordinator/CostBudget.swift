@@ -47,17 +47,12 @@ struct CostBudget: Sendable {
     }
 
     func abandon(_ id: JobID, reason: String) async throws -> Bool {
-        let before = try await store.job(id)
-        guard
-            case .applied(let job) = try await store.applyEvent(
-                to: id, at: wallClock(), { $0.state.isTerminal ? nil : .abandoned(reason: reason) })
-        else { return false }
-        board.clearStop(id)
-        if let live = before?.record.liveAttempt {
-            try await store.revokeLease(job: id, epoch: live.epoch)
-            try await AttemptEnding(store: store, board: board, wallClock: wallClock).closeSegment(
-                of: job, attempt: live.number, reason: "stopped: \(reason)", lastStep: nil, at: wallClock())
+        let ending = AttemptEnding(store: store, board: board, wallClock: wallClock)
+        let result = try await ending.endJob(id, segmentReason: "stopped: \(reason)") {
+            $0.state.isTerminal ? nil : .abandoned(reason: reason)
         }
+        guard case .applied = result else { return false }
+        board.clearStop(id)
         return true
     }
 }

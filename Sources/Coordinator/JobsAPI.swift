@@ -121,17 +121,9 @@ public struct JobsAPI: Sendable {
         try context.requireAdmin("cancel jobs")
         let id = try jobID(context)
         do {
-            let before = try await store.job(id)
-            switch try await store.applyEvent(to: id, at: clock(), { _ in .cancelRequested }) {
-            case .applied(let job):
-                // The attempt it had is over: fence its lease and end its ledger row.
-                if let live = before?.record.liveAttempt {
-                    try await store.revokeLease(job: id, epoch: live.epoch)
-                    try await AttemptEnding(store: store, board: board, wallClock: clock).closeSegment(
-                        of: job, attempt: live.number, reason: "cancelled", lastStep: nil, at: clock())
-                }
-                return try json(JobSummary(job))
-            case .declined(let job): return try json(JobSummary(job))
+            let ending = AttemptEnding(store: store, board: board, wallClock: clock)
+            switch try await ending.endJob(id, segmentReason: "cancelled", { _ in .cancelRequested }) {
+            case .applied(let job), .declined(let job): return try json(JobSummary(job))
             }
         } catch let error as JobTransitionError {
             throw APIError.conflict("not_cancellable", "job \(id) cannot be cancelled: \(error)")
