@@ -49,17 +49,11 @@ signal.signal(signal.SIGTERM, on_term)
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGUSR1})
 
 import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.metrics import roc_auc_score  # noqa: E402
 
-hp = json.loads(os.environ.get("SPOTWISE_HPARAMS") or "{}")
-LEARNING_RATE = float(hp.get("learning_rate", 0.1))
-EPOCHS = int(hp.get("epochs", 40))
-BATCH = int(hp.get("batch_size", 64))
-SEED = int(hp.get("seed", 7))
-HIDDEN = int(hp.get("hidden", 64))
-MOMENTUM = float(hp.get("momentum", 0.9))
-STEP_DELAY = float(os.environ.get("DIGITS_STEP_DELAY_MS", "0")) / 1000.0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "digits"))
+from digits_model import (  # noqa: E402
+    BATCH, LEARNING_RATE, MOMENTUM, STEP_DELAY, TOTAL_STEPS, X_train, evaluate, forward, fresh_state, report,
+    y_train)
 
 RANK = int(os.environ.get("SPOTWISE_RANK", "0"))
 WORLD = int(os.environ.get("SPOTWISE_WORLD_SIZE", "1"))
@@ -70,25 +64,7 @@ PEER_LOST = 75
 checkpoint_dir = os.environ.get("SPOTWISE_CHECKPOINT_DIR", "checkpoints-local-%d" % RANK)
 resume_dir = os.environ.get("SPOTWISE_RESUME_DIR")
 every = int(os.environ.get("SPOTWISE_CHECKPOINT_EVERY", "50"))
-progress_path = os.environ.get("SPOTWISE_PROGRESS")
 output_dir = os.environ.get("SPOTWISE_OUTPUT_DIR", "output")
-
-digits = load_digits()
-X = (digits.data / 16.0).astype(np.float64)
-y = digits.target.astype(np.int64)
-order = np.random.RandomState(12345).permutation(len(X))
-X, y = X[order], y[order]
-split = int(len(X) * 0.8)
-X_train, y_train, X_test, y_test = X[:split], y[:split], X[split:], y[split:]
-classes = 10
-steps_per_epoch = (len(X_train) + BATCH - 1) // BATCH
-TOTAL_STEPS = EPOCHS * steps_per_epoch
-
-
-def report(line):
-    if progress_path:
-        with open(progress_path, "a") as f:
-            f.write(json.dumps(line) + "\n")
 
 
 # --- the gang: rank 0 serves, the others connect ---------------------------------------------
@@ -171,15 +147,6 @@ class Gang:
 # --- training -------------------------------------------------------------------------------
 
 
-def fresh_state():
-    rng = np.random.RandomState(SEED)
-    w1 = rng.normal(0, np.sqrt(2.0 / 64), (64, HIDDEN))
-    w2 = rng.normal(0, np.sqrt(2.0 / HIDDEN), (HIDDEN, classes))
-    params = {"w1": w1, "b1": np.zeros(HIDDEN), "w2": w2, "b2": np.zeros(classes)}
-    velocity = {k: np.zeros_like(v) for k, v in params.items()}
-    return {"step": 0, "params": params, "velocity": velocity, "rng": rng.get_state()}
-
-
 def save(state, step):
     temporary = os.path.join(checkpoint_dir, "step-%d.tmp" % step)
     final = os.path.join(checkpoint_dir, "step-%d" % step)
@@ -200,15 +167,6 @@ def load(directory):
     return {"step": saved["step"], "params": saved["params"], "velocity": saved["velocity"], "rng": saved["rng"]}
 
 
-def forward(params, xb):
-    hidden = np.maximum(0, xb @ params["w1"] + params["b1"])
-    logits = hidden @ params["w2"] + params["b2"]
-    logits = logits - logits.max(axis=1, keepdims=True)
-    probs = np.exp(logits)
-    probs /= probs.sum(axis=1, keepdims=True)
-    return hidden, probs
-
-
 def local_gradient_sum(params, xb, yb):
     """The gradient of the summed (not mean) loss over this rank's slice, and that loss sum."""
     if len(yb) == 0:
@@ -222,13 +180,6 @@ def local_gradient_sum(params, xb, yb):
     grads["w1"] = xb.T @ back
     grads["b1"] = back.sum(axis=0)
     return grads, loss
-
-
-def evaluate(params):
-    _, probs = forward(params, X_test)
-    accuracy = float((probs.argmax(axis=1) == y_test).mean())
-    auc = float(roc_auc_score(y_test, probs, multi_class="ovr", average="macro"))
-    return {"accuracy": accuracy, "auc": auc}
 
 
 def main():
