@@ -12,6 +12,9 @@ public struct CheckpointManifest: Codable, Sendable, Equatable {
     public var step: Int
     public var createdAt: Date
     public var files: [Entry]
+    /// A gang checkpoint's world size: its files are under `rank-0/` ... `rank-(N-1)/`. Nil for
+    /// a single node's.
+    public var worldSize: Int?
 
     public struct Entry: Codable, Sendable, Equatable {
         /// Relative to the checkpoint directory, `/`-separated; never absolute, never `..`.
@@ -38,6 +41,7 @@ public struct CheckpointManifest: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case version, job, attempt, step, files
         case createdAt = "created_at"
+        case worldSize = "world_size"
     }
 
     static let encoder: JSONEncoder = {

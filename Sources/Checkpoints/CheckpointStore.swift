@@ -16,8 +16,18 @@ public protocol CheckpointStore: Sendable {
     /// Committed steps of `job`, oldest first.
     func committedSteps(job: String) async throws -> [Int]
 
-    /// Keeps the newest `keepLast` committed checkpoints and removes uncommitted directories.
+    /// Keeps the newest `keepLast` committed checkpoints and removes uncommitted directories (but
+    /// not one above the newest committed step that holds a gang's parts: it may be committing).
     func collectGarbage(job: String, keepLast: Int) async throws -> GarbageCollection
+
+    /// Writes one rank's shard of gang checkpoint `step`: its files under `rank-R/`, then its part
+    /// file. Nothing is committed until `commitGang`; a step already committed is left alone.
+    func commitShard(job: String, attempt: Int, step: Int, rank: Int, from directory: URL) async throws
+
+    /// Commits gang checkpoint `step` when every rank below `worldSize` wrote its part: one
+    /// manifest listing every rank's files, written last. Nil while a part is missing (try again);
+    /// an already committed step is returned as it is.
+    func commitGang(job: String, attempt: Int, step: Int, worldSize: Int) async throws -> CommittedCheckpointRef?
 
     /// Commits a finished attempt's output directory (the model) by the same rule as a checkpoint:
     /// files hashed, manifest last. Retention never touches it.

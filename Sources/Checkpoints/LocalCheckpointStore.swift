@@ -100,13 +100,7 @@ public struct LocalCheckpointStore: CheckpointStore {
         let target = jobDirectory.appendingPathComponent(name, isDirectory: true)
         let manifestURL = target.appendingPathComponent(CheckpointManifest.fileName)
         let fm = FileManager.default
-        if fm.fileExists(atPath: manifestURL.path) {
-            let data = try Data(contentsOf: manifestURL)
-            let manifest = try Self.decodeManifest(data)
-            return CommittedCheckpointRef(
-                step: step, location: "\(job)/\(name)", manifestDigest: Self.hex(SHA256.hash(data: data)),
-                bytes: manifest.files.reduce(0) { $0 + $1.size })
-        }
+        if let existing = try Self.existingCommit(manifestURL, job: job, name: name, step: step) { return existing }
         // A directory without a manifest is a torn earlier try: start it over.
         if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
         try fm.createDirectory(at: target, withIntermediateDirectories: true)
@@ -119,17 +113,93 @@ public struct LocalCheckpointStore: CheckpointStore {
             entries.append(CheckpointManifest.Entry(path: relative, size: size, sha256: digest))
         }
         let manifest = CheckpointManifest(job: job, attempt: attempt, step: step, createdAt: now(), files: entries)
+        return try writeManifest(manifest, into: target, job: job, name: name)
+    }
+
+    /// Writes `manifest` into `target` by atomic rename (the commit point) and syncs the way there.
+    func writeManifest(_ manifest: CheckpointManifest, into target: URL, job: String, name: String) throws
+        -> CommittedCheckpointRef
+    {
         let data = try CheckpointManifest.encoder.encode(manifest)
-        let temporary = target.appendingPathComponent(CheckpointManifest.fileName + ".tmp")
-        try Self.writeSynced(data, to: temporary)
-        guard rename(temporary.path, manifestURL.path) == 0 else {
-            throw CheckpointError.io("cannot commit \(manifestURL.path): \(String(cString: strerror(errno)))")
-        }
-        Self.syncDirectory(target)
-        Self.syncDirectory(jobDirectory)
+        let manifestURL = target.appendingPathComponent(CheckpointManifest.fileName)
+        try Self.writeAtomically(data, to: manifestURL)
+        Self.syncDirectory(target.deletingLastPathComponent())
         return CommittedCheckpointRef(
-            step: step, location: "\(job)/\(name)", manifestDigest: Self.hex(SHA256.hash(data: data)),
-            bytes: entries.reduce(0) { $0 + $1.size })
+            step: manifest.step, location: "\(job)/\(name)", manifestDigest: Self.hex(SHA256.hash(data: data)),
+            bytes: manifest.files.reduce(0) { $0 + $1.size })
+    }
+
+    /// Writes `data` to a temporary file beside `url`, syncs it, renames it over `url` and syncs
+    /// the directory: readers see the old file or the whole new one.
+    static func writeAtomically(_ data: Data, to url: URL) throws {
+        let temporary = url.appendingPathExtension("tmp")
+        try writeSynced(data, to: temporary)
+        guard rename(temporary.path, url.path) == 0 else {
+            throw CheckpointError.io("cannot commit \(url.path): \(String(cString: strerror(errno)))")
+        }
+        syncDirectory(url.deletingLastPathComponent())
+    }
+
+    /// The commit already made at `manifestURL`, if any (committing again changes nothing).
+    static func existingCommit(_ manifestURL: URL, job: String, name: String, step: Int) throws
+        -> CommittedCheckpointRef?
+    {
+        guard FileManager.default.fileExists(atPath: manifestURL.path) else { return nil }
+        let data = try Data(contentsOf: manifestURL)
+        let manifest = try decodeManifest(data)
+        return CommittedCheckpointRef(
+            step: step, location: "\(job)/\(name)", manifestDigest: hex(SHA256.hash(data: data)),
+            bytes: manifest.files.reduce(0) { $0 + $1.size })
+    }
+
+    // MARK: Gang checkpoints
+
+    public func commitShard(job: String, attempt: Int, step: Int, rank: Int, from directory: URL) async throws {
+        let name = Self.directoryName(step: step)
+        let target = try jobDirectory(job).appendingPathComponent(name, isDirectory: true)
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: target.appendingPathComponent(CheckpointManifest.fileName).path) else { return }
+        let shard = target.appendingPathComponent(GangCheckpoint.rankDirectory(rank), isDirectory: true)
+        if fm.fileExists(atPath: shard.path) { try fm.removeItem(at: shard) }
+        try fm.createDirectory(at: shard, withIntermediateDirectories: true)
+        var entries: [CheckpointManifest.Entry] = []
+        for relative in try Self.regularFiles(under: directory) {
+            let destination = shard.appendingPathComponent(relative)
+            try fm.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let (size, digest) = try Self.copyHashing(from: directory.appendingPathComponent(relative), to: destination)
+            entries.append(CheckpointManifest.Entry(path: relative, size: size, sha256: digest))
+        }
+        Self.syncDirectory(shard)
+        let part = GangCheckpoint.part(job: job, attempt: attempt, step: step, rank: rank, entries: entries, at: now())
+        try Self.writeAtomically(
+            try CheckpointManifest.encoder.encode(part),
+            to: target.appendingPathComponent(GangCheckpoint.partFileName(rank)))
+    }
+
+    public func commitGang(job: String, attempt: Int, step: Int, worldSize: Int) async throws
+        -> CommittedCheckpointRef?
+    {
+        let name = Self.directoryName(step: step)
+        let target = try jobDirectory(job).appendingPathComponent(name, isDirectory: true)
+        let manifestURL = target.appendingPathComponent(CheckpointManifest.fileName)
+        if let existing = try Self.existingCommit(manifestURL, job: job, name: name, step: step) { return existing }
+        var parts: [CheckpointManifest] = []
+        for rank in 0..<worldSize {
+            let url = target.appendingPathComponent(GangCheckpoint.partFileName(rank))
+            guard let data = try? Data(contentsOf: url) else { return nil }
+            parts.append(try Self.decodeManifest(data))
+        }
+        let manifest = try GangCheckpoint.manifest(job: job, attempt: attempt, step: step, parts: parts, at: now())
+        for entry in manifest.files {
+            var info = stat()
+            guard lstat(target.appendingPathComponent(entry.path).path, &info) == 0 else {
+                throw CheckpointError.missingFile(entry.path)
+            }
+            guard Int64(info.st_size) == entry.size else {
+                throw CheckpointError.sizeMismatch(path: entry.path, expected: entry.size, found: Int64(info.st_size))
+            }
+        }
+        return try writeManifest(manifest, into: target, job: job, name: name)
     }
 
     /// Regular files under `directory`, relative and sorted; a symlink or device is refused.
@@ -355,7 +425,9 @@ public struct LocalCheckpointStore: CheckpointStore {
         var uncommitted: [String] = []
         let kept = Set(committed.map(Self.directoryName(step:)))
         for name in (try? fm.contentsOfDirectory(atPath: jobDirectory.path)) ?? [] where !kept.contains(name) {
-            guard Self.step(ofDirectory: name) != nil else { continue }
+            guard let step = Self.step(ofDirectory: name) else { continue }
+            let contents = (try? fm.contentsOfDirectory(atPath: jobDirectory.appendingPathComponent(name).path)) ?? []
+            if step > committed.last ?? -1, contents.contains(where: GangCheckpoint.isPartFile) { continue }
             try fm.removeItem(at: jobDirectory.appendingPathComponent(name))
             uncommitted.append(name)
         }

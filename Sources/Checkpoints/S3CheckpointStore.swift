@@ -73,11 +73,8 @@ public struct S3CheckpointStore: CheckpointStore {
         -> CommittedCheckpointRef
     {
         let base = "\(try jobKey(job))/\(name)"
-        if let existing = try await manifestData(base) {
-            let manifest = try LocalCheckpointStore.decodeManifest(existing)
-            return CommittedCheckpointRef(
-                step: step, location: "\(job)/\(name)", manifestDigest: AWSSigner.sha256Hex(existing),
-                bytes: manifest.files.reduce(0) { $0 + $1.size })
+        if let existing = try await existingCommit(base: base, location: "\(job)/\(name)", step: step) {
+            return existing
         }
         var entries: [CheckpointManifest.Entry] = []
         for relative in try LocalCheckpointStore.regularFiles(under: directory) {
@@ -86,14 +83,69 @@ public struct S3CheckpointStore: CheckpointStore {
             entries.append(CheckpointManifest.Entry(path: relative, size: size, sha256: digest))
         }
         let manifest = CheckpointManifest(job: job, attempt: attempt, step: step, createdAt: now(), files: entries)
-        let data = try CheckpointManifest.encoder.encode(manifest)
-        _ = try await sender.send(
-            "PUT", objectPath("\(base)/\(CheckpointManifest.fileName)"),
-            headers: [("content-type", "application/json")],
-            body: data)
+        return try await putManifest(manifest, base: base, location: "\(job)/\(name)")
+    }
+
+    /// The commit already made under `base`, if any (committing again changes nothing).
+    func existingCommit(base: String, location: String, step: Int) async throws -> CommittedCheckpointRef? {
+        guard let existing = try await manifestData(base) else { return nil }
+        let manifest = try LocalCheckpointStore.decodeManifest(existing)
         return CommittedCheckpointRef(
-            step: step, location: "\(job)/\(name)", manifestDigest: AWSSigner.sha256Hex(data),
-            bytes: entries.reduce(0) { $0 + $1.size })
+            step: step, location: location, manifestDigest: AWSSigner.sha256Hex(existing),
+            bytes: manifest.files.reduce(0) { $0 + $1.size })
+    }
+
+    /// Puts the manifest: the commit point.
+    func putManifest(_ manifest: CheckpointManifest, base: String, location: String) async throws
+        -> CommittedCheckpointRef
+    {
+        let data = try CheckpointManifest.encoder.encode(manifest)
+        try await putJSON(data, key: "\(base)/\(CheckpointManifest.fileName)")
+        return CommittedCheckpointRef(
+            step: manifest.step, location: location, manifestDigest: AWSSigner.sha256Hex(data),
+            bytes: manifest.files.reduce(0) { $0 + $1.size })
+    }
+
+    func putJSON(_ data: Data, key: String) async throws {
+        _ = try await sender.send("PUT", objectPath(key), headers: [("content-type", "application/json")], body: data)
+    }
+
+    // MARK: Gang checkpoints
+
+    public func commitShard(job: String, attempt: Int, step: Int, rank: Int, from directory: URL) async throws {
+        let base = "\(try jobKey(job))/\(LocalCheckpointStore.directoryName(step: step))"
+        guard try await manifestData(base) == nil else { return }
+        var entries: [CheckpointManifest.Entry] = []
+        for relative in try LocalCheckpointStore.regularFiles(under: directory) {
+            let (size, digest) = try await upload(
+                directory.appendingPathComponent(relative),
+                key: "\(base)/\(GangCheckpoint.rankDirectory(rank))/\(relative)")
+            entries.append(CheckpointManifest.Entry(path: relative, size: size, sha256: digest))
+        }
+        let part = GangCheckpoint.part(job: job, attempt: attempt, step: step, rank: rank, entries: entries, at: now())
+        try await putJSON(
+            try CheckpointManifest.encoder.encode(part), key: "\(base)/\(GangCheckpoint.partFileName(rank))")
+    }
+
+    public func commitGang(job: String, attempt: Int, step: Int, worldSize: Int) async throws
+        -> CommittedCheckpointRef?
+    {
+        let name = LocalCheckpointStore.directoryName(step: step)
+        let base = "\(try jobKey(job))/\(name)"
+        if let existing = try await existingCommit(base: base, location: "\(job)/\(name)", step: step) {
+            return existing
+        }
+        var parts: [CheckpointManifest] = []
+        for rank in 0..<worldSize {
+            do {
+                let data = try await sender.send("GET", objectPath("\(base)/\(GangCheckpoint.partFileName(rank))")).body
+                parts.append(try LocalCheckpointStore.decodeManifest(data))
+            } catch let error as AWSError where error.status == 404 {
+                return nil
+            }
+        }
+        let manifest = try GangCheckpoint.manifest(job: job, attempt: attempt, step: step, parts: parts, at: now())
+        return try await putManifest(manifest, base: base, location: "\(job)/\(name)")
     }
 
     /// One object from a file: a single PUT, or a multipart upload with parallel parts. Returns the
@@ -275,8 +327,12 @@ public struct S3CheckpointStore: CheckpointStore {
         let kept = Set(committed.dropFirst(doomed.count).map(LocalCheckpointStore.directoryName(step:)))
         let base = try jobKey(job)
         var uncommitted: [String] = []
-        for (directory, files) in byDirectory where LocalCheckpointStore.step(ofDirectory: directory) != nil {
-            guard !kept.contains(directory) else { continue }
+        for (directory, files) in byDirectory {
+            guard let step = LocalCheckpointStore.step(ofDirectory: directory), !kept.contains(directory) else {
+                continue
+            }
+            let hasParts = files.contains { GangCheckpoint.isPartFile(String($0.dropFirst(directory.count + 1))) }
+            if step > committed.last ?? -1, hasParts { continue }
             let isCommitted = files.contains("\(directory)/\(CheckpointManifest.fileName)")
             // The manifest goes first, so a half-deleted checkpoint is never taken for a committed one.
             for key in files.sorted(by: { a, _ in a.hasSuffix(CheckpointManifest.fileName) }) {

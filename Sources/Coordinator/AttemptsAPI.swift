@@ -12,6 +12,7 @@ public struct AttemptsAPI: Sendable {
     let board: LiveBoard
     let metrics: CoordinatorMetrics
     let clock: @Sendable () -> Date
+    let leaseClock: any LeaseClock
 
     public static let routes = [
         "POST /v1/jobs/{id}/attempts/{attempt}/checkpoints", "POST /v1/jobs/{id}/attempts/{attempt}/finish",
@@ -36,6 +37,9 @@ public struct AttemptsAPI: Sendable {
         var job: JobID
         var attempt: Int
         var epoch: LeaseEpoch
+        /// The caller's rank (0 for a single-node attempt) and the gang's members (empty: one node).
+        var rank: Int
+        var members: [String]
     }
 
     /// The caller must be the worker holding the attempt's current, unrevoked lease.
@@ -50,7 +54,7 @@ public struct AttemptsAPI: Sendable {
         guard let lease = try await store.lease(job: job) else {
             throw APIError.notFound("no attempt of job \(job) is leased")
         }
-        guard lease.workerID == workerID else {
+        guard let rank = lease.rank(of: workerID) else {
             throw APIError.forbidden("attempt \(attempt) of job \(job) is leased to another worker")
         }
         guard lease.epoch.value == epoch, lease.attempt == attempt, !lease.revoked else {
@@ -60,7 +64,15 @@ public struct AttemptsAPI: Sendable {
                 "attempt \(attempt) with epoch \(epoch) of job \(job) is not the live attempt (live: attempt \(lease.attempt), epoch \(lease.epoch)\(lease.revoked ? ", ended" : "")); stop the trainer"
             )
         }
-        return Target(job: job, attempt: attempt, epoch: lease.epoch)
+        return Target(job: job, attempt: attempt, epoch: lease.epoch, rank: rank, members: lease.members)
+    }
+
+    /// A gang's checkpoints and completion are rank 0's to report (it commits the manifest that
+    /// holds every rank's shard); other members report only failures and losses.
+    static func requireRankZero(_ target: Target, _ what: String) throws {
+        guard target.rank == 0 else {
+            throw APIError.forbidden("rank \(target.rank) of a gang may not report \(what): rank 0 does")
+        }
     }
 
     @Sendable func checkpointCommitted(_ request: Request, context: CoordinatorContext) async throws -> Response {
@@ -74,6 +86,7 @@ public struct AttemptsAPI: Sendable {
                 "invalid_checkpoint", "step >= 0, a location of 1-1000 characters and a 64-hex-digit manifest_digest")
         }
         let target = try await fence(context, epoch: commit.epoch)
+        try Self.requireRankZero(target, "a committed checkpoint")
         let checkpoint = CommittedCheckpoint(
             step: commit.step, attempt: target.attempt, location: commit.location, manifestDigest: commit.manifestDigest
         )
@@ -99,6 +112,7 @@ public struct AttemptsAPI: Sendable {
             reason = .userError(exitCode: code)
         }
         let target = try await fence(context, epoch: finished.epoch)
+        if case .completed = reason { try Self.requireRankZero(target, "completion") }
         if case .preempted = reason { metrics.interruptions.increment() }
         do {
             guard
@@ -108,6 +122,9 @@ public struct AttemptsAPI: Sendable {
             else {
                 throw APIError.conflict("stale_epoch", "attempt \(target.attempt) of job \(target.job) already ended")
             }
+            // The other members may be what was lost: none is placed again before it is heard from.
+            let others = target.members.enumerated().filter { $0.offset != target.rank }.map(\.element)
+            board.suspect(others, atMilliseconds: leaseClock.nowMilliseconds())
             if job.state == .succeeded {
                 // The gate now; a failure here is retried by the scheduler's sweep, never lost.
                 do {

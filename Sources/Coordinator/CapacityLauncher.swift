@@ -134,7 +134,7 @@ public final class CapacityLauncher: Sendable {
         self.observeEverySeconds = observeEverySeconds
     }
 
-    static let offerPrefix = "offer:"
+    static var offerPrefix: String { PlacementPlanner.offerPrefix }
 
     static func offerKey(_ provider: ProviderName, _ pool: WorkerPool) -> String {
         "\(provider.rawValue):\(pool.region):\(pool.instanceType)"

@@ -97,9 +97,9 @@ public struct JobScheduler: Sendable {
         pending.removeAll { overBudget.contains($0.id) }
         try await decideModels(limit: 20)
         let workers = try await store.workers()
-        let busy = Set(leases.filter { $0.expiresAtMilliseconds > now }.compactMap(\.workerID))
+        let busy = Set(leases.filter { $0.expiresAtMilliseconds > now }.flatMap(\.holders))
         let live = workers.filter { worker in
-            guard let seen = board.lastSeen(worker.id) else { return false }
+            guard let seen = board.placeable(worker.id) else { return false }
             return now - seen <= leasePolicy.leaseMilliseconds
         }
         availability.observe(live, at: wallClock(), every: planner.decisionSeconds)
@@ -193,19 +193,34 @@ public struct JobScheduler: Sendable {
             to: planned.job, at: now,
             { job in
                 job.state == .queued || job.state == .recovering ? .placed(planned.placement) : nil
-            }, note: "placed on worker \(planned.worker) (\(planned.pool.instanceType)): \(planned.reason)")
+            }, note: try await placementNote(planned))
         guard case .applied(let job) = result, let live = job.record.liveAttempt else { return }
         // Provisioning: the lease covers the worker's next assignment poll and its first heartbeat.
+        let expiry = leaseClock.nowMilliseconds() + leasePolicy.leaseMilliseconds + leasePolicy.heartbeatMilliseconds
         try await store.grantLease(
             Lease(
                 job: job.id, attempt: live.number, epoch: live.epoch, workerID: planned.worker,
-                expiresAtMilliseconds: leaseClock.nowMilliseconds() + leasePolicy.leaseMilliseconds
-                    + leasePolicy.heartbeatMilliseconds))
+                expiresAtMilliseconds: expiry, members: planned.members))
+        for member in planned.members {
+            board.sawMember(member, job: job.id, epoch: live.epoch, atMilliseconds: leaseClock.nowMilliseconds())
+        }
         try await store.openSegment(
             AttemptSegment(
                 job: job.id, attempt: live.number, epoch: live.epoch, workerID: planned.worker,
                 provider: planned.placement.provider.rawValue, pool: planned.pool, startedAt: now,
-                resumedFromStep: job.record.committedCheckpoint?.step))
+                resumedFromStep: job.record.committedCheckpoint?.step, nodes: planned.nodes))
+    }
+
+    /// The history line of a placement; for a gang, its ranks and how many of its workers held the
+    /// job's previous attempt (kept) rather than replacing a lost member (new).
+    func placementNote(_ planned: PlannedPlacement) async throws -> String {
+        let base = "placed on worker \(planned.worker) (\(planned.pool.instanceType)): \(planned.reason)"
+        guard planned.members.count > 1 else { return base }
+        let previous = Set(try await store.lease(job: planned.job)?.holders ?? [])
+        let kept = planned.members.filter(previous.contains).count
+        let ranks = planned.members.enumerated().map { "\($0.offset)=\($0.element)" }.joined(separator: " ")
+        let reuse = previous.isEmpty ? "" : "; \(kept) kept from the previous attempt, \(planned.members.count - kept) new"
+        return "placed gang of \(planned.members.count) (\(planned.pool.instanceType)), ranks \(ranks)\(reuse): \(planned.reason)"
     }
 
     /// A live attempt whose lease is missing or belongs to another epoch was placed by a pass that

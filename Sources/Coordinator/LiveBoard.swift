@@ -18,6 +18,9 @@ public final class LiveBoard: Sendable {
 
     private struct State {
         var lastSeen: [String: Int64] = [:]
+        /// Workers of a gang whose attempt ended with another member's report: since when they
+        /// have not been heard from (one of them may be the member that was lost).
+        var suspected: [String: Int64] = [:]
         var progress: [JobID: Progress] = [:]
         var waiting: [JobID: String] = [:]
         /// Jobs asked to checkpoint and stop (max_cost reached): since when, and the checkpoint
@@ -25,6 +28,14 @@ public final class LiveBoard: Sendable {
         var stopping: [JobID: (sinceMilliseconds: Int64, committedStep: Int?)] = [:]
         /// The newest pace measured per job, kept across attempts for the policy's work estimate.
         var pace: [JobID: (secondsPerStep: Double, totalSteps: Int)] = [:]
+        /// Gang attempts: when each member was last heard from, and whether one saw a notice.
+        var gangs: [JobID: Gang] = [:]
+    }
+
+    struct Gang {
+        var epoch: LeaseEpoch
+        var lastSeen: [String: Int64]
+        var notice: String?
     }
 
     private let state = Mutex(State())
@@ -32,7 +43,21 @@ public final class LiveBoard: Sendable {
     public init() {}
 
     public func sawWorker(_ id: String, atMilliseconds now: Int64) {
-        state.withLock { $0.lastSeen[id] = now }
+        state.withLock { state in
+            state.lastSeen[id] = now
+            if let since = state.suspected[id], now > since { state.suspected[id] = nil }
+        }
+    }
+
+    /// These workers are not placed on again until heard from after `now`.
+    func suspect(_ workers: [String], atMilliseconds now: Int64) {
+        state.withLock { state in for worker in workers { state.suspected[worker] = now } }
+    }
+
+    /// When the worker was last heard from, if it counts as live for placement: heard from at all,
+    /// and not suspected since.
+    public func placeable(_ id: String) -> Int64? {
+        state.withLock { state in state.suspected[id] == nil ? state.lastSeen[id] : nil }
     }
 
     public func lastSeen(_ id: String) -> Int64? { state.withLock { $0.lastSeen[id] } }
@@ -92,6 +117,45 @@ public final class LiveBoard: Sendable {
 
     func clearStop(_ job: JobID) { _ = state.withLock { $0.stopping.removeValue(forKey: job) } }
     public func waiting(_ job: JobID) -> String? { state.withLock { $0.waiting[job] } }
+
+    /// A member of `job`'s gang attempt `epoch` was heard from (or placed); a newer epoch replaces
+    /// the older gang.
+    func sawMember(_ worker: String, job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, notice: String? = nil) {
+        state.withLock { state in
+            var gang = state.gangs[job] ?? Gang(epoch: epoch, lastSeen: [:])
+            if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:]) }
+            guard gang.epoch == epoch else { return }
+            gang.lastSeen[worker] = now
+            if let notice, gang.notice == nil { gang.notice = "\(worker): \(notice)" }
+            state.gangs[job] = gang
+        }
+    }
+
+    /// The first member of the gang not heard from for more than `silenceMilliseconds`, with how
+    /// long; nil when all are live. A member this process never heard from (it restarted) counts
+    /// from now: the same grace every lease gets after a restart.
+    func silentMember(
+        of members: [String], job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, silenceMilliseconds: Int64
+    ) -> (worker: String, milliseconds: Int64)? {
+        state.withLock { state in
+            var gang = state.gangs[job] ?? Gang(epoch: epoch, lastSeen: [:])
+            guard gang.epoch <= epoch else { return nil }
+            if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:]) }
+            var silent: (String, Int64)?
+            for member in members {
+                let seen = gang.lastSeen[member] ?? now
+                gang.lastSeen[member] = seen
+                if silent == nil, now - seen > silenceMilliseconds { silent = (member, now - seen) }
+            }
+            state.gangs[job] = gang
+            return silent
+        }
+    }
+
+    /// The interruption notice a member of the gang attempt reported (`worker: kind`), if any.
+    func gangNotice(_ job: JobID, epoch: LeaseEpoch) -> String? {
+        state.withLock { state in state.gangs[job].flatMap { $0.epoch == epoch ? $0.notice : nil } }
+    }
 }
 
 extension LiveBoard.Progress {

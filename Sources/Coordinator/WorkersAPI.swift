@@ -75,6 +75,12 @@ public struct WorkersAPI: Sendable {
         guard (1...100).contains(registration.name.count), (1...40).contains(registration.provider.count) else {
             throw APIError.badRequest("invalid_worker", "name must be 1-100 characters and provider 1-40")
         }
+        if let address = registration.address,
+            !(1...253).contains(address.count) || !address.allSatisfy({ $0.isLetter || $0.isNumber || ".:-".contains($0) })
+        {
+            throw APIError.badRequest(
+                "invalid_worker", "address must be a host name or IP address (letters, digits, '.', ':', '-'), 1-253 characters")
+        }
         if registration.pool != nil, ProviderName(rawValue: registration.provider) == nil {
             let allowed = ProviderName.allCases.map(\.rawValue).joined(separator: ", ")
             throw APIError.badRequest(
@@ -85,7 +91,8 @@ public struct WorkersAPI: Sendable {
         try await store.registerWorker(
             WorkerRecord(
                 id: id, secretDigest: AccessTokens.hexDigest(token), name: registration.name,
-                provider: registration.provider, registeredAt: clock(), pool: registration.pool))
+                provider: registration.provider, registeredAt: clock(), pool: registration.pool,
+                address: registration.address))
         board.sawWorker(id, atMilliseconds: leaseClock.nowMilliseconds())
         return try JobsAPI.json(
             WorkerProtocol.Registered(
@@ -104,7 +111,7 @@ public struct WorkersAPI: Sendable {
         guard let lease = try await store.lease(job: jobID) else {
             throw APIError.notFound("no attempt of job \(beat.job) is leased")
         }
-        guard lease.workerID == workerID else {
+        guard lease.holders.contains(workerID) else {
             throw APIError.forbidden("job \(beat.job) is leased to another worker")
         }
         let epoch = LeaseEpoch(beat.epoch)
@@ -131,6 +138,9 @@ public struct WorkersAPI: Sendable {
             job: jobID, attempt: beat.attempt, epoch: epoch, step: beat.step, totalSteps: beat.totalSteps,
             committedStep: beat.committedStep, atMilliseconds: now)
         if beat.notice != nil { metrics.interruptionNotices.increment() }
+        if renewed.members.count > 1, try await gangLostMember(renewed, heardFrom: workerID, notice: beat.notice, now: now) {
+            return try JobsAPI.json(HeartbeatReply(command: "stop", leaseExpiresInMilliseconds: 0))
+        }
         guard let stored = try await store.job(jobID) else { throw APIError.notFound("no job \(jobID)") }
         let job =
             stored.state == .provisioning
@@ -140,11 +150,32 @@ public struct WorkersAPI: Sendable {
             command = "stop"
         } else if beat.notice != nil {
             command = "checkpoint_now"
+        } else if renewed.members.count > 1, beat.notice == nil, board.gangNotice(jobID, epoch: epoch) != nil {
+            command = "notice"
         } else {
             command = "continue"
         }
         return try JobsAPI.json(
             HeartbeatReply(command: command, leaseExpiresInMilliseconds: renewed.expiresAtMilliseconds - now))
+    }
+
+    /// Records a gang member's heartbeat; when another member has been silent longer than a lease,
+    /// ends the attempt as lost (the gang restarts from its newest complete checkpoint, on the
+    /// members still live and a replacement for the lost one) and returns true.
+    func gangLostMember(_ lease: Lease, heardFrom workerID: String, notice: String?, now: Int64) async throws -> Bool {
+        board.sawMember(workerID, job: lease.job, epoch: lease.epoch, atMilliseconds: now, notice: notice)
+        guard
+            let silent = board.silentMember(
+                of: lease.members, job: lease.job, epoch: lease.epoch, atMilliseconds: now,
+                silenceMilliseconds: policy.leaseMilliseconds)
+        else { return false }
+        guard let ended = try await ending.end(lease.job, attempt: lease.attempt, epoch: lease.epoch, reason: .lost)
+        else { return true }
+        let line =
+            "gang member \(silent.worker) (rank \(lease.rank(of: silent.worker) ?? -1)) silent for \(silent.milliseconds / 1000) s: attempt \(lease.attempt) ends; the gang restarts from its newest complete checkpoint"
+        _ = try? await store.update(
+            lease.job, expectedVersion: ended.version, record: ended.record, events: [line], at: clock())
+        return true
     }
 
     /// The first heartbeat of a provisioning attempt means its trainer began: provisioning -> running.
@@ -180,6 +211,13 @@ public struct WorkersAPI: Sendable {
                 live.epoch == lease.epoch, job.state.hasLiveAttempt
             else { continue }
             let spec = job.spec
+            var gang: WorkerProtocol.GangMember?
+            if lease.members.count > 1, let rank = lease.rank(of: workerID) {
+                let master = try await store.worker(lease.members[0])
+                gang = WorkerProtocol.GangMember(
+                    rank: rank, worldSize: lease.members.count, masterAddress: master?.address ?? "127.0.0.1",
+                    masterPort: Self.masterPort(job: job.id, epoch: live.epoch))
+            }
             return try JobsAPI.json(
                 WorkerProtocol.AssignmentReply(
                     assignment: WorkerProtocol.Assignment(
@@ -187,9 +225,17 @@ public struct WorkersAPI: Sendable {
                         run: spec.run, workdir: spec.workdir, env: spec.env, hyperparameters: spec.hyperparameters,
                         checkpointEverySteps: spec.checkpoint.everySteps, keepLast: spec.checkpoint.keepLast,
                         checkpointStorage: spec.checkpoint.storage.description,
-                        resume: job.record.committedCheckpoint)))
+                        resume: job.record.committedCheckpoint, gang: gang)))
         }
         return try JobsAPI.json(WorkerProtocol.AssignmentReply(assignment: nil))
+    }
+
+    /// Rank 0's port for a gang attempt: from the job and the epoch, in 20000-39999, so gangs on one
+    /// host (local workers) and successive attempts of one gang do not meet on a port.
+    static func masterPort(job: JobID, epoch: LeaseEpoch) -> Int {
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        for byte in job.rawValue.utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        return 20_000 + Int((hash &+ epoch.value) % 20_000)
     }
 
     /// DELETE /v1/workers/{id}: the worker (or an admin) says it is going away. An attempt it

@@ -18,8 +18,10 @@ public struct LedgerRow: Hashable, Sendable, Codable {
     public var region: String
     public var instanceType: String
     public var market: Market
+    /// Prices of one node; a gang's segment is billed for each of its `nodes`.
     public var pricePerHour: Money
     public var onDemandPricePerHour: Money
+    public var nodes: Int
     public var startedAt: Date
     /// Nil while the attempt runs (priced up to the report's time).
     public var endedAt: Date?
@@ -71,6 +73,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         market = pool.market
         pricePerHour = pool.pricePerHour
         onDemandPricePerHour = pool.onDemandPricePerHour
+        nodes = max(1, segment.nodes)
         startedAt = segment.startedAt
         endedAt = segment.endedAt
         endReason = segment.endReason
@@ -80,11 +83,13 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         usefulSteps = useful
         lostSteps = lost
         interrupted = segment.endReason.map { $0.hasPrefix("preempted") || $0.hasPrefix("lost") } ?? false
-        cost = pool.pricePerHour.perHour(over: billed)
-        overheadCost = pool.pricePerHour.perHour(over: overhead)
-        lostCost = pool.pricePerHour.perHour(over: lostMilliseconds)
-        onDemandEquivalent = pool.onDemandPricePerHour.perHour(over: billed - overhead - lostMilliseconds)
-        onDemandForBilledTime = pool.onDemandPricePerHour.perHour(over: billed)
+        let price = pool.pricePerHour * nodes
+        let onDemandPrice = pool.onDemandPricePerHour * nodes
+        cost = price.perHour(over: billed)
+        overheadCost = price.perHour(over: overhead)
+        lostCost = price.perHour(over: lostMilliseconds)
+        onDemandEquivalent = onDemandPrice.perHour(over: billed - overhead - lostMilliseconds)
+        onDemandForBilledTime = onDemandPrice.perHour(over: billed)
         team = job?.spec.tags["team"]
         project = job?.spec.tags["project"]
         model = job?.spec.register?.model
@@ -95,7 +100,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case job, attempt, provider, region, market, interrupted, team, project, model
+        case job, attempt, provider, region, market, interrupted, team, project, model, nodes
         case jobName = "job_name"
         case instanceType = "instance_type"
         case pricePerHour = "price_per_hour"
@@ -126,6 +131,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         try c.encode(market, forKey: .market)
         try c.encode(pricePerHour.exactDescription, forKey: .pricePerHour)
         try c.encode(onDemandPricePerHour.exactDescription, forKey: .onDemandPricePerHour)
+        try c.encode(nodes, forKey: .nodes)
         try c.encode(startedAt, forKey: .startedAt)
         try c.encode(endedAt, forKey: .endedAt)
         try c.encode(endReason, forKey: .endReason)
@@ -163,6 +169,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         market = try c.decode(Market.self, forKey: .market)
         pricePerHour = try money(.pricePerHour)
         onDemandPricePerHour = try money(.onDemandPricePerHour)
+        nodes = try c.decodeIfPresent(Int.self, forKey: .nodes) ?? 1
         startedAt = try c.decode(Date.self, forKey: .startedAt)
         endedAt = try c.decodeIfPresent(Date.self, forKey: .endedAt)
         endReason = try c.decodeIfPresent(String.self, forKey: .endReason)

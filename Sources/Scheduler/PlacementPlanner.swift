@@ -56,14 +56,22 @@ public struct PlannedPlacement: Hashable, Sendable {
     public var placement: Placement
     public var pool: WorkerPool
     public var reason: String
+    /// A gang's workers by rank (`worker` is rank 0); empty for a single-node attempt.
+    public var members: [String]
 
-    public init(job: JobID, worker: String, placement: Placement, pool: WorkerPool, reason: String) {
+    public init(
+        job: JobID, worker: String, placement: Placement, pool: WorkerPool, reason: String, members: [String] = []
+    ) {
         self.job = job
         self.worker = worker
         self.placement = placement
         self.pool = pool
         self.reason = reason
+        self.members = members
     }
+
+    /// How many nodes the attempt holds.
+    public var nodes: Int { max(1, members.count) }
 }
 
 /// Everything the planner decided in one pass.
@@ -104,30 +112,64 @@ public struct PlacementPlanner: Sendable {
         var plan = PlacementPlan()
         var free = idle
         for job in jobs.sorted(by: { ($0.submittedAt, $0.id) < ($1.submittedAt, $1.id) }) {
-            guard job.spec.resources.nodes.minimum == 1 else {
-                plan.waiting[job.id] = "gangs of \(job.spec.resources.nodes.minimum) nodes are not placed yet"
-                continue
-            }
-            let eligible = free.filter { Self.allows(job.spec, $0) }
+            let nodes = job.spec.resources.nodes
+            var eligible = free.filter { Self.allows(job.spec, $0) }
             guard !eligible.isEmpty else {
                 plan.waiting[job.id] = "no idle worker of \(Self.providerList(job.spec)) has registered"
                 continue
+            }
+            if nodes.maximumCount > 1 {
+                // A gang is placed whole in one pool and market, or not at all: only groups that
+                // can hold `minimum` members count (launch offers are single nodes: not for gangs).
+                eligible = Self.gangCapable(eligible, minimum: nodes.minimum)
+                guard !eligible.isEmpty else {
+                    plan.waiting[job.id] =
+                        "a gang of \(nodes.minimum) needs that many idle workers of one pool and market; none has them"
+                    continue
+                }
             }
             switch choose(job, eligible: eligible, history: history, now: now) {
             case .wait(let reason):
                 plan.waiting[job.id] = reason
             case .place(let worker, let reason):
-                free.removeAll { $0.id == worker.id }
+                let members = nodes.maximumCount > 1 ? Self.gang(led: worker, from: eligible, maximum: nodes.maximumCount) : []
+                let taken = Set(members.map(\.id) + [worker.id])
+                free.removeAll { taken.contains($0.id) }
                 plan.placements.append(
                     PlannedPlacement(
                         job: job.id, worker: worker.id,
                         placement: Placement(
                             provider: worker.provider, region: worker.pool.region, market: worker.pool.market),
-                        pool: worker.pool, reason: reason))
+                        pool: worker.pool,
+                        reason: members.isEmpty ? reason : "gang of \(members.count) in \(worker.poolName): \(reason)",
+                        members: members.map(\.id)))
             }
         }
         return plan
     }
+
+    /// Workers that are interchangeable members of one gang: same provider, region, market and
+    /// instance type.
+    static func gangGroup(_ worker: IdleWorker) -> String {
+        "\(worker.poolName)/\(worker.pool.market.rawValue)/\(worker.pool.instanceType)"
+    }
+
+    /// The eligible workers whose group has at least `minimum` of them (and no launch offers).
+    static func gangCapable(_ eligible: [IdleWorker], minimum: Int) -> [IdleWorker] {
+        let candidates = eligible.filter { !$0.id.hasPrefix(offerPrefix) }
+        let counts = Dictionary(grouping: candidates, by: gangGroup).mapValues(\.count)
+        return candidates.filter { counts[gangGroup($0), default: 0] >= minimum }
+    }
+
+    /// The gang the policy's choice leads: `lead` as rank 0, then the cheapest others of its
+    /// group (by id for a stable order), up to `maximum`.
+    static func gang(led lead: IdleWorker, from eligible: [IdleWorker], maximum: Int) -> [IdleWorker] {
+        let others = eligible.filter { $0.id != lead.id && gangGroup($0) == gangGroup(lead) }.sorted(by: cheaperFirst)
+        return [lead] + others.prefix(maximum - 1)
+    }
+
+    /// Worker ids of capacity offers (`CapacityLauncher`): a launch stands for one node.
+    public static let offerPrefix = "offer:"
 
     enum Choice {
         case place(IdleWorker, reason: String)
@@ -199,7 +241,8 @@ public struct PlacementPlanner: Sendable {
         let remaining = max(job.progress?.remainingSeconds ?? total, decisionSeconds)
         let context = DecisionContext(
             totalWorkSeconds: total, remainingWorkSeconds: min(remaining, total), elapsedSeconds: max(0, elapsed),
-            deadlineSeconds: window, tickSeconds: decisionSeconds, changeoverSeconds: changeoverSeconds, nodes: 1,
+            deadlineSeconds: window, tickSeconds: decisionSeconds, changeoverSeconds: changeoverSeconds,
+            nodes: job.spec.resources.nodes.minimum,
             current: nil, pools: pools)
         let choice = policy.decide(context)
         let why = "policy \(policy.name): \(choice.reason)"

@@ -42,7 +42,9 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "With rate: or trace:, the share of reclaims that come without a notice.")
     var noNoticeShare: Double = 0.25
     @Option(help: "The job spec to run.") var job: String = "jobs/digits.yaml"
-    @Option(help: "The local pool.") var pool: String = "provisioners/local.yaml"
+    @Option(
+        help: "The local pool (default: provisioners/local.yaml, or provisioners/local-gang.yaml for a gang's job).")
+    var pool: String?
 
     func validate() throws {
         guard (0...20).contains(interruptions) else { throw ValidationError("--interruptions must be 0 to 20") }
@@ -60,12 +62,6 @@ struct Demo: AsyncParsableCommand {
         let directory = URL(
             fileURLWithPath: stateDir ?? ProcessInfo.processInfo.environment["SPOTWISE_HOME"] ?? ".spotwise")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let poolConfiguration: LocalPoolConfiguration
-        do {
-            poolConfiguration = try LocalPoolConfiguration.load(URL(fileURLWithPath: pool))
-        } catch {
-            throw ValidationError("\(error)")
-        }
         guard let specData = FileManager.default.contents(atPath: job) else {
             throw ValidationError(
                 "--job \(job): cannot read it (run the demo from the repository root, or pass --job PATH)")
@@ -76,6 +72,14 @@ struct Demo: AsyncParsableCommand {
         case .failure(let error):
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
+        }
+        let poolFile =
+            pool ?? (spec.resources.nodes.maximumCount > 1 ? "provisioners/local-gang.yaml" : "provisioners/local.yaml")
+        let poolConfiguration: LocalPoolConfiguration
+        do {
+            poolConfiguration = try LocalPoolConfiguration.load(URL(fileURLWithPath: poolFile))
+        } catch {
+            throw ValidationError("\(error)")
         }
         let admin = try CoordinatorCommand.token(named: "admin.token", in: directory, announce: false)
         let reader = try CoordinatorCommand.token(named: "readonly.token", in: directory, announce: false)

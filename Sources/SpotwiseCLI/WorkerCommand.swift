@@ -32,6 +32,8 @@ struct WorkerCommand: AsyncParsableCommand {
     var exitAfterAttempt = false
     @Option(help: "Leave after this many seconds without an assignment (launched cloud capacity).")
     var idleExitSeconds: Double?
+    @Option(help: "Address the node's gang peers reach it at when it holds rank 0 (default: 127.0.0.1).")
+    var address: String?
 
     func run() async throws {
         guard let providerName = ProviderName(rawValue: provider) else {
@@ -69,8 +71,8 @@ struct WorkerCommand: AsyncParsableCommand {
                     onDemandPricePerHour: onDemand),
                 workDirectory: URL(fileURLWithPath: workDir).standardizedFileURL,
                 jobRoot: URL(fileURLWithPath: jobRoot).standardizedFileURL, watchers: watchers,
-                noticeWindowSeconds: noticeSeconds, exitAfterAttempt: exitAfterAttempt, idleExitSeconds: idleExitSeconds
-            ),
+                noticeWindowSeconds: noticeSeconds, exitAfterAttempt: exitAfterAttempt, idleExitSeconds: idleExitSeconds,
+                address: address),
             logger: logger)
         try await agent.run()
     }

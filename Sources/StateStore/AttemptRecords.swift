@@ -1,7 +1,7 @@
 import Foundation
 import SpotwiseCore
 
-/// One attempt on one worker, from placement to its end: the row the cost ledger is made of.
+/// One attempt on one worker (or one gang of workers), from placement to its end: the row the cost ledger is made of.
 public struct AttemptSegment: Hashable, Sendable {
     public var job: JobID
     public var attempt: Int
@@ -21,11 +21,14 @@ public struct AttemptSegment: Hashable, Sendable {
     /// When the coordinator first heard of a step trained in this attempt; everything before it
     /// (provisioning, start, restore) is overhead. Nil while (or if) no step was trained.
     public var firstStepAt: Date?
+    /// How many nodes of `pool` the attempt held (a gang's size); each is billed.
+    public var nodes: Int
 
     public init(
         job: JobID, attempt: Int, epoch: LeaseEpoch, workerID: String, provider: String, pool: WorkerPool,
-        startedAt: Date, resumedFromStep: Int?
+        startedAt: Date, resumedFromStep: Int?, nodes: Int = 1
     ) {
+        self.nodes = nodes
         self.job = job
         self.attempt = attempt
         self.epoch = epoch

@@ -132,7 +132,9 @@ public actor InMemoryStateStore: StateStore {
     }
 
     public func liveLeases(worker: String?) async throws -> [Lease] {
-        leases.values.filter { !$0.revoked && (worker == nil || $0.workerID == worker) }.sorted { $0.job < $1.job }
+        leases.values.filter { !$0.revoked && (worker == nil || $0.holders.contains(worker!)) }.sorted {
+            $0.job < $1.job
+        }
     }
 
     private var workerOrder: [String] = []

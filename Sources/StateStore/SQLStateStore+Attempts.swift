@@ -4,7 +4,8 @@ import SpotwiseCore
 
 /// Workers, attempt segments (the cost ledger's rows) and trainer logs in SQL.
 extension SQLStateStore {
-    static let workerColumns = "id, secret_digest, name, provider, registered_at_ms, pool_json, deregistered_at_ms"
+    static let workerColumns =
+        "id, secret_digest, name, provider, registered_at_ms, pool_json, deregistered_at_ms, address"
 
     static func worker(_ row: any SQLRow) throws -> WorkerRecord {
         let poolJSON = try row.decode(column: "pool_json", as: String?.self)
@@ -15,7 +16,8 @@ extension SQLStateStore {
             provider: try row.decode(column: "provider", as: String.self),
             registeredAt: date(try row.decode(column: "registered_at_ms", as: Int64.self)),
             pool: try poolJSON.map { try decodeJSON(WorkerPool.self, $0, what: "worker pool") },
-            deregisteredAt: try row.decode(column: "deregistered_at_ms", as: Int64?.self).map(date))
+            deregisteredAt: try row.decode(column: "deregistered_at_ms", as: Int64?.self).map(date),
+            address: try row.decode(column: "address", as: String?.self))
     }
 
     static func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String, what: String) throws -> T {
@@ -31,9 +33,9 @@ extension SQLStateStore {
         try await exclusive {
             try await database.raw(
                 """
-                INSERT INTO workers (id, secret_digest, name, provider, registered_at_ms, pool_json)
+                INSERT INTO workers (id, secret_digest, name, provider, registered_at_ms, pool_json, address)
                 VALUES (\(bind: worker.id), \(bind: worker.secretDigest), \(bind: worker.name), \(bind: worker.provider),
-                        \(bind: Self.milliseconds(worker.registeredAt)), \(bind: pool))
+                        \(bind: Self.milliseconds(worker.registeredAt)), \(bind: pool), \(bind: worker.address))
                 """
             ).run()
         }
@@ -69,7 +71,9 @@ extension SQLStateStore {
     }
 
     public func liveLeases(worker: String?) async throws -> [Lease] {
-        let filter = worker.map { SQLQueryString("AND worker_id = \(bind: $0)") } ?? SQLQueryString("")
+        let filter =
+            worker.map { SQLQueryString("AND (worker_id = \(bind: $0) OR members LIKE \(bind: "%|\($0)|%"))") }
+            ?? SQLQueryString("")
         return try await exclusive {
             try await database.raw(
                 "SELECT \(unsafeRaw: Self.leaseColumns) FROM leases WHERE revoked = 0 \(filter) ORDER BY job_id"
@@ -81,7 +85,7 @@ extension SQLStateStore {
 
     static let segmentColumns = """
         job_id, attempt, epoch, worker_id, provider, pool_json, started_at_ms, resumed_from_step, ended_at_ms,
-        end_reason, last_step, committed_step, first_step_at_ms
+        end_reason, last_step, committed_step, first_step_at_ms, nodes
         """
 
     static func segment(_ row: any SQLRow) throws -> AttemptSegment {
@@ -100,6 +104,7 @@ extension SQLStateStore {
         segment.lastStep = try row.decode(column: "last_step", as: Int64?.self).map { Int($0) }
         segment.committedStep = try row.decode(column: "committed_step", as: Int64?.self).map { Int($0) }
         segment.firstStepAt = try row.decode(column: "first_step_at_ms", as: Int64?.self).map(date)
+        segment.nodes = Int(try row.decode(column: "nodes", as: Int64.self))
         return segment
     }
 
@@ -119,10 +124,11 @@ extension SQLStateStore {
             try await db.raw(
                 """
                 INSERT INTO attempt_segments (job_id, attempt, epoch, worker_id, provider, pool_json, started_at_ms,
-                    resumed_from_step)
+                    resumed_from_step, nodes)
                 VALUES (\(bind: segment.job.rawValue), \(bind: Int64(segment.attempt)), \(bind: Int64(segment.epoch.value)),
                     \(bind: segment.workerID), \(bind: segment.provider), \(bind: pool),
-                    \(bind: Self.milliseconds(segment.startedAt)), \(bind: segment.resumedFromStep.map { Int64($0) }))
+                    \(bind: Self.milliseconds(segment.startedAt)), \(bind: segment.resumedFromStep.map { Int64($0) }),
+                    \(bind: Int64(segment.nodes)))
                 """
             ).run()
         }

@@ -93,6 +93,11 @@ public final class SQLStateStore: StateStore {
                 pool_json TEXT NOT NULL, sequence BIGINT NOT NULL, launched_at_ms BIGINT NOT NULL)
             """
         ],
+        [
+            "ALTER TABLE leases ADD COLUMN members TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE attempt_segments ADD COLUMN nodes BIGINT NOT NULL DEFAULT 1",
+            "ALTER TABLE workers ADD COLUMN address TEXT",
+        ],
     ]
 
     public let backend: Backend
@@ -383,10 +388,11 @@ public final class SQLStateStore: StateStore {
             epoch: LeaseEpoch(UInt64(try row.decode(column: "epoch", as: Int64.self))),
             workerID: try row.decode(column: "worker_id", as: String?.self),
             expiresAtMilliseconds: try row.decode(column: "expires_at_ms", as: Int64.self),
-            revoked: try row.decode(column: "revoked", as: Int64.self) != 0)
+            revoked: try row.decode(column: "revoked", as: Int64.self) != 0,
+            members: Lease.decodeMembers(try row.decode(column: "members", as: String.self)))
     }
 
-    static let leaseColumns = "job_id, attempt, epoch, worker_id, expires_at_ms, revoked"
+    static let leaseColumns = "job_id, attempt, epoch, worker_id, expires_at_ms, revoked, members"
 
     public func grantLease(_ lease: Lease) async throws {
         try await transaction { db in
@@ -403,16 +409,17 @@ public final class SQLStateStore: StateStore {
                     """
                     UPDATE leases SET attempt = \(bind: Int64(lease.attempt)), epoch = \(bind: Int64(lease.epoch.value)),
                         worker_id = \(bind: lease.workerID), expires_at_ms = \(bind: lease.expiresAtMilliseconds),
-                        revoked = \(bind: Int64(lease.revoked ? 1 : 0))
+                        revoked = \(bind: Int64(lease.revoked ? 1 : 0)), members = \(bind: Lease.encodeMembers(lease.members))
                     WHERE job_id = \(bind: lease.job.rawValue) AND epoch < \(bind: Int64(lease.epoch.value))
                     """
                 ).run()
             } else {
                 try await db.raw(
                     """
-                    INSERT INTO leases (job_id, attempt, epoch, worker_id, expires_at_ms, revoked)
+                    INSERT INTO leases (job_id, attempt, epoch, worker_id, expires_at_ms, revoked, members)
                     VALUES (\(bind: lease.job.rawValue), \(bind: Int64(lease.attempt)), \(bind: Int64(lease.epoch.value)),
-                            \(bind: lease.workerID), \(bind: lease.expiresAtMilliseconds), \(bind: Int64(lease.revoked ? 1 : 0)))
+                            \(bind: lease.workerID), \(bind: lease.expiresAtMilliseconds), \(bind: Int64(lease.revoked ? 1 : 0)),
+                            \(bind: Lease.encodeMembers(lease.members)))
                     """
                 ).run()
             }

@@ -145,11 +145,14 @@ public struct WorkerRecord: Hashable, Sendable {
     /// The capacity the worker stands for; nil for a worker that only heartbeats (benchmarks, tests).
     public var pool: WorkerPool?
     public var deregisteredAt: Date?
+    /// Where peers reach it (a gang's rank 0 listens there); nil: loopback.
+    public var address: String?
 
     public init(
         id: String, secretDigest: String, name: String, provider: String, registeredAt: Date, pool: WorkerPool? = nil,
-        deregisteredAt: Date? = nil
+        deregisteredAt: Date? = nil, address: String? = nil
     ) {
+        self.address = address
         self.id = id
         self.secretDigest = secretDigest
         self.name = name
@@ -214,10 +217,13 @@ public struct Lease: Hashable, Sendable {
     public var workerID: String?
     public var expiresAtMilliseconds: Int64
     public var revoked: Bool
+    /// A gang's workers by rank (rank 0 is `workerID`); empty for a single-node attempt. Every
+    /// member renews the one lease with the attempt's one epoch.
+    public var members: [String]
 
     public init(
         job: JobID, attempt: Int, epoch: LeaseEpoch, workerID: String?, expiresAtMilliseconds: Int64,
-        revoked: Bool = false
+        revoked: Bool = false, members: [String] = []
     ) {
         self.job = job
         self.attempt = attempt
@@ -225,6 +231,22 @@ public struct Lease: Hashable, Sendable {
         self.workerID = workerID
         self.expiresAtMilliseconds = expiresAtMilliseconds
         self.revoked = revoked
+        self.members = members
+    }
+
+    /// The workers holding the attempt, by rank: a gang's members, or the one worker.
+    public var holders: [String] { members.isEmpty ? (workerID.map { [$0] } ?? []) : members }
+
+    /// The rank of `worker` in the attempt, nil when it holds no part of it.
+    public func rank(of worker: String) -> Int? { holders.firstIndex(of: worker) }
+
+    /// How members are kept in one column: `|w0|w1|`, so a member is found by `LIKE '%|id|%'`.
+    public static func encodeMembers(_ members: [String]) -> String {
+        members.isEmpty ? "" : "|" + members.joined(separator: "|") + "|"
+    }
+
+    public static func decodeMembers(_ text: String) -> [String] {
+        text.split(separator: "|").map(String.init)
     }
 }
 

@@ -10,13 +10,15 @@ import SpotwiseCore
 #endif
 
 /// How an attempt ended, from the agent's side.
-enum AttemptOutcome: CustomStringConvertible {
+enum AttemptOutcome: CustomStringConvertible, Equatable {
     case completed
     case failed(exitCode: Int32)
     case preempted(committedStep: Int?)
     /// The coordinator fenced the attempt off (stale epoch, cancelled): the trainer was stopped.
     case fenced(String)
     case infrastructure(String)
+    /// A gang member stopped with its gang (a peer's notice or loss); its node stays.
+    case gangStopped(String)
 
     var description: String {
         switch self {
@@ -25,6 +27,7 @@ enum AttemptOutcome: CustomStringConvertible {
         case .preempted(let step): "preempted with notice; committed step \(step.map(String.init) ?? "none")"
         case .fenced(let why): "stopped: \(why)"
         case .infrastructure(let why): "infrastructure error: \(why)"
+        case .gangStopped(let why): why
         }
     }
 }
@@ -46,6 +49,11 @@ struct AttemptRunner {
     static let maxPendingMetricLines = 20_000
 
     var epoch: UInt64 { assignment.epoch }
+    /// This worker's rank in its gang (0 for a single node): rank 0 commits the gang's
+    /// checkpoints and reports its completion.
+    var rank: Int { assignment.gang?.rank ?? 0 }
+    /// How long rank 0 waits for the other ranks' shards of a checkpoint.
+    static let gangCommitWait = Duration.seconds(60)
 
     /// The checkpoint store named by the job's `checkpoint.storage`.
     func checkpointStore() throws -> any CheckpointStore {
@@ -110,6 +118,16 @@ struct AttemptRunner {
             }
         }
 
+        var resumeDirectory = resume
+        if let gang = assignment.gang, committedStep != nil, GangCheckpoint.worldSize(ofRestored: resume) != nil {
+            resumeDirectory = GangCheckpoint.resumeDirectory(in: resume, rank: gang.rank)
+            if GangCheckpoint.worldSize(ofRestored: resume) != gang.worldSize {
+                pendingLogs.append(
+                    "[spotwise] the checkpoint was written by a gang of \(GangCheckpoint.worldSize(ofRestored: resume) ?? 0); this one has \(gang.worldSize): rank \(gang.rank) resumes from \(resumeDirectory.lastPathComponent)"
+                )
+            }
+        }
+
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in configuration.environment { environment[key] = value }
         for (key, value) in assignment.env { environment[key] = value }
@@ -121,7 +139,17 @@ struct AttemptRunner {
         environment["SPOTWISE_PROGRESS"] = progressFile.path
         environment["SPOTWISE_OUTPUT_DIR"] = output.path
         environment["SPOTWISE_HPARAMS"] = String(decoding: hyperparameters, as: UTF8.self)
-        if committedStep != nil { environment["SPOTWISE_RESUME_DIR"] = resume.path }
+        if committedStep != nil { environment["SPOTWISE_RESUME_DIR"] = resumeDirectory.path }
+        if let gang = assignment.gang {
+            // The contract's names, and torchrun's for trainers written for it.
+            for (names, value) in [
+                (["SPOTWISE_RANK", "RANK"], String(gang.rank)), (["SPOTWISE_WORLD_SIZE", "WORLD_SIZE"], String(gang.worldSize)),
+                (["MASTER_ADDR"], gang.masterAddress), (["MASTER_PORT"], String(gang.masterPort)),
+                (["LOCAL_RANK"], "0"), (["LOCAL_WORLD_SIZE"], "1"),
+            ] {
+                for name in names { environment[name] = value }
+            }
+        }
 
         let workdir =
             assignment.workdir.hasPrefix("/")
@@ -190,10 +218,12 @@ struct AttemptRunner {
                     let finite = (line.metrics ?? [:]).filter {
                         $0.value.isFinite && !$0.key.isEmpty && $0.key.count <= 100
                     }
-                    pendingMetrics.append(
-                        WorkerProtocol.MetricBatch.Line(
+                    if rank == 0 {
+                        pendingMetrics.append(
+                            WorkerProtocol.MetricBatch.Line(
                             step: reported,
-                            metrics: finite.count <= WorkerProtocol.MetricBatch.maxMetricsPerLine ? finite : [:]))
+                                metrics: finite.count <= WorkerProtocol.MetricBatch.maxMetricsPerLine ? finite : [:]))
+                    }
                     if !firstStepLogged, reported > startStep {
                         firstStepLogged = true
                         nextLogFlush = clock.now  // the coordinator marks the end of overhead from it
@@ -211,8 +241,29 @@ struct AttemptRunner {
                 }
                 let directory = staging.appendingPathComponent(name)
                 let started = clock.now
-                let committed = try await store.commit(
-                    job: assignment.job, attempt: assignment.attempt, step: at, from: directory)
+                let committed: CommittedCheckpointRef
+                if let gang = assignment.gang {
+                    try await store.commitShard(
+                        job: assignment.job, attempt: assignment.attempt, step: at, rank: gang.rank, from: directory)
+                    try? fm.removeItem(at: directory)
+                    guard gang.rank == 0 else {
+                        committedStep = at  // this rank's shard; the step is committed by rank 0
+                        continue
+                    }
+                    let waitUntil = min(killAt ?? .now + Self.gangCommitWait, .now + Self.gangCommitWait)
+                    guard
+                        let gangCommit = try await commitGang(
+                            store: store, step: at, worldSize: gang.worldSize, until: waitUntil)
+                    else {
+                        pendingLogs.append(
+                            "[spotwise] gang checkpoint at step \(at) not committed: not every rank's shard arrived in time")
+                        continue
+                    }
+                    committed = gangCommit
+                } else {
+                    committed = try await store.commit(
+                        job: assignment.job, attempt: assignment.attempt, step: at, from: directory)
+                }
                 try? fm.removeItem(at: directory)
                 _ = try? await store.collectGarbage(job: assignment.job, keepLast: assignment.keepLast)
                 committedStep = at
@@ -252,7 +303,7 @@ struct AttemptRunner {
                 await flushMetrics()
                 return try await report(
                     status: status, notice: notice, stopping: stopping, step: step, committedStep: committedStep,
-                    output: output)
+                    output: output, noticeDeadline: killAt)
             }
             let now = clock.now
             if now >= nextWatch, notice == nil {
@@ -284,6 +335,11 @@ struct AttemptRunner {
                             totalSteps: totalSteps, committedStep: committedStep, notice: notice?.kind.rawValue))
                     switch reply.command {
                     case "checkpoint_now" where notice == nil: trainer.signal(SIGUSR1)
+                    case "notice" where notice == nil:
+                        notice = InterruptionNotice(kind: .gangMember)
+                        pendingLogs.append("[spotwise] another member of the gang got a notice: checkpointing and stopping")
+                        trainer.signal(SIGTERM)
+                        killAt = clock.now + .milliseconds(Int(configuration.noticeWindowSeconds * 1000))
                     case "stop" where stopping == nil:
                         stopping = "the coordinator said stop"
                         trainer.signal(SIGTERM)
@@ -311,11 +367,22 @@ struct AttemptRunner {
     }
 
     func report(
-        status: Int32, notice: InterruptionNotice?, stopping: String?, step: Int?, committedStep: Int?, output: URL
+        status: Int32, notice: InterruptionNotice?, stopping: String?, step: Int?, committedStep: Int?, output: URL,
+        noticeDeadline: ContinuousClock.Instant? = nil
     ) async throws -> AttemptOutcome {
         let finished: WorkerProtocol.AttemptFinished
         let outcome: AttemptOutcome
-        if notice != nil {
+        if let stopping, notice == nil {
+            return .fenced(stopping)
+        } else if let gang = assignment.gang, let ending = GangExit(status: status, rank: gang.rank, notice: notice) {
+            guard case .preempted(let withNotice) = ending.report else {
+                if ending.waitForAttemptEnd { await waitForAttemptEnd(until: noticeDeadline) }
+                return ending.outcome
+            }
+            finished = WorkerProtocol.AttemptFinished(
+                epoch: epoch, outcome: .preempted, notice: withNotice, lastStep: step, committedStep: committedStep)
+            outcome = ending.outcome
+        } else if notice != nil {
             finished = WorkerProtocol.AttemptFinished(
                 epoch: epoch, outcome: .preempted, notice: true, lastStep: step, committedStep: committedStep)
             outcome = .preempted(committedStep: committedStep)
@@ -357,6 +424,39 @@ struct AttemptRunner {
             }
         }
         return outcome
+    }
+
+    /// Heartbeats until the coordinator says the attempt is over (or `until`): a gang member
+    /// leaving on its own notice must not end the attempt before rank 0 has committed the gang's
+    /// checkpoint and reported.
+    func waitForAttemptEnd(until: ContinuousClock.Instant?) async {
+        let giveUp = until ?? .now + .seconds(Int(configuration.noticeWindowSeconds))
+        while ContinuousClock.now < giveUp {
+            do {
+                let reply = try await client.heartbeat(
+                    worker: workerID,
+                    WorkerProtocol.Heartbeat(job: assignment.job, attempt: assignment.attempt, epoch: epoch))
+                if reply.command == "stop" { return }
+            } catch {
+                if CoordinatorClient.isFenced(error) { return }
+            }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    /// Commits gang checkpoint `step` once every rank's shard is in, polling until `until`.
+    func commitGang(store: any CheckpointStore, step: Int, worldSize: Int, until: ContinuousClock.Instant)
+        async throws -> CommittedCheckpointRef?
+    {
+        while true {
+            if let committed = try await store.commitGang(
+                job: assignment.job, attempt: assignment.attempt, step: step, worldSize: worldSize)
+            {
+                return committed
+            }
+            guard ContinuousClock.now < until else { return nil }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

@@ -15,6 +15,9 @@ public struct InterruptionNotice: Hashable, Sendable {
         case preempted
         /// The agent itself got SIGTERM.
         case sigterm
+        /// Another member of this worker's gang got a termination notice (the coordinator said
+        /// `notice`): the whole gang checkpoints and stops.
+        case gangMember = "gang-member"
     }
 
     public var kind: Kind

@@ -32,6 +32,8 @@ public struct WorkerAgentConfiguration: Sendable {
     /// The AWS region and S3 endpoint for `s3://` storage (default: `AWS_REGION`, `AWS_ENDPOINT_URL_S3`).
     public var awsRegion: String
     public var s3Endpoint: URL?
+    /// Where this node's peers reach it when it holds rank 0 of a gang (nil: loopback).
+    public var address: String?
 
     public init(
         coordinatorURL: String, bootstrapToken: String, name: String, provider: ProviderName, pool: WorkerPool,
@@ -39,8 +41,10 @@ public struct WorkerAgentConfiguration: Sendable {
         exitAfterTermination: Bool = true, environment: [String: String] = [:], exitAfterAttempt: Bool = false,
         idleExitSeconds: Double? = nil,
         awsCredentials: AWSCredentialCache = AWSCredentialCache(chain: .live()),
-        awsRegion: String = AWSEnvironment.region(), s3Endpoint: URL? = AWSEnvironment.endpoint(service: "s3")
+        awsRegion: String = AWSEnvironment.region(), s3Endpoint: URL? = AWSEnvironment.endpoint(service: "s3"),
+        address: String? = nil
     ) {
+        self.address = address
         self.awsCredentials = awsCredentials
         self.exitAfterAttempt = exitAfterAttempt
         self.idleExitSeconds = idleExitSeconds
@@ -81,7 +85,8 @@ public struct WorkerAgent: Sendable {
             do {
                 registered = try await bootstrap.register(
                     WorkerProtocol.Registration(
-                        name: configuration.name, provider: configuration.provider.rawValue, pool: configuration.pool))
+                        name: configuration.name, provider: configuration.provider.rawValue, pool: configuration.pool,
+                        address: configuration.address))
                 break
             } catch let failure as CoordinatorClient.Failure where failure.status != nil {
                 throw failure

@@ -38,6 +38,8 @@ public struct Money: Hashable, Comparable, Sendable, Codable, CustomStringConver
     public static func < (lhs: Money, rhs: Money) -> Bool { lhs.micros < rhs.micros }
     public static func + (lhs: Money, rhs: Money) -> Money { Money(micros: lhs.micros + rhs.micros) }
     public static func - (lhs: Money, rhs: Money) -> Money { Money(micros: lhs.micros - rhs.micros) }
+    /// A price for `count` of the same thing (a gang's nodes).
+    public static func * (lhs: Money, count: Int) -> Money { Money(micros: lhs.micros * Int64(count)) }
 
     /// An approximate value for decision code (the spot policy); never summed into a bill.
     public var dollars: Double { Double(micros) / Double(Money.microsPerDollar) }

@@ -9,14 +9,17 @@ public enum WorkerProtocol {
         public var provider: String
         /// The capacity the worker stands for; a worker without one is never given an attempt.
         public var pool: WorkerPool?
+        /// Where the worker's peers reach it when it holds rank 0 of a gang (`MASTER_ADDR`).
+        public var address: String?
 
-        public init(name: String, provider: String, pool: WorkerPool?) {
+        public init(name: String, provider: String, pool: WorkerPool?, address: String? = nil) {
             self.name = name
             self.provider = provider
             self.pool = pool
+            self.address = address
         }
 
-        public static let fields: Set<String> = ["name", "provider", "pool"]
+        public static let fields: Set<String> = ["name", "provider", "pool", "address"]
     }
 
     public struct Registered: Codable, Sendable, Equatable {
@@ -55,12 +58,16 @@ public enum WorkerProtocol {
         public var checkpointStorage: String
         /// The newest committed checkpoint to restore first; nil: start from step 0.
         public var resume: CommittedCheckpoint?
+        /// A gang member's place in it (nil for a single-node attempt): its rank, the gang's size
+        /// and where rank 0 listens (torchrun's `MASTER_ADDR` and `MASTER_PORT`).
+        public var gang: GangMember?
 
         public init(
             job: String, jobName: String, attempt: Int, epoch: UInt64, run: String, workdir: String,
             env: [String: String], hyperparameters: [String: JSONValue], checkpointEverySteps: Int, keepLast: Int,
-            checkpointStorage: String, resume: CommittedCheckpoint?
+            checkpointStorage: String, resume: CommittedCheckpoint?, gang: GangMember? = nil
         ) {
+            self.gang = gang
             self.job = job
             self.jobName = jobName
             self.attempt = attempt
@@ -76,11 +83,33 @@ public enum WorkerProtocol {
         }
 
         enum CodingKeys: String, CodingKey {
-            case job, attempt, epoch, run, workdir, env, hyperparameters, resume
+            case job, attempt, epoch, run, workdir, env, hyperparameters, resume, gang
             case jobName = "job_name"
             case checkpointEverySteps = "checkpoint_every_steps"
             case keepLast = "keep_last"
             case checkpointStorage = "checkpoint_storage"
+        }
+    }
+
+    /// One member of a gang attempt.
+    public struct GangMember: Codable, Sendable, Equatable {
+        public var rank: Int
+        public var worldSize: Int
+        public var masterAddress: String
+        public var masterPort: Int
+
+        public init(rank: Int, worldSize: Int, masterAddress: String, masterPort: Int) {
+            self.rank = rank
+            self.worldSize = worldSize
+            self.masterAddress = masterAddress
+            self.masterPort = masterPort
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case rank
+            case worldSize = "world_size"
+            case masterAddress = "master_addr"
+            case masterPort = "master_port"
         }
     }
 
@@ -124,7 +153,9 @@ public enum WorkerProtocol {
         ]
     }
 
-    /// The heartbeat reply: what the worker must do next (`continue`, `checkpoint_now`, `stop`).
+    /// The heartbeat reply: what the worker must do next (`continue`, `checkpoint_now`, `stop`, or
+    /// `notice`: another member of the gang got an interruption notice, so checkpoint and stop as
+    /// if this worker had).
     public struct HeartbeatReply: Codable, Sendable, Equatable {
         public var command: String
         public var leaseExpiresInMilliseconds: Int64
