@@ -87,10 +87,70 @@ import Testing
         #expect(noDeadline.placements.isEmpty && noDeadline.waiting[JobID("j")] == "no deadline: waiting for spot")
     }
 
-    @Test func gangsWaitForTheGangScheduler() {
-        var gang = job("g")
-        gang.spec.resources.nodes = .fixed(2)
-        let plan = PlacementPlanner().plan(jobs: [gang], idle: [worker("a", .spot), worker("b", .spot)], now: now)
-        #expect(plan.placements.isEmpty && plan.waiting[JobID("g")] != nil)
+    func gang(_ id: String, _ nodes: NodeCount, market: MarketPreference = .auto, at: Double = 9_000) -> PendingJob {
+        var pending = job(id, market: market, at: at)
+        pending.spec.resources.nodes = nodes
+        return pending
+    }
+
+    @Test func aGangIsPlacedWholeInOnePoolAndMarketOrNotAtAll() {
+        // Three spot workers, but split over two regions: no pool holds a gang of three.
+        let split = PlacementPlanner().plan(
+            jobs: [gang("g", .fixed(3), market: .spot)],
+            idle: [worker("a1", .spot), worker("a2", .spot), worker("b1", .spot, region: "local-b")], now: now)
+        #expect(split.placements.isEmpty)
+        #expect(split.waiting[JobID("g")]?.contains("gang of 3") == true)
+
+        // A spot and an on-demand worker in one region are not one gang either.
+        let mixed = PlacementPlanner().plan(
+            jobs: [gang("g", .fixed(2), market: .spot)], idle: [worker("a1", .spot), worker("od", .onDemand)], now: now)
+        #expect(mixed.placements.isEmpty)
+
+        let whole = PlacementPlanner().plan(
+            jobs: [gang("g", .fixed(2), market: .spot)],
+            idle: [worker("b1", .spot, region: "local-b"), worker("a2", .spot), worker("a1", .spot)], now: now)
+        #expect(whole.placements.count == 1)
+        let placed = whole.placements[0]
+        #expect(placed.members == ["a1", "a2"] && placed.worker == "a1" && placed.nodes == 2)
+        #expect(placed.placement.region == "local-a" && placed.reason.contains("gang of 2"))
+    }
+
+    @Test func gangMembersAreNotGivenToAnotherJob() {
+        let plan = PlacementPlanner().plan(
+            jobs: [gang("old", .fixed(2), market: .spot, at: 9_000), job("young", market: .spot, at: 9_500)],
+            idle: [worker("a1", .spot), worker("a2", .spot), worker("a3", .spot)], now: now)
+        #expect(plan.placements.map(\.job) == [JobID("old"), JobID("young")])
+        let used = plan.placements.flatMap { $0.members.isEmpty ? [$0.worker] : $0.members }
+        #expect(Set(used).count == used.count && used.count == 3)
+    }
+
+    @Test func anElasticGangTakesWhatThePoolHasBetweenMinAndMax() {
+        let planner = PlacementPlanner()
+        let three = planner.plan(
+            jobs: [gang("e", .elastic(min: 2, max: 4), market: .spot)],
+            idle: [worker("a1", .spot), worker("a2", .spot), worker("a3", .spot)], now: now)
+        #expect(three.placements.first?.members == ["a1", "a2", "a3"])
+        let five = planner.plan(
+            jobs: [gang("e", .elastic(min: 2, max: 4), market: .spot)],
+            idle: (1...5).map { worker("a\($0)", .spot) }, now: now)
+        #expect(five.placements.first?.nodes == 4)
+        let one = planner.plan(
+            jobs: [gang("e", .elastic(min: 2, max: 4), market: .spot)], idle: [worker("a1", .spot)], now: now)
+        #expect(one.placements.isEmpty)
+    }
+
+    @Test func thePolicySeesSpotOnlyWhereAWholeGangIsIdle() {
+        // Far deadline: with a full spot gang the policy rides spot; with one spot worker short it
+        // is offered the on-demand gang only, and a far deadline waits rather than paying for it.
+        let full = PlacementPlanner().plan(
+            jobs: [gang("g", .fixed(2))],
+            idle: [worker("s1", .spot), worker("s2", .spot), worker("o1", .onDemand), worker("o2", .onDemand)],
+            now: now)
+        #expect(full.placements.first?.placement.market == .spot && full.placements.first?.nodes == 2)
+        let short = PlacementPlanner().plan(
+            jobs: [gang("g", .fixed(2))], idle: [worker("s1", .spot), worker("o1", .onDemand), worker("o2", .onDemand)],
+            now: now)
+        #expect(short.placements.allSatisfy { $0.placement.market == .onDemand })
+        #expect(!short.placements.contains { $0.members.contains("s1") })
     }
 }

@@ -134,4 +134,39 @@ import Testing
         // A wrong epoch is never fenced.
         #expect(try await store.revokeLeaseIfExpired(job: job, epoch: LeaseEpoch(7), nowMilliseconds: 999) == false)
     }
+    @Test(arguments: StoreKind.allCases)
+    func aGangLeaseIsHeldByEveryMemberAndItsSegmentBillsEveryNode(kind: StoreKind) async throws {
+        guard let (store, _) = try await kind.open() else { return }
+        defer { Task { try? await store.close() } }
+        let job = try await store.submit(submission("gang")).job.id
+        let other = try await store.submit(submission("single")).job.id
+        try await store.grantLease(
+            Lease(
+                job: job, attempt: 1, epoch: LeaseEpoch(1), workerID: "worker-1", expiresAtMilliseconds: 5_000,
+                members: ["worker-1", "worker-12", "worker-2"]))
+        try await store.grantLease(
+            Lease(job: other, attempt: 1, epoch: LeaseEpoch(1), workerID: "worker-3", expiresAtMilliseconds: 5_000))
+        let stored = try #require(try await store.lease(job: job))
+        #expect(stored.members == ["worker-1", "worker-12", "worker-2"] && stored.rank(of: "worker-2") == 2)
+        // A member is found by its whole id, never as a part of another's.
+        #expect(try await store.liveLeases(worker: "worker-12").map(\.job) == [job])
+        #expect(try await store.liveLeases(worker: "worker-2").map(\.job) == [job])
+        #expect(try await store.liveLeases(worker: "worker-3").map(\.job) == [other])
+        #expect(try await store.liveLeases(worker: "worker-9").isEmpty)
+        let renewed = try await store.renewLease(job: job, epoch: LeaseEpoch(1), expiresAtMilliseconds: 9_000)
+        #expect(renewed.members.count == 3)
+        try await store.revokeLease(job: job, epoch: LeaseEpoch(1))
+        #expect(try await store.liveLeases(worker: "worker-2").isEmpty)
+
+        try await store.openSegment(
+            AttemptSegment(
+                job: job, attempt: 1, epoch: LeaseEpoch(1), workerID: "worker-1", provider: "local", pool: AttemptRecordsConformanceTests.spotPool,
+                startedAt: Date(timeIntervalSince1970: 1_000), resumedFromStep: nil, nodes: 3))
+        #expect(try await store.segments(job: job).first?.nodes == 3)
+        try await store.registerWorker(
+            WorkerRecord(
+                id: "worker-1", secretDigest: "d", name: "n", provider: "local", registeredAt: Date(),
+                pool: AttemptRecordsConformanceTests.spotPool, address: "10.0.0.7"))
+        #expect(try await store.worker("worker-1")?.address == "10.0.0.7")
+    }
 }

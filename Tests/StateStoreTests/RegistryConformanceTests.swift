@@ -143,10 +143,14 @@ import Testing
         let sql = try #require(store as? SQLStateStore)
         try await sql.migrate(upTo: 3)
         let job = try await store.submit(submission("old-job")).job.id
-        try await store.openSegment(
-            AttemptSegment(
-                job: job, attempt: 1, epoch: LeaseEpoch(1), workerID: "w", provider: "local",
-                pool: AttemptRecordsConformanceTests.spotPool, startedAt: Self.at(1_000), resumedFromStep: nil))
+        // What a version-3 coordinator wrote, in its own columns.
+        let pool = String(decoding: try JSONEncoder().encode(AttemptRecordsConformanceTests.spotPool), as: UTF8.self)
+        try await sql.execute(
+            "INSERT INTO attempt_segments (job_id, attempt, epoch, worker_id, provider, pool_json, started_at_ms) "
+                + "VALUES ('old-job', 1, 1, 'w', 'local', '\(pool)', 1000000)")
+        try await sql.execute(
+            "INSERT INTO leases (job_id, attempt, epoch, worker_id, expires_at_ms, revoked) VALUES ('old-job', 1, 1, 'w', 5, 0)"
+        )
         try await store.close()
 
         guard let (reopened, _) = try await kind.open(reopening: location) else { return }
@@ -157,6 +161,11 @@ import Testing
         try await reopened.markFirstStep(job: job, attempt: 1, at: Self.at(1_005))
         #expect(try await reopened.segments(job: job).first?.firstStepAt == Self.at(1_005))
         #expect(try await reopened.modelVersions(model: nil).isEmpty)
+        // Version 6: a single node's segment and lease, as before gangs.
+        #expect(try await reopened.segments(job: job).first?.nodes == 1)
+        let lease = try #require(try await reopened.lease(job: job))
+        #expect(lease.members.isEmpty && lease.holders == ["w"])
+        #expect(try await reopened.liveLeases(worker: "w").map(\.job) == [job])
     }
 }
 
