@@ -43,7 +43,8 @@ public enum CoordinatorApplication {
             digests: digests
         )
         .register(on: router)
-        AttemptsAPI(store: store, board: board, metrics: metrics, clock: clock, leaseClock: leaseClock).register(on: router)
+        AttemptsAPI(store: store, board: board, metrics: metrics, clock: clock, leaseClock: leaseClock).register(
+            on: router)
         ModelsAPI(store: store, clock: clock).register(on: router)
         ReportsAPI(store: store, clock: clock).register(on: router)
         return router

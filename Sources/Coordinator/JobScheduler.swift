@@ -219,8 +219,10 @@ public struct JobScheduler: Sendable {
         let previous = Set(try await store.lease(job: planned.job)?.holders ?? [])
         let kept = planned.members.filter(previous.contains).count
         let ranks = planned.members.enumerated().map { "\($0.offset)=\($0.element)" }.joined(separator: " ")
-        let reuse = previous.isEmpty ? "" : "; \(kept) kept from the previous attempt, \(planned.members.count - kept) new"
-        return "placed gang of \(planned.members.count) (\(planned.pool.instanceType)), ranks \(ranks)\(reuse): \(planned.reason)"
+        let reuse =
+            previous.isEmpty ? "" : "; \(kept) kept from the previous attempt, \(planned.members.count - kept) new"
+        return
+            "placed gang of \(planned.members.count) (\(planned.pool.instanceType)), ranks \(ranks)\(reuse): \(planned.reason)"
     }
 
     /// A live attempt whose lease is missing or belongs to another epoch was placed by a pass that

@@ -50,7 +50,7 @@ public final class LiveBoard: Sendable {
     }
 
     /// These workers are not placed on again until heard from after `now`.
-    func suspect(_ workers: [String], atMilliseconds now: Int64) {
+    public func suspect(_ workers: [String], atMilliseconds now: Int64) {
         state.withLock { state in for worker in workers { state.suspected[worker] = now } }
     }
 

@@ -76,10 +76,12 @@ public struct WorkersAPI: Sendable {
             throw APIError.badRequest("invalid_worker", "name must be 1-100 characters and provider 1-40")
         }
         if let address = registration.address,
-            !(1...253).contains(address.count) || !address.allSatisfy({ $0.isLetter || $0.isNumber || ".:-".contains($0) })
+            !(1...253).contains(address.count)
+                || !address.allSatisfy({ $0.isLetter || $0.isNumber || ".:-".contains($0) })
         {
             throw APIError.badRequest(
-                "invalid_worker", "address must be a host name or IP address (letters, digits, '.', ':', '-'), 1-253 characters")
+                "invalid_worker",
+                "address must be a host name or IP address (letters, digits, '.', ':', '-'), 1-253 characters")
         }
         if registration.pool != nil, ProviderName(rawValue: registration.provider) == nil {
             let allowed = ProviderName.allCases.map(\.rawValue).joined(separator: ", ")
@@ -138,7 +140,9 @@ public struct WorkersAPI: Sendable {
             job: jobID, attempt: beat.attempt, epoch: epoch, step: beat.step, totalSteps: beat.totalSteps,
             committedStep: beat.committedStep, atMilliseconds: now)
         if beat.notice != nil { metrics.interruptionNotices.increment() }
-        if renewed.members.count > 1, try await gangLostMember(renewed, heardFrom: workerID, notice: beat.notice, now: now) {
+        if renewed.members.count > 1,
+            try await gangLostMember(renewed, heardFrom: workerID, notice: beat.notice, now: now)
+        {
             return try JobsAPI.json(HeartbeatReply(command: "stop", leaseExpiresInMilliseconds: 0))
         }
         guard let stored = try await store.job(jobID) else { throw APIError.notFound("no job \(jobID)") }

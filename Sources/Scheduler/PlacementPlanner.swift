@@ -132,7 +132,8 @@ public struct PlacementPlanner: Sendable {
             case .wait(let reason):
                 plan.waiting[job.id] = reason
             case .place(let worker, let reason):
-                let members = nodes.maximumCount > 1 ? Self.gang(led: worker, from: eligible, maximum: nodes.maximumCount) : []
+                let members =
+                    nodes.maximumCount > 1 ? Self.gang(led: worker, from: eligible, maximum: nodes.maximumCount) : []
                 let taken = Set(members.map(\.id) + [worker.id])
                 free.removeAll { taken.contains($0.id) }
                 plan.placements.append(

@@ -67,7 +67,8 @@ public struct SpotwisePolicy: SpotPolicy {
 
         let model = ExecutionModel(
             tickSeconds: Int(context.tickSeconds.rounded()), workSeconds: context.totalWorkSeconds,
-            deadlineSeconds: context.deadlineSeconds, changeoverSeconds: context.changeoverSeconds, nodes: context.nodes)
+            deadlineSeconds: context.deadlineSeconds, changeoverSeconds: context.changeoverSeconds, nodes: context.nodes
+        )
         let unit = Double(model.unitSeconds)
         let ticksLeft = model.deadlineTicks - Int((context.elapsedSeconds / context.tickSeconds).rounded())
         let workLeft = Int((context.remainingWorkSeconds / unit).rounded())

@@ -71,7 +71,8 @@ struct WorkerCommand: AsyncParsableCommand {
                     onDemandPricePerHour: onDemand),
                 workDirectory: URL(fileURLWithPath: workDir).standardizedFileURL,
                 jobRoot: URL(fileURLWithPath: jobRoot).standardizedFileURL, watchers: watchers,
-                noticeWindowSeconds: noticeSeconds, exitAfterAttempt: exitAfterAttempt, idleExitSeconds: idleExitSeconds,
+                noticeWindowSeconds: noticeSeconds, exitAfterAttempt: exitAfterAttempt,
+                idleExitSeconds: idleExitSeconds,
                 address: address),
             logger: logger)
         try await agent.run()

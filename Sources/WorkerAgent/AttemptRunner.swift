@@ -143,7 +143,8 @@ struct AttemptRunner {
         if let gang = assignment.gang {
             // The contract's names, and torchrun's for trainers written for it.
             for (names, value) in [
-                (["SPOTWISE_RANK", "RANK"], String(gang.rank)), (["SPOTWISE_WORLD_SIZE", "WORLD_SIZE"], String(gang.worldSize)),
+                (["SPOTWISE_RANK", "RANK"], String(gang.rank)),
+                (["SPOTWISE_WORLD_SIZE", "WORLD_SIZE"], String(gang.worldSize)),
                 (["MASTER_ADDR"], gang.masterAddress), (["MASTER_PORT"], String(gang.masterPort)),
                 (["LOCAL_RANK"], "0"), (["LOCAL_WORLD_SIZE"], "1"),
             ] {
@@ -221,7 +222,7 @@ struct AttemptRunner {
                     if rank == 0 {
                         pendingMetrics.append(
                             WorkerProtocol.MetricBatch.Line(
-                            step: reported,
+                                step: reported,
                                 metrics: finite.count <= WorkerProtocol.MetricBatch.maxMetricsPerLine ? finite : [:]))
                     }
                     if !firstStepLogged, reported > startStep {
@@ -256,7 +257,8 @@ struct AttemptRunner {
                             store: store, step: at, worldSize: gang.worldSize, until: waitUntil)
                     else {
                         pendingLogs.append(
-                            "[spotwise] gang checkpoint at step \(at) not committed: not every rank's shard arrived in time")
+                            "[spotwise] gang checkpoint at step \(at) not committed: not every rank's shard arrived in time"
+                        )
                         continue
                     }
                     committed = gangCommit
@@ -337,7 +339,8 @@ struct AttemptRunner {
                     case "checkpoint_now" where notice == nil: trainer.signal(SIGUSR1)
                     case "notice" where notice == nil:
                         notice = InterruptionNotice(kind: .gangMember)
-                        pendingLogs.append("[spotwise] another member of the gang got a notice: checkpointing and stopping")
+                        pendingLogs.append(
+                            "[spotwise] another member of the gang got a notice: checkpointing and stopping")
                         trainer.signal(SIGTERM)
                         killAt = clock.now + .milliseconds(Int(configuration.noticeWindowSeconds * 1000))
                     case "stop" where stopping == nil:

@@ -14,7 +14,8 @@ enum GangCheckpointScenario {
 
     static func run(on store: any CheckpointStore, job: String) async throws {
         for rank in [1, 0] {
-            try await store.commitShard(job: job, attempt: 1, step: 100, rank: rank, from: try shard(rank: rank, step: 100))
+            try await store.commitShard(
+                job: job, attempt: 1, step: 100, rank: rank, from: try shard(rank: rank, step: 100))
         }
         let committed = try #require(try await store.commitGang(job: job, attempt: 1, step: 100, worldSize: 2))
         #expect(committed.step == 100 && committed.location == "\(job)/step-0000000100")
@@ -32,7 +33,8 @@ enum GangCheckpointScenario {
         #expect(restored.restored?.step == 100)
         #expect(GangCheckpoint.worldSize(ofRestored: restoreTarget) == 2)
         let rankOne = GangCheckpoint.resumeDirectory(in: restoreTarget, rank: 1)
-        #expect(try String(contentsOf: rankOne.appendingPathComponent("shard-1.pkl"), encoding: .utf8) == "rank 1 at 100")
+        #expect(
+            try String(contentsOf: rankOne.appendingPathComponent("shard-1.pkl"), encoding: .utf8) == "rank 1 at 100")
         // A gang grown to three: the new rank starts from rank 0's shard.
         #expect(GangCheckpoint.resumeDirectory(in: restoreTarget, rank: 2).lastPathComponent == "rank-0")
         let kept = try await store.collectGarbage(job: job, keepLast: 1)
@@ -68,7 +70,8 @@ enum GangCheckpointScenario {
         let store = LocalCheckpointStore(root: root)
         for rank in [0, 1] {
             try await store.commitShard(
-                job: "g", attempt: 1, step: 10, rank: rank, from: try GangCheckpointScenario.shard(rank: rank, step: 10))
+                job: "g", attempt: 1, step: 10, rank: rank, from: try GangCheckpointScenario.shard(rank: rank, step: 10)
+            )
         }
         // Rank 1's part, rewritten to claim rank 0's file.
         let part = root.appendingPathComponent("g/step-0000000010/rank-1.part.json")

@@ -23,6 +23,24 @@ import Testing
         return segment
     }
 
+    @Test func aGangSegmentBillsEveryNodeAndStillAddsUp() throws {
+        var segment = Self.segment(
+            start: 1_000, firstStep: 1_020, end: 1_620, reason: "preempted with notice", resumed: 100, last: 220,
+            committed: 200)
+        let single = LedgerRow(segment: segment, job: nil, now: Date(timeIntervalSince1970: 9_999))
+        segment.nodes = 4
+        let gang = LedgerRow(segment: segment, job: nil, now: Date(timeIntervalSince1970: 9_999))
+        #expect(gang.nodes == 4 && gang.pricePerHour == single.pricePerHour)
+        #expect(gang.cost == Money(micros: 4 * single.cost.micros))
+        #expect(gang.onDemandEquivalent == Money(micros: 4 * single.onDemandEquivalent.micros))
+        #expect(gang.lostCost == Money(micros: 4 * single.lostCost.micros))
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        #expect(try decoder.decode(LedgerRow.self, from: try encoder.encode(gang)) == gang)
+    }
+
     @Test func anInterruptedSegmentSplitsIntoOverheadLostAndUsefulThatAddUp() {
         // 620 s at $3.60/h ($0.001/s): 20 s to the first step, then 120 steps (100 -> 220) of which
         // 100 were committed: 20 steps lost, i.e. 100 s of the 600 s of compute.

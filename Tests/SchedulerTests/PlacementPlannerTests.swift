@@ -148,7 +148,8 @@ import Testing
             now: now)
         #expect(full.placements.first?.placement.market == .spot && full.placements.first?.nodes == 2)
         let short = PlacementPlanner().plan(
-            jobs: [gang("g", .fixed(2))], idle: [worker("s1", .spot), worker("o1", .onDemand), worker("o2", .onDemand)],
+            jobs: [gang("g", .fixed(2))],
+            idle: [worker("s1", .spot), worker("o1", .onDemand), worker("o2", .onDemand)],
             now: now)
         #expect(short.placements.allSatisfy { $0.placement.market == .onDemand })
         #expect(!short.placements.contains { $0.members.contains("s1") })

@@ -160,7 +160,8 @@ import Testing
 
         try await store.openSegment(
             AttemptSegment(
-                job: job, attempt: 1, epoch: LeaseEpoch(1), workerID: "worker-1", provider: "local", pool: AttemptRecordsConformanceTests.spotPool,
+                job: job, attempt: 1, epoch: LeaseEpoch(1), workerID: "worker-1", provider: "local",
+                pool: AttemptRecordsConformanceTests.spotPool,
                 startedAt: Date(timeIntervalSince1970: 1_000), resumedFromStep: nil, nodes: 3))
         #expect(try await store.segments(job: job).first?.nodes == 3)
         try await store.registerWorker(
