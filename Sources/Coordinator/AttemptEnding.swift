@@ -77,6 +77,7 @@ struct AttemptEnding: Sendable {
         case .userError(let code): "failed with exit code \(code)"
         case .infrastructureError(let detail): "infrastructure error: \(detail)"
         case .cancelled: "cancelled"
+        case .resized(let size): "resized to a gang of \(size)"
         }
     }
 }

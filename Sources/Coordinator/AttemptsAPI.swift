@@ -100,7 +100,7 @@ public struct AttemptsAPI: Sendable {
         let body = try await request.body.collect(upTo: Self.maxBodyBytes)
         let finished = try WorkersAPI.decode(
             WorkerProtocol.AttemptFinished.self, from: body, fields: WorkerProtocol.AttemptFinished.fields)
-        let reason: AttemptEndReason
+        var reason: AttemptEndReason
         switch finished.outcome {
         case .completed: reason = .completed
         case .preempted: reason = .preempted(withNotice: finished.notice ?? false)
@@ -113,6 +113,9 @@ public struct AttemptsAPI: Sendable {
         }
         let target = try await fence(context, epoch: finished.epoch)
         if case .completed = reason { try Self.requireRankZero(target, "completion") }
+        if case .preempted(true) = reason, let size = board.resizeTarget(target.job, epoch: target.epoch) {
+            reason = .resized(to: size)  // the stop the coordinator asked for, not a preemption
+        }
         if case .preempted = reason { metrics.interruptions.increment() }
         do {
             guard
@@ -122,9 +125,12 @@ public struct AttemptsAPI: Sendable {
             else {
                 throw APIError.conflict("stale_epoch", "attempt \(target.attempt) of job \(target.job) already ended")
             }
-            // The other members may be what was lost: none is placed again before it is heard from.
-            let others = target.members.enumerated().filter { $0.offset != target.rank }.map(\.element)
-            board.suspect(others, atMilliseconds: leaseClock.nowMilliseconds())
+            // A member lost without notice may be any of the others: none is placed again before
+            // it is heard from. (After a notice or a resize every member stopped cleanly.)
+            if case .preempted(false) = reason {
+                let others = target.members.enumerated().filter { $0.offset != target.rank }.map(\.element)
+                board.suspect(others, atMilliseconds: leaseClock.nowMilliseconds())
+            }
             if job.state == .succeeded {
                 // The gate now; a failure here is retried by the scheduler's sweep, never lost.
                 do {

@@ -103,6 +103,11 @@ public struct JobScheduler: Sendable {
             return now - seen <= leasePolicy.leaseMilliseconds
         }
         availability.observe(live, at: wallClock(), every: planner.decisionSeconds)
+        let unassigned = live.filter { !busy.contains($0.id) }.compactMap { worker -> IdleWorker? in
+            guard let pool = worker.pool, let provider = ProviderName(rawValue: worker.provider) else { return nil }
+            return IdleWorker(id: worker.id, provider: provider, pool: pool)
+        }
+        await growElasticGangs(running: running, leases: leases, idle: unassigned)
         guard !pending.isEmpty else {
             board.setWaiting([:])
             _ = await watchLaunches()
@@ -113,10 +118,13 @@ public struct JobScheduler: Sendable {
         let reservations = launcher?.reservations() ?? [:]
         var reserved: [JobID: IdleWorker] = [:]
         var idle: [IdleWorker] = []
-        for worker in live where !busy.contains(worker.id) {
-            guard let pool = worker.pool, let provider = ProviderName(rawValue: worker.provider) else { continue }
-            let candidate = IdleWorker(id: worker.id, provider: provider, pool: pool)
-            if let job = reservations[worker.name] { reserved[job] = candidate } else { idle.append(candidate) }
+        let names = Dictionary(live.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        for candidate in unassigned {
+            if let job = names[candidate.id].flatMap({ reservations[$0] }) {
+                reserved[job] = candidate
+            } else {
+                idle.append(candidate)
+            }
         }
         var plan = PlacementPlan()
         var open: [StoredJob] = []

@@ -36,6 +36,10 @@ public final class LiveBoard: Sendable {
         var epoch: LeaseEpoch
         var lastSeen: [String: Int64]
         var notice: String?
+        /// When this process first knew the gang attempt (placed, or heard from after a restart).
+        var since: Int64
+        /// The size an elastic gang was asked to restart with (it checkpoints and stops first).
+        var resizeTo: Int?
     }
 
     private let state = Mutex(State())
@@ -122,8 +126,8 @@ public final class LiveBoard: Sendable {
     /// the older gang.
     func sawMember(_ worker: String, job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, notice: String? = nil) {
         state.withLock { state in
-            var gang = state.gangs[job] ?? Gang(epoch: epoch, lastSeen: [:])
-            if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:]) }
+            var gang = state.gangs[job] ?? Gang(epoch: epoch, lastSeen: [:], since: now)
+            if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:], since: now) }
             guard gang.epoch == epoch else { return }
             gang.lastSeen[worker] = now
             if let notice, gang.notice == nil { gang.notice = "\(worker): \(notice)" }
@@ -138,9 +142,9 @@ public final class LiveBoard: Sendable {
         of members: [String], job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, silenceMilliseconds: Int64
     ) -> (worker: String, milliseconds: Int64)? {
         state.withLock { state in
-            var gang = state.gangs[job] ?? Gang(epoch: epoch, lastSeen: [:])
+            var gang = state.gangs[job] ?? Gang(epoch: epoch, lastSeen: [:], since: now)
             guard gang.epoch <= epoch else { return nil }
-            if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:]) }
+            if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:], since: now) }
             var silent: (String, Int64)?
             for member in members {
                 let seen = gang.lastSeen[member] ?? now
@@ -150,6 +154,28 @@ public final class LiveBoard: Sendable {
             state.gangs[job] = gang
             return silent
         }
+    }
+
+    /// Asks an elastic gang's attempt to checkpoint and stop so that it restarts with `size`
+    /// members (its heartbeats answer `notice`). Only once per attempt, and only for a gang this
+    /// process has known for `minimumAgeMilliseconds`; returns whether it asked.
+    func requestResize(
+        _ job: JobID, epoch: LeaseEpoch, to size: Int, atMilliseconds now: Int64, minimumAgeMilliseconds: Int64
+    ) -> Bool {
+        state.withLock { state in
+            guard var gang = state.gangs[job], gang.epoch == epoch, gang.notice == nil, gang.resizeTo == nil,
+                now - gang.since >= minimumAgeMilliseconds
+            else { return false }
+            gang.resizeTo = size
+            gang.notice = "the coordinator: resize to \(size)"
+            state.gangs[job] = gang
+            return true
+        }
+    }
+
+    /// The size the gang attempt was asked to restart with, if it was.
+    func resizeTarget(_ job: JobID, epoch: LeaseEpoch) -> Int? {
+        state.withLock { state in state.gangs[job].flatMap { $0.epoch == epoch ? $0.resizeTo : nil } }
     }
 
     /// The interruption notice a member of the gang attempt reported (`worker: kind`), if any.

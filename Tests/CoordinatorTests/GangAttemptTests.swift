@@ -148,4 +148,51 @@ extension AttemptLifecycleTests {
                 })
         }
     }
+
+    @Test func anElasticGangShrinksToWhatThePoolHasAndGrowsBackWhenCapacityReturns() async throws {
+        try await app().test(.router) { client in
+            var workers: [String: (String, String)] = [:]
+            for _ in 0..<2 {
+                let worker = try await register(client)
+                workers[worker.0] = worker
+            }
+            let spec =
+                "name: elastic\nrun: python3 train.py\nmarket: spot\nresources: {nodes: {min: 2, max: 3}}\ncheckpoint: {every_steps: 10}\n"
+            let response = try await post(client, "/v1/jobs", token: Self.admin, spec)
+            let job = try JobSummary.decoder.decode(JobSummary.self, from: Data(buffer: response.body)).id
+            let first = try #require(try await scheduler.scheduleOnce().placements.first)
+            #expect(first.nodes == 2)  // two idle of a maximum of three: it runs with two
+            let members = try first.members.map { try #require(workers[$0]) }
+            let epoch = try #require(try await store.job(JobID(job))?.record.liveAttempt?.epoch.value)
+
+            // A third worker arrives early: the gang is too young to restart for it.
+            let third = try await register(client)
+            try await scheduler.scheduleOnce()
+            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "continue")
+            for _ in 0..<12 {
+                clock.advance(milliseconds: 1_000)
+                for member in members + [third] where member.0 != third.0 {
+                    _ = try await beat(client, member, job, epoch: epoch)
+                }
+                _ = try await assignment(client, third.0, third.1)
+            }
+            try await scheduler.scheduleOnce()
+            let history = try await store.history(JobID(job)).map(\.message)
+            #expect(history.contains { $0.contains("the gang of 2 checkpoints and restarts as 3 (max 3)") })
+            for member in members {
+                #expect(try Self.command(try await beat(client, member, job, epoch: epoch)) == "notice")
+            }
+            // Rank 0 reports the stop at its checkpoint: a resize, not a preemption.
+            let stopped = try await post(
+                client, "/v1/jobs/\(job)/attempts/1/finish", token: members[0].1,
+                #"{"epoch": \#(epoch), "outcome": "preempted", "notice": true}"#)
+            #expect(stopped.status == .ok)
+            let ended = try #require(try await store.job(JobID(job)))
+            #expect(ended.state == .recovering && ended.record.preemptions == 0)
+            #expect(try await store.segments(job: JobID(job)).first?.endReason == "resized to a gang of 3")
+            let second = try #require(try await scheduler.scheduleOnce().placements.first)
+            #expect(second.nodes == 3 && Set(second.members) == Set(members.map(\.0) + [third.0]))
+        }
+    }
 }
+

@@ -33,6 +33,9 @@ public enum AttemptEndReason: Hashable, Sendable, Codable {
     case infrastructureError(String)
     /// Stopped on request.
     case cancelled
+    /// An elastic gang checkpointed and stopped to restart with `to` members (capacity came
+    /// back): not an interruption, and no budget is spent.
+    case resized(to: Int)
 }
 
 /// The market an attempt actually runs on (a spec may say `auto`; a placement never does).

@@ -152,6 +152,8 @@ public enum JobStateMachine {
             return spendPreemption(withNotice ? "preempted with notice" : "preempted without notice")
         case .lost:
             return spendPreemption("lost (heartbeat lease expired)")
+        case .resized(let size):
+            return retry("checkpointed to restart as a gang of \(size)")
         case .userError(let exitCode):
             guard live.started else {
                 throw .notAllowed(event: "a trainer exit before the attempt started", state: record.state)
