@@ -166,6 +166,10 @@ struct InterruptionReport: Encodable {
     var restoreSeconds: Double?
     /// Assignment to the first trained step, minus the restore: assignment poll, trainer start.
     var startSeconds: Double?
+    /// A gang's next attempt: members that held the interrupted attempt too (kept, their nodes
+    /// not provisioned again) and members new to it (replacing the lost one).
+    var membersKept: Int?
+    var membersNew: Int?
 
     enum CodingKeys: String, CodingKey {
         case attempt, node
@@ -177,6 +181,8 @@ struct InterruptionReport: Encodable {
         case placementSeconds = "placement_s"
         case restoreSeconds = "restore_s"
         case startSeconds = "start_s"
+        case membersKept = "members_kept"
+        case membersNew = "members_new"
     }
 
     static func measure(_ result: DemoRun.Result, logs: [LogLine], provisioner: LocalProvisioner) -> [Self] {
@@ -207,8 +213,20 @@ struct InterruptionReport: Encodable {
                     report.startSeconds = (numbers[1] - numbers[0]) / 1000
                 }
             }
+            (report.membersKept, report.membersNew) = Self.gangReuse(
+                history: result.job.history ?? [], attempt: interruption.attempt + 1)
             return report
         }
+    }
+
+    /// From the placement line of a gang's attempt: "...; K kept from the previous attempt, M new".
+    static func gangReuse(history: [JobSummary.HistoryLine], attempt: Int) -> (Int?, Int?) {
+        guard let placed = history.firstIndex(where: { $0.message.hasPrefix("attempt \(attempt) placed on") }),
+            let note = history[placed...].first(where: { $0.message.hasPrefix("placed gang of") })?.message,
+            let range = note.range(of: #"(\d+) kept from the previous attempt, (\d+) new"#, options: .regularExpression)
+        else { return (nil, nil) }
+        let numbers = note[range].split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        return numbers.count == 2 ? (numbers[0], numbers[1]) : (nil, nil)
     }
 
     static func newestStep(in file: URL) -> Int? {
