@@ -38,7 +38,8 @@ extension JobSummary {
                     instanceType: segment.pool.instanceType, pricePerHour: segment.pool.pricePerHour.exactDescription,
                     startedAt: segment.startedAt, endedAt: segment.endedAt, endReason: segment.endReason,
                     resumedFromStep: segment.resumedFromStep, lastStep: segment.lastStep,
-                    committedStep: segment.committedStep, costUSD: row.cost.exactDescription)
+                    committedStep: segment.committedStep, costUSD: row.cost.exactDescription,
+                    nodes: segment.nodes > 1 ? segment.nodes : nil)
             }
             costUSD = cost.exactDescription
             onDemandCostUSD = onDemand.exactDescription

@@ -154,7 +154,7 @@ struct Job: AsyncParsableCommand {
                 let resumed = segment.resumedFromStep.map { "from step \($0)" } ?? "from scratch"
                 let end = segment.endReason ?? "running"
                 lines.append(
-                    "  #\(segment.attempt) \(segment.placement) \(segment.instanceType) $\(segment.pricePerHour)/h on \(segment.worker), \(resumed): \(end), $\(segment.costUSD)"
+                    "  #\(segment.attempt) \(segment.placement) \(segment.instanceType)\(segment.nodes.map { " x\($0)" } ?? "") $\(segment.pricePerHour)/h on \(segment.worker)\(segment.nodes == nil ? "" : " (rank 0)"), \(resumed): \(end), $\(segment.costUSD)"
                 )
             }
         }

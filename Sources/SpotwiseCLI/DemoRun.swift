@@ -251,7 +251,8 @@ enum DemoSummary {
         var rows = [["ATTEMPT", "PLACEMENT", "RESUMED FROM", "ENDED", "COMMITTED", "COST $"]]
         for segment in job.segments ?? [] {
             rows.append([
-                String(segment.attempt), segment.placement, segment.resumedFromStep.map { "step \($0)" } ?? "scratch",
+                String(segment.attempt), segment.placement + (segment.nodes.map { " x\($0)" } ?? ""),
+                segment.resumedFromStep.map { "step \($0)" } ?? "scratch",
                 segment.endReason ?? "running", segment.committedStep.map(String.init) ?? "-", segment.costUSD,
             ])
         }

@@ -12,6 +12,14 @@ import Testing
 /// silent member ends the attempt, and a member that may be the lost one is not placed again
 /// until it is heard from.
 extension AttemptLifecycleTests {
+    /// The coordinator after a restart: the same store, nothing in memory.
+    func restartedApp() -> some ApplicationProtocol {
+        Application(
+            router: CoordinatorApplication.router(
+                store: store, tokens: AccessTokens(admin: Self.admin, readOnly: [], bootstrap: Self.bootstrap),
+                settings: .init(), leaseClock: clock, leasePolicy: policy, board: LiveBoard()))
+    }
+
     func submitGang(_ client: some TestClientProtocol, nodes: Int) async throws -> String {
         let spec =
             "name: ddp\nrun: python3 train.py\nmarket: spot\nresources: {nodes: \(nodes)}\ncheckpoint: {every_steps: 10}\n"
@@ -192,6 +200,21 @@ extension AttemptLifecycleTests {
             #expect(try await store.segments(job: JobID(job)).first?.endReason == "resized to a gang of 3")
             let second = try #require(try await scheduler.scheduleOnce().placements.first)
             #expect(second.nodes == 3 && Set(second.members) == Set(members.map(\.0) + [third.0]))
+        }
+    }
+
+    @Test func aRestartedCoordinatorKnowsTheGangFromItsLeaseAndStillFindsASilentMember() async throws {
+        let (members, _, job, epoch) = try await app().test(.router) { client in try await placedGang(client) }
+        // A new process: nothing in memory, the lease (with its members) from the store.
+        try await restartedApp().test(.router) { (client) async throws -> Void in
+            #expect(try await assignment(client, members[1].0, members[1].1)?.gang?.rank == 1)
+            // Rank 1 was never heard by this process: it gets a lease's grace, not a verdict.
+            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "continue")
+            clock.advance(milliseconds: 2_000)
+            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "continue")
+            clock.advance(milliseconds: 1_500)
+            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "stop")
+            #expect(try await store.job(JobID(job))?.state == .recovering)
         }
     }
 }

@@ -66,12 +66,15 @@ public struct JobSummary: Codable, Sendable, Equatable {
         public var lastStep: Int?
         public var committedStep: Int?
         public var costUSD: String
+        /// A gang's size (its cost bills every node); nil for one node.
+        public var nodes: Int?
 
         public init(
             attempt: Int, worker: String, placement: String, instanceType: String, pricePerHour: String,
             startedAt: Date, endedAt: Date?, endReason: String?, resumedFromStep: Int?, lastStep: Int?,
-            committedStep: Int?, costUSD: String
+            committedStep: Int?, costUSD: String, nodes: Int? = nil
         ) {
+            self.nodes = nodes
             self.attempt = attempt
             self.worker = worker
             self.placement = placement
@@ -87,7 +90,7 @@ public struct JobSummary: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case attempt, worker, placement
+            case attempt, worker, placement, nodes
             case instanceType = "instance_type"
             case pricePerHour = "price_per_hour"
             case startedAt = "started_at"
