@@ -167,6 +167,8 @@ struct AttemptRunner {
         var notice: InterruptionNotice?
         var stopping: String?
         var killAt: ContinuousClock.Instant?
+        /// Rank 0 of a gang: checkpoint steps waiting for the other ranks' shards, with deadlines.
+        var pendingGangSteps: [(step: Int, deadline: ContinuousClock.Instant)] = []
         let clock = ContinuousClock()
         var nextHeartbeat = clock.now
         var nextLogFlush = clock.now
@@ -242,44 +244,74 @@ struct AttemptRunner {
                 }
                 let directory = staging.appendingPathComponent(name)
                 let started = clock.now
-                let committed: CommittedCheckpointRef
                 if let gang = assignment.gang {
                     try await store.commitShard(
                         job: assignment.job, attempt: assignment.attempt, step: at, rank: gang.rank, from: directory)
                     try? fm.removeItem(at: directory)
-                    guard gang.rank == 0 else {
+                    if gang.rank == 0 {
+                        // Committed once every rank's shard is in; tried on every tick meanwhile,
+                        // so heartbeats go on while the other ranks upload.
+                        let deadline = min(killAt ?? .now + Self.gangCommitWait, .now + Self.gangCommitWait)
+                        pendingGangSteps.append((at, deadline))
+                    } else {
                         committedStep = at  // this rank's shard; the step is committed by rank 0
-                        continue
                     }
-                    let waitUntil = min(killAt ?? .now + Self.gangCommitWait, .now + Self.gangCommitWait)
-                    guard
-                        let gangCommit = try await commitGang(
-                            store: store, step: at, worldSize: gang.worldSize, until: waitUntil)
-                    else {
-                        pendingLogs.append(
-                            "[spotwise] gang checkpoint at step \(at) not committed: not every rank's shard arrived in time"
-                        )
-                        continue
-                    }
-                    committed = gangCommit
-                } else {
-                    committed = try await store.commit(
-                        job: assignment.job, attempt: assignment.attempt, step: at, from: directory)
+                    continue
                 }
+                let committed = try await store.commit(
+                    job: assignment.job, attempt: assignment.attempt, step: at, from: directory)
                 try? fm.removeItem(at: directory)
-                _ = try? await store.collectGarbage(job: assignment.job, keepLast: assignment.keepLast)
-                committedStep = at
                 logger.debug("committed step \(at) in \(Self.milliseconds(clock.now - started)) ms")
-                do {
-                    try await client.commitCheckpoint(
-                        job: assignment.job, attempt: assignment.attempt,
-                        WorkerProtocol.CheckpointCommitted(
-                            epoch: epoch, step: at, location: committed.location,
-                            manifestDigest: committed.manifestDigest))
-                } catch {
-                    if CoordinatorClient.isFenced(error) { throw FencedError(description: "\(error)") }
-                    // Unreachable: the next heartbeat carries committed_step; the checkpoint is on disk.
+                try await recordCommit(committed)
+            }
+            try await commitGangSteps()
+        }
+
+        /// Retention, then the coordinator hears of the commit (a fenced attempt stops here).
+        func recordCommit(_ committed: CommittedCheckpointRef) async throws {
+            _ = try? await store.collectGarbage(job: assignment.job, keepLast: assignment.keepLast)
+            committedStep = committed.step
+            do {
+                try await client.commitCheckpoint(
+                    job: assignment.job, attempt: assignment.attempt,
+                    WorkerProtocol.CheckpointCommitted(
+                        epoch: epoch, step: committed.step, location: committed.location,
+                        manifestDigest: committed.manifestDigest))
+            } catch {
+                if CoordinatorClient.isFenced(error) { throw FencedError(description: "\(error)") }
+                // Unreachable: the next heartbeat carries committed_step; the checkpoint is on disk.
+            }
+        }
+
+        /// Rank 0: commits the gang steps whose shards are all in, oldest first; a step still
+        /// missing a shard at its deadline is given up (the gang resumes from an earlier one).
+        func commitGangSteps() async throws {
+            guard let gang = assignment.gang, gang.rank == 0 else { return }
+            while let (step, deadline) = pendingGangSteps.first {
+                if let committed = try await store.commitGang(
+                    job: assignment.job, attempt: assignment.attempt, step: step, worldSize: gang.worldSize)
+                {
+                    pendingGangSteps.removeFirst()
+                    try await recordCommit(committed)
+                    continue
                 }
+                guard clock.now >= deadline else { return }
+                pendingGangSteps.removeFirst()
+                pendingLogs.append(
+                    "[spotwise] gang checkpoint at step \(step) not committed: not every rank's shard arrived in time")
+            }
+        }
+
+        /// Rank 0 after its trainer exited: waits (bounded by each step's deadline) for the
+        /// shards of the gang's last checkpoints; after a lost peer, only looks once.
+        func finishGangSteps(wait: Bool) async {
+            if !wait, !pendingGangSteps.isEmpty {
+                for index in pendingGangSteps.indices { pendingGangSteps[index].deadline = clock.now }
+            }
+            while !pendingGangSteps.isEmpty {
+                do { try await commitGangSteps() } catch { return }
+                if pendingGangSteps.isEmpty { return }
+                try? await Task.sleep(for: .milliseconds(100))
             }
         }
 
@@ -301,6 +333,7 @@ struct AttemptRunner {
                 trainer.killGroup()
                 try await Task.sleep(for: .milliseconds(20))  // let the last output arrive
                 do { try await readProgress() } catch { trainer.killGroup() }
+                await finishGangSteps(wait: status != GangExit.peerLostCode)
                 await flushLogs()
                 await flushMetrics()
                 return try await report(
@@ -444,21 +477,6 @@ struct AttemptRunner {
                 if CoordinatorClient.isFenced(error) { return }
             }
             try? await Task.sleep(for: .milliseconds(250))
-        }
-    }
-
-    /// Commits gang checkpoint `step` once every rank's shard is in, polling until `until`.
-    func commitGang(store: any CheckpointStore, step: Int, worldSize: Int, until: ContinuousClock.Instant)
-        async throws -> CommittedCheckpointRef?
-    {
-        while true {
-            if let committed = try await store.commitGang(
-                job: assignment.job, attempt: assignment.attempt, step: step, worldSize: worldSize)
-            {
-                return committed
-            }
-            guard ContinuousClock.now < until else { return nil }
-            try await Task.sleep(for: .milliseconds(100))
         }
     }
 
