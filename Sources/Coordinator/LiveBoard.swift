@@ -21,6 +21,8 @@ public final class LiveBoard: Sendable {
         /// Workers of a gang whose attempt ended with another member's report: since when they
         /// have not been heard from (one of them may be the member that was lost).
         var suspected: [String: Int64] = [:]
+        /// Workers that reported a termination notice: their node is going away.
+        var leaving: Set<String> = []
         var progress: [JobID: Progress] = [:]
         var waiting: [JobID: String] = [:]
         /// Jobs asked to checkpoint and stop (max_cost reached): since when, and the checkpoint
@@ -59,9 +61,17 @@ public final class LiveBoard: Sendable {
     }
 
     /// When the worker was last heard from, if it counts as live for placement: heard from at all,
-    /// and not suspected since.
+    /// not suspected since, and not going away.
     public func placeable(_ id: String) -> Int64? {
-        state.withLock { state in state.suspected[id] == nil ? state.lastSeen[id] : nil }
+        state.withLock { state in
+            state.suspected[id] == nil && !state.leaving.contains(id) ? state.lastSeen[id] : nil
+        }
+    }
+
+    /// The worker reported a termination notice (its node is going away: it is not placed on),
+    /// or asked for work again (it stayed after all).
+    func setLeaving(_ id: String, _ leaving: Bool) {
+        _ = state.withLock { state in leaving ? state.leaving.insert(id).inserted : state.leaving.remove(id) != nil }
     }
 
     public func lastSeen(_ id: String) -> Int64? { state.withLock { $0.lastSeen[id] } }

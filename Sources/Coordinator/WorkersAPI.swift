@@ -17,6 +17,9 @@ public struct WorkersAPI: Sendable {
     let digests: WorkerDigestCache
 
     static let workerIDPrefix = "worker-"
+    /// Heartbeat notices that mean the node is going away (a rebalance recommendation and a gang
+    /// peer's notice do not).
+    static let terminationNotices: Set<String> = ["spot-termination", "preempted", "sigterm"]
     static let maxBodyBytes = 64 * 1024
 
     public static let routes = [
@@ -140,7 +143,11 @@ public struct WorkersAPI: Sendable {
         board.report(
             job: jobID, attempt: beat.attempt, epoch: epoch, step: beat.step, totalSteps: beat.totalSteps,
             committedStep: beat.committedStep, atMilliseconds: now)
-        if beat.notice != nil { metrics.interruptionNotices.increment() }
+        if let notice = beat.notice {
+            metrics.interruptionNotices.increment()
+            // Its node is going away: not placed on again, even while it stays to see its attempt end.
+            if Self.terminationNotices.contains(notice) { board.setLeaving(workerID, true) }
+        }
         if renewed.members.count > 1,
             try await gangLostMember(renewed, heardFrom: workerID, notice: beat.notice, now: now)
         {
@@ -211,6 +218,7 @@ public struct WorkersAPI: Sendable {
         }
         let now = leaseClock.nowMilliseconds()
         board.sawWorker(workerID, atMilliseconds: now)
+        board.setLeaving(workerID, false)
         for lease in try await store.liveLeases(worker: workerID) where lease.expiresAtMilliseconds > now {
             guard let job = try await store.job(lease.job), let live = job.record.liveAttempt,
                 live.epoch == lease.epoch, job.state.hasLiveAttempt

@@ -103,7 +103,12 @@ struct AttemptRunner {
 
         if let wanted = assignment.resume {
             let started = ContinuousClock.now
-            let result = try await store.restore(job: assignment.job, atMost: wanted.step, into: resume)
+            // A large checkpoint takes longer than a lease to restore: heartbeat meanwhile.
+            let (restoring, fenced) = await withHeartbeats {
+                try await store.restore(job: assignment.job, atMost: wanted.step, into: resume)
+            }
+            if let fenced { return .fenced(fenced) }
+            let result = try restoring.get()
             for skipped in result.skipped {
                 pendingLogs.append("[spotwise] checkpoint at step \(skipped.step) skipped: \(skipped.reason)")
             }
@@ -460,6 +465,37 @@ struct AttemptRunner {
             }
         }
         return outcome
+    }
+
+    /// Runs `work` (a restore) while heartbeating the attempt every period, so its lease (and a
+    /// gang's view of this member) stays live however long the work takes. Returns the work's
+    /// result, and why the attempt was fenced off meanwhile, if it was (the work is not awaited
+    /// to its end then: it is cancelled).
+    func withHeartbeats<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async
+        -> (Result<T, any Error>, fenced: String?)
+    {
+        let worker = Task { () -> Result<T, any Error> in
+            do { return .success(try await work()) } catch { return .failure(error) }
+        }
+        let beats = Task { [client, workerID, assignment, heartbeatPeriod] () -> String? in
+            while true {
+                do { try await Task.sleep(for: heartbeatPeriod) } catch { return nil }
+                do {
+                    _ = try await client.heartbeat(
+                        worker: workerID,
+                        WorkerProtocol.Heartbeat(
+                            job: assignment.job, attempt: assignment.attempt, epoch: assignment.epoch))
+                } catch {
+                    if CoordinatorClient.isFenced(error) {
+                        worker.cancel()
+                        return "\(error)"
+                    }
+                }
+            }
+        }
+        let result = await worker.value
+        beats.cancel()
+        return (result, await beats.value)
     }
 
     /// Heartbeats until the coordinator says the attempt is over (or `until`): a gang member

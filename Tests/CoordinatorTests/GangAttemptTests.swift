@@ -104,9 +104,9 @@ extension AttemptLifecycleTests {
         }
     }
 
-    @Test func aMembersNoticeStopsTheWholeGang() async throws {
+    @Test func aMembersNoticeStopsTheWholeGangAndItsNodeIsNotPlacedOnAgain() async throws {
         try await app().test(.router) { client in
-            let (members, _, job, epoch) = try await placedGang(client)
+            let (members, spare, job, epoch) = try await placedGang(client)
             #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "continue")
             let noticed = try await beat(client, members[1], job, epoch: epoch, notice: "spot-termination")
             #expect(try Self.command(noticed) == "checkpoint_now")
@@ -116,6 +116,9 @@ extension AttemptLifecycleTests {
                 #"{"epoch": \#(epoch), "outcome": "preempted", "notice": true}"#)
             #expect(stopped.status == .ok)
             #expect(try await store.job(JobID(job))?.state == .recovering)
+            // Rank 1's node is going away (it may still be heartbeating to see the attempt end).
+            let next = try #require(try await scheduler.scheduleOnce().placements.first)
+            #expect(Set(next.members) == [members[0].0, spare.0])
         }
     }
 
