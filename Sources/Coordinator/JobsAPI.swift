@@ -110,10 +110,15 @@ public struct JobsAPI: Sendable {
     @Sendable func show(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let id = try jobID(context)
         guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
-        return try json(
-            JobSummary(
-                job, history: try await store.history(id), board: board, segments: try await store.segments(job: id),
-                now: clock()))
+        var summary = JobSummary(
+            job, history: try await store.history(id), board: board, segments: try await store.segments(job: id),
+            now: clock())
+        if let live = job.record.liveAttempt, let lease = try await store.lease(job: id), lease.epoch == live.epoch,
+            lease.members.count > 1
+        {
+            summary.gangMembers = lease.members
+        }
+        return try json(summary)
     }
 
     /// POST /v1/jobs/{id}/cancel: moves the job to cancelled through the state machine.

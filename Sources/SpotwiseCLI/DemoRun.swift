@@ -91,6 +91,7 @@ struct DemoRun {
         // up to one heartbeat period makes the kill land anywhere in the checkpoint interval
         // (without it the benchmark measured 32 lost steps where uniform kills lose about 25).
         var jitter = SeededGenerator(seed: seed &+ 1)
+        var memberPick = SeededGenerator(seed: seed &+ 4)
         var done: [Interruption] = []
         var lastLine = ""
         var interruptedAttempt: Int?
@@ -109,8 +110,13 @@ struct DemoRun {
             if done.count < points.count, job.state == "running", let live, let progress = job.progress,
                 let step = progress.step, let total = progress.totalSteps, total > 0,
                 Double(step) >= points[done.count] * Double(total), interruptedAttempt != live.attempt,
-                let node = provisioner.node(runningWorker: live.worker), node.pool.market == .spot
+                let lead = provisioner.node(runningWorker: live.worker), lead.pool.market == .spot
             {
+                // A gang loses one member: a seeded pick among them (rank 0 or another).
+                let node =
+                    job.gangMembers.flatMap { members in
+                        provisioner.node(runningWorker: members[Int.random(in: 0..<members.count, using: &memberPick)])
+                    } ?? lead
                 let withNotice = done.count < points.count - withoutNotice
                 interruptedAttempt = live.attempt
                 let delay = Double.random(in: 0..<1, using: &jitter)

@@ -31,6 +31,8 @@ public struct JobSummary: Codable, Sendable, Equatable {
     public var metrics: [String: Double]?
     /// Present when one job is shown: one entry per attempt.
     public var segments: [Segment]?
+    /// Present when one job is shown and its live attempt is a gang's: the workers by rank.
+    public var gangMembers: [String]?
 
     public struct Progress: Codable, Sendable, Equatable {
         public var attempt: Int
@@ -134,6 +136,7 @@ public struct JobSummary: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, name, state, version, attempts, preemptions, failures, outcome, tags, history, progress, waiting
         case checkpoint, metrics, segments
+        case gangMembers = "gang_members"
         case costUSD = "cost_usd"
         case onDemandCostUSD = "on_demand_cost_usd"
         case submittedAt = "submitted_at"
