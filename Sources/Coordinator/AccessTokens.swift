@@ -47,10 +47,15 @@ public struct AccessTokens: Sendable {
     }
 
     /// A new random token: 32 bytes, URL-safe base64.
+    /// 32 random bytes, base64url without padding; never beginning with '-' or '_' (a token that
+    /// begins with '-' reads as an option on a command line: one in 64 did).
     public static func generate() -> String {
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
-        return Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        while true {
+            let bytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
+            let token = Data(bytes).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+            if let first = token.first, first.isLetter || first.isNumber { return token }
+        }
     }
 }

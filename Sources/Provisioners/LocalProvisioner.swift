@@ -64,8 +64,8 @@ public final class LocalProvisioner: Sendable {
         try? FileManager.default.removeItem(at: directory.appendingPathComponent("worker-id"))
         market.clear(node: node.name)
         let arguments = [
-            "worker", "--coordinator", launch.coordinatorURL, "--bootstrap-token",
-            launch.bootstrapToken, "--name", node.name, "--provider", "local", "--region", node.pool.region,
+            "worker", "--coordinator", launch.coordinatorURL, "--name", node.name, "--provider", "local", "--region",
+            node.pool.region,
             "--market", node.pool.market.rawValue, "--instance-type", node.pool.instanceType, "--price",
             node.pool.pricePerHour.exactDescription, "--on-demand-price",
             node.pool.onDemandPricePerHour.exactDescription, "--imds-url",
@@ -74,6 +74,9 @@ public final class LocalProvisioner: Sendable {
         ]
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in launch.environment { environment[key] = value }
+        // In the environment, not the command line: a secret has no place in `ps`, and a token
+        // that begins with '-' would read as an option there.
+        environment["SPOTWISE_BOOTSTRAP_TOKEN"] = launch.bootstrapToken
         let process = try ChildProcess(
             executable: launch.spotwiseBinary.path, arguments: arguments, environment: environment,
             logFile: directory.appendingPathComponent("worker.log"))

@@ -94,6 +94,7 @@ struct DemoRun {
         var memberPick = SeededGenerator(seed: seed &+ 4)
         var done: [Interruption] = []
         var lastLine = ""
+        var lastChange = Date()
         var interruptedAttempt: Int?
         while true {
             let job = try await client.job(jobID)
@@ -103,6 +104,10 @@ struct DemoRun {
             if line != lastLine {
                 print(String(format: "[%5.1fs] ", elapsed) + line)
                 lastLine = line
+                lastChange = Date()
+            }
+            if Date().timeIntervalSince(lastChange) > Self.stallSeconds {
+                throw DemoStalled(seconds: Self.stallSeconds, line: line, workerLogs: workerLogTails())
             }
             if job.isTerminal {
                 return Result(job: job, interruptions: done + (await log.entries), elapsed: elapsed)
@@ -134,6 +139,21 @@ struct DemoRun {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// Nothing about the job changed for this long: something is wrong, and the demo says what
+    /// the nodes said rather than waiting forever.
+    static let stallSeconds: Double = 180
+
+    /// The last lines of each node's worker log.
+    func workerLogTails() -> [String: [String]] {
+        var tails: [String: [String]] = [:]
+        for node in provisioner.configuration.nodes {
+            let file = provisioner.nodeDirectory(node.name).appendingPathComponent("worker.log")
+            let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+            tails[node.name] = Array(text.split(separator: "\n").suffix(3).map(String.init))
+        }
+        return tails
     }
 
     static func liveLine(_ job: JobSummary, live: JobSummary.Segment?, interruptions: Int) -> String {
@@ -295,5 +315,19 @@ enum DemoSummary {
         }
         if let outcome = job.outcome { lines.append("outcome: \(outcome)") }
         return lines.joined(separator: "\n")
+    }
+}
+
+struct DemoStalled: Error, CustomStringConvertible {
+    var seconds: Double
+    var line: String
+    var workerLogs: [String: [String]]
+
+    var description: String {
+        let logs = workerLogs.sorted { $0.key < $1.key }.map { node, lines in
+            "  \(node): " + (lines.isEmpty ? "(no output)" : lines.joined(separator: "\n    "))
+        }
+        return "the demo's job has not changed for \(Int(seconds)) s (\(line)); the nodes' worker logs end with:\n"
+            + logs.joined(separator: "\n")
     }
 }
