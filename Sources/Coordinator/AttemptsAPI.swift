@@ -47,6 +47,9 @@ public struct AttemptsAPI: Sendable {
         guard case .worker(let workerID) = context.role else {
             throw APIError.forbidden("only the worker running the attempt may write for it")
         }
+        // Heard from, even if what it says is refused below: a gang member reporting the same
+        // lost peer a moment after another is alive, and may be placed again at once.
+        board.sawWorker(workerID, atMilliseconds: leaseClock.nowMilliseconds())
         let job = JobID(context.parameters.get("id") ?? "")
         guard let attempt = context.parameters.get("attempt").flatMap(Int.init), attempt >= 1 else {
             throw APIError.badRequest("invalid_attempt", "the attempt is a whole number from 1")

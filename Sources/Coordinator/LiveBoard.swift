@@ -51,7 +51,7 @@ public final class LiveBoard: Sendable {
     public func sawWorker(_ id: String, atMilliseconds now: Int64) {
         state.withLock { state in
             state.lastSeen[id] = now
-            if let since = state.suspected[id], now > since { state.suspected[id] = nil }
+            if let since = state.suspected[id], now >= since { state.suspected[id] = nil }
         }
     }
 

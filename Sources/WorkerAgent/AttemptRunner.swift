@@ -358,6 +358,9 @@ struct AttemptRunner {
                             "[spotwise] \(seen.kind.rawValue) notice (\(Int(window)) s): checkpointing and stopping")
                         trainer.signal(SIGTERM)
                         killAt = now + .milliseconds(Int(max(1, window) * 1000))
+                        // Tell the coordinator at once: its node is not placed on again, and a
+                        // gang's other members hear of the notice on their next heartbeat.
+                        nextHeartbeat = now
                     } else {
                         pendingLogs.append("[spotwise] \(seen.kind.rawValue): checkpointing now")
                         trainer.signal(SIGUSR1)

@@ -220,4 +220,30 @@ extension AttemptLifecycleTests {
             #expect(try await store.job(JobID(job))?.state == .recovering)
         }
     }
+
+    @Test func aMemberThatReportsTheSameLostPeerLateIsAliveAndPlacedAgain() async throws {
+        try await app().test(.router) { client in
+            var workers: [String: (String, String)] = [:]
+            for _ in 0..<4 {
+                let worker = try await register(client)
+                workers[worker.0] = worker
+            }
+            let job = try await submitGang(client, nodes: 3)
+            let placed = try #require(try await scheduler.scheduleOnce().placements.first)
+            let members = try placed.members.map { try #require(workers[$0]) }
+            let spare = try #require(workers.values.first { !placed.members.contains($0.0) })
+            let epoch = try #require(try await store.job(JobID(job))?.record.liveAttempt?.epoch.value)
+            // Rank 0 died; ranks 1 and 2 both lost it. Rank 2's report ends the attempt, rank 1's
+            // comes a moment later and is refused, but shows rank 1 is alive.
+            let body = #"{"epoch": \#(epoch), "outcome": "preempted", "notice": false}"#
+            #expect(
+                try await post(client, "/v1/jobs/\(job)/attempts/1/finish", token: members[2].1, body).status == .ok)
+            #expect(
+                try await post(client, "/v1/jobs/\(job)/attempts/1/finish", token: members[1].1, body).status
+                    == .conflict)
+            clock.advance(milliseconds: 100)
+            let next = try #require(try await scheduler.scheduleOnce().placements.first)
+            #expect(Set(next.members) == [members[1].0, members[2].0, spare.0])
+        }
+    }
 }

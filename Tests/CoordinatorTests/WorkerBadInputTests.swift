@@ -50,6 +50,28 @@ import Testing
         }
     }
 
+    @Test func aWorkerAddressThatIsNotAHostIsRefusedAndNoWorkerIsStored() async throws {
+        let app = Application(
+            router: CoordinatorApplication.router(
+                store: store, tokens: AccessTokens(admin: "admin", bootstrap: "boot"), settings: .init(),
+                leaseClock: clock))
+        try await app.test(.router) { client in
+            for address in ["", "host name", "10.0.0.1;rm", String(repeating: "a", count: 254)] {
+                let response = try await client.execute(
+                    uri: "/v1/workers", method: .post, headers: [.authorization: "Bearer boot"],
+                    body: ByteBuffer(string: #"{"name": "n", "provider": "local", "address": "\#(address)"}"#))
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("address must be a host name or IP address"))
+            }
+            #expect(try await store.workers().isEmpty)
+            let good = try await client.execute(
+                uri: "/v1/workers", method: .post, headers: [.authorization: "Bearer boot"],
+                body: ByteBuffer(string: #"{"name": "n", "provider": "local", "address": "10.0.3.7"}"#))
+            #expect(good.status == .created)
+            #expect(try await store.workers().first?.address == "10.0.3.7")
+        }
+    }
+
     @Test func badAttemptWritesChangeNothing() async throws {
         let job = try await store.submit(
             JobSubmission(id: JobID("j"), spec: JobSpec(name: "j", run: "x"), idempotencyKey: nil, submittedAt: Date())
