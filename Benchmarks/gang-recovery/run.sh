@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Recovery of a 4-node gang against a single-node job, in the same run of this script: RUNS
 # demos of each with 4 interruptions without notice, then RUNS with 4 with notice, on a spot-only
-# pool of six nodes in one region (pool.yaml). Each interruption takes one node: for the gang,
-# rank 0's (the market interrupts the node the attempt is recorded on). Prints the table that
+# pool of six nodes in one region (pool.yaml). Each interruption takes one node: for the gang, a
+# seeded member (rank 0 or another). Prints the table that
 # docs/benchmarks.md quotes. Usage: Benchmarks/gang-recovery/run.sh [RUNS] (default 2; about
 # 8 minutes on 2 cores; CI runs 1 with 2 interruptions each).
 set -euo pipefail
