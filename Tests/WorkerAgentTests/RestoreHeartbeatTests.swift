@@ -55,8 +55,12 @@ import Testing
         let beats = Beats()
         let (result, fenced) = try await withLiveServer(Self.coordinator(beats, status: .ok)) { url in
             await Self.runner(url, period: .milliseconds(20)).withHeartbeats {
-                // Stands for a restore that outlasts several heartbeat periods.
-                try await Task.sleep(for: .milliseconds(300))
+                // Stands for a restore that outlasts several heartbeat periods: it ends only once
+                // the coordinator has had three heartbeats (bounded, for a broken agent).
+                let giveUp = ContinuousClock.now + .seconds(60)
+                while beats.bodies.withLock({ $0.count }) < 3, ContinuousClock.now < giveUp {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
                 return 42
             }
         }
