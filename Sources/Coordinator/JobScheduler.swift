@@ -103,10 +103,11 @@ public struct JobScheduler: Sendable {
             return now - seen <= leasePolicy.leaseMilliseconds
         }
         availability.observe(live, at: wallClock(), every: planner.decisionSeconds)
-        let unassigned = live.filter { !busy.contains($0.id) }.compactMap { worker -> IdleWorker? in
+        let everyLive = live.compactMap { worker -> IdleWorker? in
             guard let pool = worker.pool, let provider = ProviderName(rawValue: worker.provider) else { return nil }
             return IdleWorker(id: worker.id, provider: provider, pool: pool)
         }
+        let unassigned = everyLive.filter { !busy.contains($0.id) }
         await growElasticGangs(running: running, leases: leases, idle: unassigned)
         guard !pending.isEmpty else {
             board.setWaiting([:])
@@ -158,7 +159,7 @@ public struct JobScheduler: Sendable {
         }
         let planned = planner.plan(
             jobs: jobs, idle: idle + (launcher?.offers(now: wallClock()) ?? []), history: availability.histories(),
-            now: wallClock())
+            now: wallClock(), live: everyLive)
         plan.waiting.merge(planned.waiting) { first, _ in first }
         for placement in planned.placements {
             guard CapacityLauncher.isOffer(placement.worker) else {

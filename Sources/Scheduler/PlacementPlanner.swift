@@ -106,8 +106,12 @@ public struct PlacementPlanner: Sendable {
         self.changeoverSeconds = changeoverSeconds
     }
 
+    /// `live`: every live worker with a pool, idle or busy (a gang that cannot be placed yet holds
+    /// the idle workers of a group that can hold it once its busy workers finish, so younger jobs
+    /// do not keep taking them one by one and starve it).
     public func plan(
-        jobs: [PendingJob], idle: [IdleWorker], history: [String: AvailabilityHistory] = [:], now: Date
+        jobs: [PendingJob], idle: [IdleWorker], history: [String: AvailabilityHistory] = [:], now: Date,
+        live: [IdleWorker] = []
     ) -> PlacementPlan {
         var plan = PlacementPlan()
         var free = idle
@@ -121,10 +125,17 @@ public struct PlacementPlanner: Sendable {
             if nodes.maximumCount > 1 {
                 // A gang is placed whole in one pool and market, or not at all: only groups that
                 // can hold `minimum` members count (launch offers are single nodes: not for gangs).
+                let candidates = eligible
                 eligible = Self.gangCapable(eligible, minimum: nodes.minimum)
                 guard !eligible.isEmpty else {
-                    plan.waiting[job.id] =
+                    var reason =
                         "a gang of \(nodes.minimum) needs that many idle workers of one pool and market; none has them"
+                    if let held = Self.hold(for: job, candidates: candidates, live: live) {
+                        free.removeAll { held.workers.contains($0) }
+                        reason +=
+                            "; holding \(held.workers.count) idle in \(held.group) for it (\(held.busy) more there are busy)"
+                    }
+                    plan.waiting[job.id] = reason
                     continue
                 }
             }
@@ -167,6 +178,27 @@ public struct PlacementPlanner: Sendable {
     static func gang(led lead: IdleWorker, from eligible: [IdleWorker], maximum: Int) -> [IdleWorker] {
         let others = eligible.filter { $0.id != lead.id && gangGroup($0) == gangGroup(lead) }.sorted(by: cheaperFirst)
         return [lead] + others.prefix(maximum - 1)
+    }
+
+    /// The idle workers a waiting gang holds: those of the group (of a market the job accepts)
+    /// with the most idle workers among the groups whose live workers, busy ones included, could
+    /// make up the gang. Nil when no group ever could.
+    static func hold(for job: PendingJob, candidates: [IdleWorker], live: [IdleWorker]) -> (
+        group: String, workers: Set<IdleWorker>, busy: Int
+    )? {
+        let minimum = job.spec.resources.nodes.minimum
+        let accepted = candidates.filter { worker in
+            !worker.id.hasPrefix(offerPrefix)
+                && (job.spec.market == .auto || (job.spec.market == .spot) == (worker.pool.market == .spot))
+        }
+        let sizes = Dictionary(grouping: live, by: gangGroup).mapValues(\.count)
+        let groups = Dictionary(grouping: accepted, by: gangGroup).filter { sizes[$0.key, default: 0] >= minimum }
+        guard
+            let best = groups.max(by: {
+                ($0.value.count, $1.key) < ($1.value.count, $0.key)  // most idle, then the first name
+            })
+        else { return nil }
+        return (best.key, Set(best.value), sizes[best.key, default: 0] - best.value.count)
     }
 
     /// Worker ids of capacity offers (`CapacityLauncher`): a launch stands for one node.

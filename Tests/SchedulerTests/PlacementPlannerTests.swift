@@ -154,4 +154,22 @@ import Testing
         #expect(short.placements.allSatisfy { $0.placement.market == .onDemand })
         #expect(!short.placements.contains { $0.members.contains("s1") })
     }
+
+    @Test func aWaitingGangHoldsTheIdleWorkersOfAPoolThatCanHoldItSoYoungerJobsDoNotStarveIt() {
+        let jobs = [gang("g", .fixed(2), market: .spot, at: 9_000), job("young", market: .spot, at: 9_500)]
+        // a2 is busy; once it finishes, a1 and a2 make the gang: a1 is held, not given away.
+        let held = PlacementPlanner().plan(
+            jobs: jobs, idle: [worker("a1", .spot)], now: now, live: [worker("a1", .spot), worker("a2", .spot)])
+        #expect(held.placements.isEmpty)
+        #expect(held.waiting[JobID("g")]?.contains("holding 1 idle in local/local-a/spot/local.t4 for it") == true)
+        // A pool that could never hold the gang is not held: the younger job runs.
+        let lone = PlacementPlanner().plan(
+            jobs: jobs, idle: [worker("a1", .spot)], now: now, live: [worker("a1", .spot)])
+        #expect(lone.placements.map(\.job) == [JobID("young")])
+        // Nor is a market the gang does not accept.
+        let onDemand = PlacementPlanner().plan(
+            jobs: [gang("g", .fixed(2), market: .spot, at: 9_000), job("young", market: .onDemand, at: 9_500)],
+            idle: [worker("o1", .onDemand)], now: now, live: [worker("o1", .onDemand), worker("o2", .onDemand)])
+        #expect(onDemand.placements.map(\.job) == [JobID("young")])
+    }
 }
