@@ -62,3 +62,31 @@ public struct GarbageCollection: Sendable, Equatable {
     public var removedCommitted: [Int]
     public var removedUncommitted: [String]
 }
+
+extension CheckpointStore {
+    /// The restore rule every store follows: committed steps newest first (at most `atMost`),
+    /// each copied into `directory` by `copy` (which verifies every file); a checkpoint that fails
+    /// verification is skipped, with why, for the previous one. `copy` gets the step's directory
+    /// name and returns the manifest and its SHA-256.
+    func restoreNewestVerified(
+        job: String, atMost: Int?, into directory: URL,
+        copy: (String) async throws -> (CheckpointManifest, String)
+    ) async throws -> RestoreResult {
+        var skipped: [(step: Int, reason: String)] = []
+        for step in try await committedSteps(job: job).reversed() where atMost.map({ step <= $0 }) ?? true {
+            let name = LocalCheckpointStore.directoryName(step: step)
+            do {
+                let (manifest, digest) = try await copy(name)
+                return RestoreResult(
+                    restored: CommittedCheckpointRef(
+                        step: step, location: "\(job)/\(name)", manifestDigest: digest,
+                        bytes: manifest.files.reduce(0) { $0 + $1.size }),
+                    skipped: skipped)
+            } catch let error as CheckpointError {
+                skipped.append((step, error.description))
+                try? FileManager.default.removeItem(at: directory)
+            }
+        }
+        return RestoreResult(restored: nil, skipped: skipped)
+    }
+}

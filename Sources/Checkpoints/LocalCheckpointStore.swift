@@ -357,23 +357,9 @@ public struct LocalCheckpointStore: CheckpointStore {
 
     public func restore(job: String, atMost: Int?, into directory: URL) async throws -> RestoreResult {
         let jobDirectory = try jobDirectory(job)
-        var skipped: [(step: Int, reason: String)] = []
-        for step in try await committedSteps(job: job).reversed() where atMost.map({ step <= $0 }) ?? true {
-            let name = Self.directoryName(step: step)
-            let source = jobDirectory.appendingPathComponent(name, isDirectory: true)
-            do {
-                let (manifest, digest) = try Self.verifiedCopy(from: source, to: directory)
-                return RestoreResult(
-                    restored: CommittedCheckpointRef(
-                        step: step, location: "\(job)/\(name)", manifestDigest: digest,
-                        bytes: manifest.files.reduce(0) { $0 + $1.size }),
-                    skipped: skipped)
-            } catch let error as CheckpointError {
-                skipped.append((step, error.description))
-                try? FileManager.default.removeItem(at: directory)
-            }
+        return try await restoreNewestVerified(job: job, atMost: atMost, into: directory) { name in
+            try Self.verifiedCopy(from: jobDirectory.appendingPathComponent(name, isDirectory: true), to: directory)
         }
-        return RestoreResult(restored: nil, skipped: skipped)
     }
 
     /// Copies every file the manifest lists into `destination`, checking size and hash; refuses a

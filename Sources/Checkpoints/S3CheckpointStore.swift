@@ -246,23 +246,10 @@ public struct S3CheckpointStore: CheckpointStore {
     }
 
     public func restore(job: String, atMost: Int?, into directory: URL) async throws -> RestoreResult {
-        var skipped: [(step: Int, reason: String)] = []
-        for step in try await committedSteps(job: job).reversed() where atMost.map({ step <= $0 }) ?? true {
-            let name = LocalCheckpointStore.directoryName(step: step)
-            do {
-                let (manifest, digest) = try await fetch(
-                    base: "\(try jobKey(job))/\(name)", into: directory, expectedDigest: nil)
-                return RestoreResult(
-                    restored: CommittedCheckpointRef(
-                        step: step, location: "\(job)/\(name)", manifestDigest: digest,
-                        bytes: manifest.files.reduce(0) { $0 + $1.size }),
-                    skipped: skipped)
-            } catch let error as CheckpointError {
-                skipped.append((step, error.description))
-                try? FileManager.default.removeItem(at: directory)
-            }
+        let base = try jobKey(job)
+        return try await restoreNewestVerified(job: job, atMost: atMost, into: directory) { name in
+            try await fetch(base: "\(base)/\(name)", into: directory, expectedDigest: nil)
         }
-        return RestoreResult(restored: nil, skipped: skipped)
     }
 
     /// Reads a manifest and every file it lists (into `directory`, or only hashing when nil),
