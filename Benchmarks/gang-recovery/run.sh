@@ -11,7 +11,11 @@ runs=${1:-2}
 interruptions=${2:-4}
 out=$(mktemp -d)
 swift build --product spotwise >/dev/null
-for job in jobs/digits.yaml Benchmarks/gang-recovery/digits-ddp4.yaml; do
+# The gang: jobs/digits-ddp.yaml with four nodes (made here, so it never drifts from the example).
+sed -e 's/^name: digits-ddp$/name: digits-ddp4/' -e 's/^  nodes: 2$/  nodes: 4/' \
+    -e 's/model: digits-ddp-classifier/model: digits-ddp4-classifier/' jobs/digits-ddp.yaml > "$out/digits-ddp4.yaml"
+grep -q "^  nodes: 4$" "$out/digits-ddp4.yaml" || { echo "jobs/digits-ddp.yaml changed shape: fix run.sh" >&2; exit 1; }
+for job in jobs/digits.yaml "$out/digits-ddp4.yaml"; do
     name=$(basename "$job" .yaml)
     for i in $(seq 1 "$runs"); do
         for notice in 0 "$interruptions"; do
