@@ -124,11 +124,12 @@ struct AttemptRunner {
         }
 
         var resumeDirectory = resume
-        if let gang = assignment.gang, committedStep != nil, GangCheckpoint.worldSize(ofRestored: resume) != nil {
+        if let gang = assignment.gang, committedStep != nil, let written = GangCheckpoint.worldSize(ofRestored: resume)
+        {
             resumeDirectory = GangCheckpoint.resumeDirectory(in: resume, rank: gang.rank)
-            if GangCheckpoint.worldSize(ofRestored: resume) != gang.worldSize {
+            if written != gang.worldSize {
                 pendingLogs.append(
-                    "[spotwise] the checkpoint was written by a gang of \(GangCheckpoint.worldSize(ofRestored: resume) ?? 0); this one has \(gang.worldSize): rank \(gang.rank) resumes from \(resumeDirectory.lastPathComponent)"
+                    "[spotwise] the checkpoint was written by a gang of \(written); this one has \(gang.worldSize): rank \(gang.rank) resumes from \(resumeDirectory.lastPathComponent)"
                 )
             }
         }
