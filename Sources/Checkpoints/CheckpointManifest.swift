@@ -78,6 +78,16 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case manifestDigestMismatch(expected: String, found: String)
     case invalidName(String)
     case io(String)
+    /// A job, step or middle directory in the store is a symlink (it could lead out of the store).
+    case symlinkInStore(String)
+    case notADirectory(String)
+    /// A file with more than one hard link: its contents could be another file's.
+    case hardLink(String, links: Int)
+    /// The directory a checkpoint is committed from does not exist (or is not a directory).
+    case missingSource(String)
+    /// A checkpoint without a file: never committed, never restored.
+    case emptyCheckpoint(String)
+    case invalidStep(Int)
 
     public var description: String {
         switch self {
@@ -93,6 +103,17 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
             "the manifest changed since it was committed (SHA-256 \(found.prefix(12))..., recorded \(expected.prefix(12))...)"
         case .invalidName(let name): "'\(name)' is not a valid job name for a checkpoint directory"
         case .io(let detail): detail
+        case .symlinkInStore(let path):
+            "'\(path)' in the checkpoint store is a symlink; the store follows no symlink (it could lead out of the store)"
+        case .notADirectory(let path): "'\(path)' in the checkpoint store is not a directory"
+        case .hardLink(let path, let links):
+            "'\(path)' has \(links) hard links; a checkpoint's files must be regular files with one link"
+        case .missingSource(let path):
+            "no checkpoint directory at \(path) (it must exist, be a directory and not a symlink, and be complete before it is announced)"
+        case .emptyCheckpoint(let path):
+            "\(path) holds no files: an empty checkpoint is never committed nor restored"
+        case .invalidStep(let step):
+            "step \(step) is out of range: a checkpoint's step is a whole number from 0 to \(Int32.max)"
         }
     }
 }

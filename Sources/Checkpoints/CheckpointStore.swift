@@ -5,7 +5,9 @@ import Foundation
 public protocol CheckpointStore: Sendable {
     /// Copies every regular file under `directory` into checkpoint `step` of `job`, hashing as it
     /// goes, then writes the manifest last by atomic rename. Committing a step that is already
-    /// committed returns it unchanged.
+    /// committed returns it unchanged. Refused with a `CheckpointError`: a step outside
+    /// `LocalCheckpointStore.validSteps`, a missing directory or one without a file, a symlink,
+    /// device or hard-linked file in it.
     func commit(job: String, attempt: Int, step: Int, from directory: URL) async throws -> CommittedCheckpointRef
 
     /// Restores the newest committed checkpoint at or below `atMost` (any when nil) into
@@ -77,6 +79,8 @@ extension CheckpointStore {
             let name = LocalCheckpointStore.directoryName(step: step)
             do {
                 let (manifest, digest) = try await copy(name)
+                // An empty checkpoint (committed by an older spotwise) has nothing to resume from.
+                guard !manifest.files.isEmpty else { throw CheckpointError.emptyCheckpoint("\(job)/\(name)") }
                 return RestoreResult(
                     restored: CommittedCheckpointRef(
                         step: step, location: "\(job)/\(name)", manifestDigest: digest,

@@ -23,9 +23,14 @@ public struct LocalCheckpointStore: CheckpointStore {
         return "step-" + String(repeating: "0", count: max(0, 10 - digits.count)) + digits
     }
 
+    /// The step of a `step-NNNNNNNNNN` directory name: exactly ten ASCII digits, within `validSteps`.
     static func step(ofDirectory name: String) -> Int? {
-        guard name.hasPrefix("step-"), name.count == 15 else { return nil }
-        return Int(name.dropFirst(5))
+        guard name.hasPrefix("step-"), name.utf8.count == 15 else { return nil }
+        let digits = name.utf8.dropFirst(5)
+        guard digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let step = Int(String(decoding: digits, as: UTF8.self)), validSteps.contains(step)
+        else { return nil }
+        return step
     }
 
     /// A job's name as a directory or key component: letters, digits, `-`, `_`, `.`; not `.` or `..`.
@@ -36,9 +41,11 @@ public struct LocalCheckpointStore: CheckpointStore {
         else { throw CheckpointError.invalidName(job) }
     }
 
-    func jobDirectory(_ job: String) throws -> URL {
+    /// The job's directory under the real root (see `confinedDirectory`); nil when it does not
+    /// exist and `creating` is false.
+    func jobDirectory(_ job: String, creating: Bool = false) throws -> URL? {
         try Self.checkJobName(job)
-        return root.appendingPathComponent(job, isDirectory: true)
+        return try confinedDirectory([job], creating: creating)
     }
 
     // MARK: Commit
@@ -46,7 +53,7 @@ public struct LocalCheckpointStore: CheckpointStore {
     public func commit(job: String, attempt: Int, step: Int, from directory: URL) async throws -> CommittedCheckpointRef
     {
         try commitDirectory(
-            job: job, attempt: attempt, step: step, name: Self.directoryName(step: step), from: directory)
+            job: job, attempt: attempt, step: step, name: try Self.checkpointDirectoryName(step: step), from: directory)
     }
 
     /// The model directory of a job's attempt: `ROOT/JOB/model-attempt-N/`, committed like a
@@ -61,28 +68,29 @@ public struct LocalCheckpointStore: CheckpointStore {
     public func verify(location: String, manifestDigest: String) async throws -> CheckpointManifest {
         let parts = location.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2, CheckpointManifest.isSafe(location) else { throw CheckpointError.unsafePath(location) }
-        let source = try jobDirectory(parts[0]).appendingPathComponent(parts[1], isDirectory: true)
-        let data: Data
-        do {
-            data = try Data(contentsOf: source.appendingPathComponent(CheckpointManifest.fileName))
-        } catch {
-            throw CheckpointError.unreadableManifest("\(location): \(error.localizedDescription)")
+        try Self.checkJobName(parts[0])
+        guard let source = try confinedDirectory(parts, creating: false),
+            let data = try Self.readStoreFile(
+                source.appendingPathComponent(CheckpointManifest.fileName),
+                shown: "\(location)/\(CheckpointManifest.fileName)")
+        else {
+            throw CheckpointError.unreadableManifest(
+                "no \(CheckpointManifest.fileName) in \(location) under \(root.path)")
         }
         let digest = Self.hex(SHA256.hash(data: data))
         guard digest == manifestDigest else {
             throw CheckpointError.manifestDigestMismatch(expected: manifestDigest, found: digest)
         }
         let manifest = try Self.decodeManifest(data)
+        if Self.step(ofDirectory: parts[1]) != nil, manifest.files.isEmpty {
+            throw CheckpointError.emptyCheckpoint(location)
+        }
         for entry in manifest.files {
-            guard CheckpointManifest.isSafe(entry.path) else { throw CheckpointError.unsafePath(entry.path) }
-            let file = source.appendingPathComponent(entry.path)
-            var info = stat()
-            guard lstat(file.path, &info) == 0 else { throw CheckpointError.missingFile(entry.path) }
-            guard info.st_mode & S_IFMT == S_IFREG else { throw CheckpointError.notARegularFile(entry.path) }
-            guard Int64(info.st_size) == entry.size else {
-                throw CheckpointError.sizeMismatch(path: entry.path, expected: entry.size, found: Int64(info.st_size))
+            let (file, size) = try Self.confinedFile(entry.path, in: source)
+            guard size == entry.size else {
+                throw CheckpointError.sizeMismatch(path: entry.path, expected: entry.size, found: size)
             }
-            let fd = open(file.path, O_RDONLY | O_CLOEXEC)
+            let fd = open(file.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else { throw CheckpointError.io("cannot read \(file.path): \(Self.errnoText())") }
             defer { close(fd) }
             let (_, found) = try Self.hashContents(of: fd, path: file.path)
@@ -93,20 +101,31 @@ public struct LocalCheckpointStore: CheckpointStore {
         return manifest
     }
 
+    /// Commits `directory` as `JOB/name`: a checkpoint (a `step-` name) must hold a file; a
+    /// model directory may be empty. Nothing is written to the store when the source is refused.
     func commitDirectory(job: String, attempt: Int, step: Int, name: String, from directory: URL) throws
         -> CommittedCheckpointRef
     {
-        let jobDirectory = try jobDirectory(job)
-        let target = jobDirectory.appendingPathComponent(name, isDirectory: true)
-        let manifestURL = target.appendingPathComponent(CheckpointManifest.fileName)
+        try Self.checkJobName(job)
+        if let jobDirectory = try jobDirectory(job),
+            let existing = try Self.existingCommit(in: jobDirectory, job: job, name: name, step: step)
+        {
+            return existing
+        }
+        let files = try Self.regularFiles(under: directory, requireFiles: Self.step(ofDirectory: name) != nil)
+        guard let jobDirectory = try jobDirectory(job, creating: true) else {
+            throw CheckpointError.io("cannot create \(job) under \(root.path)")
+        }
         let fm = FileManager.default
-        if let existing = try Self.existingCommit(manifestURL, job: job, name: name, step: step) { return existing }
         // A directory without a manifest is a torn earlier try: start it over.
-        if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
-        try fm.createDirectory(at: target, withIntermediateDirectories: true)
-
+        if let torn = try Self.existingDirectory(name, in: jobDirectory, shown: "\(job)/\(name)") {
+            try fm.removeItem(at: torn)
+        }
+        guard let target = try confinedDirectory([job, name], creating: true) else {
+            throw CheckpointError.io("cannot create \(job)/\(name) under \(root.path)")
+        }
         var entries: [CheckpointManifest.Entry] = []
-        for relative in try Self.regularFiles(under: directory) {
+        for relative in files {
             let destination = target.appendingPathComponent(relative)
             try fm.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
             let (size, digest) = try Self.copyHashing(from: directory.appendingPathComponent(relative), to: destination)
@@ -140,12 +159,16 @@ public struct LocalCheckpointStore: CheckpointStore {
         syncDirectory(url.deletingLastPathComponent())
     }
 
-    /// The commit already made at `manifestURL`, if any (committing again changes nothing).
-    static func existingCommit(_ manifestURL: URL, job: String, name: String, step: Int) throws
+    /// The commit already made as `JOB/name` in `jobDirectory`, if any (committing again changes
+    /// nothing). A symlink where the directory or its manifest should be is refused.
+    static func existingCommit(in jobDirectory: URL, job: String, name: String, step: Int) throws
         -> CommittedCheckpointRef?
     {
-        guard FileManager.default.fileExists(atPath: manifestURL.path) else { return nil }
-        let data = try Data(contentsOf: manifestURL)
+        guard let target = try existingDirectory(name, in: jobDirectory, shown: "\(job)/\(name)"),
+            let data = try readStoreFile(
+                target.appendingPathComponent(CheckpointManifest.fileName),
+                shown: "\(job)/\(name)/\(CheckpointManifest.fileName)")
+        else { return nil }
         let manifest = try decodeManifest(data)
         return CommittedCheckpointRef(
             step: step, location: "\(job)/\(name)", manifestDigest: hex(SHA256.hash(data: data)),
@@ -155,15 +178,30 @@ public struct LocalCheckpointStore: CheckpointStore {
     // MARK: Gang checkpoints
 
     public func commitShard(job: String, attempt: Int, step: Int, rank: Int, from directory: URL) async throws {
-        let name = Self.directoryName(step: step)
-        let target = try jobDirectory(job).appendingPathComponent(name, isDirectory: true)
+        let name = try Self.checkpointDirectoryName(step: step)
+        try Self.checkJobName(job)
+        let shown = "\(job)/\(name)"
+        if let committed = try confinedDirectory([job, name], creating: false),
+            try Self.readStoreFile(
+                committed.appendingPathComponent(CheckpointManifest.fileName),
+                shown: "\(shown)/\(CheckpointManifest.fileName)") != nil
+        {
+            return
+        }
+        let files = try Self.regularFiles(under: directory, requireFiles: true)
+        guard let target = try confinedDirectory([job, name], creating: true) else {
+            throw CheckpointError.io("cannot create \(shown) under \(root.path)")
+        }
         let fm = FileManager.default
-        guard !fm.fileExists(atPath: target.appendingPathComponent(CheckpointManifest.fileName).path) else { return }
-        let shard = target.appendingPathComponent(GangCheckpoint.rankDirectory(rank), isDirectory: true)
-        if fm.fileExists(atPath: shard.path) { try fm.removeItem(at: shard) }
-        try fm.createDirectory(at: shard, withIntermediateDirectories: true)
+        let rankName = GangCheckpoint.rankDirectory(rank)
+        if let earlier = try Self.existingDirectory(rankName, in: target, shown: "\(shown)/\(rankName)") {
+            try fm.removeItem(at: earlier)
+        }
+        guard let shard = try confinedDirectory([job, name, rankName], creating: true) else {
+            throw CheckpointError.io("cannot create \(shown)/\(rankName) under \(root.path)")
+        }
         var entries: [CheckpointManifest.Entry] = []
-        for relative in try Self.regularFiles(under: directory) {
+        for relative in files {
             let destination = shard.appendingPathComponent(relative)
             try fm.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
             let (size, digest) = try Self.copyHashing(from: directory.appendingPathComponent(relative), to: destination)
@@ -179,45 +217,54 @@ public struct LocalCheckpointStore: CheckpointStore {
     public func commitGang(job: String, attempt: Int, step: Int, worldSize: Int) async throws
         -> CommittedCheckpointRef?
     {
-        let name = Self.directoryName(step: step)
-        let target = try jobDirectory(job).appendingPathComponent(name, isDirectory: true)
-        let manifestURL = target.appendingPathComponent(CheckpointManifest.fileName)
-        if let existing = try Self.existingCommit(manifestURL, job: job, name: name, step: step) { return existing }
+        let name = try Self.checkpointDirectoryName(step: step)
+        try Self.checkJobName(job)
+        guard let jobDirectory = try jobDirectory(job),
+            let target = try Self.existingDirectory(name, in: jobDirectory, shown: "\(job)/\(name)")
+        else { return nil }
+        if let existing = try Self.existingCommit(in: jobDirectory, job: job, name: name, step: step) {
+            return existing
+        }
         var parts: [CheckpointManifest] = []
         for rank in 0..<worldSize {
-            let url = target.appendingPathComponent(GangCheckpoint.partFileName(rank))
-            guard let data = try? Data(contentsOf: url) else { return nil }
+            let partName = GangCheckpoint.partFileName(rank)
+            guard
+                let data = try Self.readStoreFile(
+                    target.appendingPathComponent(partName), shown: "\(job)/\(name)/\(partName)")
+            else { return nil }
             parts.append(try Self.decodeManifest(data))
         }
         let manifest = try GangCheckpoint.manifest(job: job, attempt: attempt, step: step, parts: parts, at: now())
+        guard !manifest.files.isEmpty else { throw CheckpointError.emptyCheckpoint("\(job)/\(name)") }
         for entry in manifest.files {
-            var info = stat()
-            guard lstat(target.appendingPathComponent(entry.path).path, &info) == 0 else {
-                throw CheckpointError.missingFile(entry.path)
-            }
-            guard Int64(info.st_size) == entry.size else {
-                throw CheckpointError.sizeMismatch(path: entry.path, expected: entry.size, found: Int64(info.st_size))
+            let (_, size) = try Self.confinedFile(entry.path, in: target)
+            guard size == entry.size else {
+                throw CheckpointError.sizeMismatch(path: entry.path, expected: entry.size, found: size)
             }
         }
         return try writeManifest(manifest, into: target, job: job, name: name)
     }
 
-    /// Regular files under `directory`, relative and sorted; a symlink or device is refused.
-    static func regularFiles(under directory: URL) throws -> [String] {
+    /// Regular files under a trainer's directory, relative and sorted. The directory must exist
+    /// and not be a symlink; an entry that is a symlink, a device or a hard link (more than one
+    /// link) is refused; with `requireFiles` (a checkpoint) it must hold at least one file.
+    static func regularFiles(under directory: URL, requireFiles: Bool) throws -> [String] {
         let base = directory.standardizedFileURL.path
+        var info = stat()
+        guard lstat(base, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw CheckpointError.missingSource(base)
+        }
         guard let walker = FileManager.default.enumerator(atPath: base) else {
             throw CheckpointError.io("cannot read \(base)")
         }
         var files: [String] = []
         while let relative = walker.nextObject() as? String {
-            var info = stat()
             guard lstat(base + "/" + relative, &info) == 0 else { throw CheckpointError.missingFile(relative) }
-            switch info.st_mode & S_IFMT {
-            case S_IFDIR: continue
-            case S_IFREG: files.append(relative)
-            default: throw CheckpointError.notARegularFile(relative)
-            }
+            if info.st_mode & S_IFMT == S_IFDIR { continue }
+            try requireSingleLinkFile(info, relative)
+            files.append(relative)
         }
+        if requireFiles, files.isEmpty { throw CheckpointError.emptyCheckpoint(base) }
         return files.sorted()
     }
 
@@ -229,10 +276,10 @@ public struct LocalCheckpointStore: CheckpointStore {
     /// commit must be durable; a restore into scratch need not be: a crash restores again).
     /// Measured: copying through a user-space buffer while hashing ran restores at 250 MiB/s.
     static func copyHashing(from source: URL, to destination: URL, durable: Bool = true) throws -> (Int64, String) {
-        let input = open(source.path, O_RDONLY | O_CLOEXEC)
+        let input = open(source.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard input >= 0 else { throw CheckpointError.missingFile(source.lastPathComponent) }
         defer { close(input) }
-        let output = open(destination.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let output = open(destination.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard output >= 0 else { throw CheckpointError.io("cannot create \(destination.path): \(errnoText())") }
         defer { close(output) }
         try copyContents(from: input, to: output, source: source, destination: destination)
@@ -340,53 +387,58 @@ public struct LocalCheckpointStore: CheckpointStore {
 
     // MARK: Restore
 
+    /// Step directories that are real directories (not symlinks) with a manifest that is a
+    /// regular file; a job directory that is a symlink is refused.
     public func committedSteps(job: String) async throws -> [Int] {
-        let jobDirectory = try jobDirectory(job)
+        guard let jobDirectory = try jobDirectory(job) else { return [] }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: jobDirectory.path)) ?? []
         return names.compactMap { name in
-            guard let step = Self.step(ofDirectory: name),
-                FileManager.default.fileExists(
-                    atPath: jobDirectory.appendingPathComponent(name).appendingPathComponent(
-                        CheckpointManifest.fileName
-                    )
-                    .path)
+            guard let step = Self.step(ofDirectory: name) else { return nil }
+            var info = stat()
+            let directory = jobDirectory.appendingPathComponent(name)
+            guard lstat(directory.path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR,
+                lstat(directory.appendingPathComponent(CheckpointManifest.fileName).path, &info) == 0,
+                info.st_mode & S_IFMT == S_IFREG
             else { return nil }
             return step
         }.sorted()
     }
 
     public func restore(job: String, atMost: Int?, into directory: URL) async throws -> RestoreResult {
-        let jobDirectory = try jobDirectory(job)
-        return try await restoreNewestVerified(job: job, atMost: atMost, into: directory) { name in
-            try Self.verifiedCopy(from: jobDirectory.appendingPathComponent(name, isDirectory: true), to: directory)
+        guard let jobDirectory = try jobDirectory(job) else { return RestoreResult(restored: nil, skipped: []) }
+        var result = try await restoreNewestVerified(job: job, atMost: atMost, into: directory) { name in
+            try Self.verifiedCopy(from: jobDirectory, name: name, job: job, to: directory)
         }
+        // A step directory that is a symlink is never listed as committed; say that it was refused.
+        let refused = Self.refusedStepEntries(in: jobDirectory, job: job).filter { refused in
+            atMost.map { refused.step <= $0 } ?? true && refused.step > result.restored?.step ?? -1
+        }
+        if !refused.isEmpty {
+            result.skipped = (result.skipped + refused).sorted { $0.step > $1.step }
+        }
+        return result
     }
 
-    /// Copies every file the manifest lists into `destination`, checking size and hash; refuses a
-    /// path that leaves the checkpoint directory, or a listed file that is not a regular file.
-    static func verifiedCopy(from source: URL, to destination: URL) throws -> (CheckpointManifest, String) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: source.appendingPathComponent(CheckpointManifest.fileName))
-        } catch {
-            throw CheckpointError.unreadableManifest("\(error)")
-        }
+    /// Copies every file the manifest of `JOB/name` lists into `destination`, checking size and
+    /// hash; refuses a path that leaves the checkpoint directory, a directory on the way that is a
+    /// symlink, and a listed file that is not a single-link regular file.
+    static func verifiedCopy(from jobDirectory: URL, name: String, job: String, to destination: URL) throws
+        -> (CheckpointManifest, String)
+    {
+        let shown = "\(job)/\(name)"
+        guard let source = try existingDirectory(name, in: jobDirectory, shown: shown),
+            let data = try readStoreFile(
+                source.appendingPathComponent(CheckpointManifest.fileName),
+                shown: "\(shown)/\(CheckpointManifest.fileName)")
+        else { throw CheckpointError.unreadableManifest("no \(CheckpointManifest.fileName) in \(shown)") }
         let manifest = try decodeManifest(data)
         let fm = FileManager.default
         if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
         try fm.createDirectory(at: destination, withIntermediateDirectories: true)
         for entry in manifest.files {
-            guard CheckpointManifest.isSafe(entry.path) else { throw CheckpointError.unsafePath(entry.path) }
-            let file = source.appendingPathComponent(entry.path)
-            var info = stat()
-            guard lstat(file.path, &info) == 0 else { throw CheckpointError.missingFile(entry.path) }
-            guard info.st_mode & S_IFMT == S_IFREG else { throw CheckpointError.notARegularFile(entry.path) }
-            // No component on the way may be a symlink out of the checkpoint either.
-            guard file.resolvingSymlinksInPath().path.hasPrefix(source.resolvingSymlinksInPath().path + "/") else {
-                throw CheckpointError.unsafePath(entry.path)
-            }
-            guard Int64(info.st_size) == entry.size else {
-                throw CheckpointError.sizeMismatch(path: entry.path, expected: entry.size, found: Int64(info.st_size))
+            let (file, size) = try confinedFile(entry.path, in: source)
+            guard size == entry.size else {
+                throw CheckpointError.sizeMismatch(path: entry.path, expected: entry.size, found: size)
             }
             let target = destination.appendingPathComponent(entry.path)
             try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -401,7 +453,9 @@ public struct LocalCheckpointStore: CheckpointStore {
     // MARK: Retention
 
     public func collectGarbage(job: String, keepLast: Int) async throws -> GarbageCollection {
-        let jobDirectory = try jobDirectory(job)
+        guard let jobDirectory = try jobDirectory(job) else {
+            return GarbageCollection(removedCommitted: [], removedUncommitted: [])
+        }
         let fm = FileManager.default
         let committed = try await committedSteps(job: job)
         let doomed = Array(committed.dropLast(max(1, keepLast)))
@@ -412,9 +466,21 @@ public struct LocalCheckpointStore: CheckpointStore {
         let kept = Set(committed.map(Self.directoryName(step:)))
         for name in (try? fm.contentsOfDirectory(atPath: jobDirectory.path)) ?? [] where !kept.contains(name) {
             guard let step = Self.step(ofDirectory: name) else { continue }
-            let contents = (try? fm.contentsOfDirectory(atPath: jobDirectory.appendingPathComponent(name).path)) ?? []
+            let entry = jobDirectory.appendingPathComponent(name)
+            var info = stat()
+            guard lstat(entry.path, &info) == 0 else { continue }
+            if info.st_mode & S_IFMT != S_IFDIR {
+                // A symlink (or file) where a step directory belongs: remove the entry itself,
+                // never what it points at.
+                guard unlink(entry.path) == 0 else {
+                    throw CheckpointError.io("cannot remove \(entry.path): \(Self.errnoText())")
+                }
+                uncommitted.append(name)
+                continue
+            }
+            let contents = (try? fm.contentsOfDirectory(atPath: entry.path)) ?? []
             if step > committed.last ?? -1, contents.contains(where: GangCheckpoint.isPartFile) { continue }
-            try fm.removeItem(at: jobDirectory.appendingPathComponent(name))
+            try fm.removeItem(at: entry)
             uncommitted.append(name)
         }
         return GarbageCollection(removedCommitted: doomed, removedUncommitted: uncommitted.sorted())

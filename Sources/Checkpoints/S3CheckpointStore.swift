@@ -59,7 +59,7 @@ public struct S3CheckpointStore: CheckpointStore {
     public func commit(job: String, attempt: Int, step: Int, from directory: URL) async throws -> CommittedCheckpointRef
     {
         try await commitDirectory(
-            job: job, attempt: attempt, step: step, name: LocalCheckpointStore.directoryName(step: step),
+            job: job, attempt: attempt, step: step, name: try LocalCheckpointStore.checkpointDirectoryName(step: step),
             from: directory)
     }
 
@@ -77,7 +77,8 @@ public struct S3CheckpointStore: CheckpointStore {
             return existing
         }
         var entries: [CheckpointManifest.Entry] = []
-        for relative in try LocalCheckpointStore.regularFiles(under: directory) {
+        let isCheckpoint = LocalCheckpointStore.step(ofDirectory: name) != nil
+        for relative in try LocalCheckpointStore.regularFiles(under: directory, requireFiles: isCheckpoint) {
             let (size, digest) = try await upload(
                 directory.appendingPathComponent(relative), key: "\(base)/\(relative)")
             entries.append(CheckpointManifest.Entry(path: relative, size: size, sha256: digest))
@@ -113,10 +114,10 @@ public struct S3CheckpointStore: CheckpointStore {
     // MARK: Gang checkpoints
 
     public func commitShard(job: String, attempt: Int, step: Int, rank: Int, from directory: URL) async throws {
-        let base = "\(try jobKey(job))/\(LocalCheckpointStore.directoryName(step: step))"
+        let base = "\(try jobKey(job))/\(try LocalCheckpointStore.checkpointDirectoryName(step: step))"
         guard try await manifestData(base) == nil else { return }
         var entries: [CheckpointManifest.Entry] = []
-        for relative in try LocalCheckpointStore.regularFiles(under: directory) {
+        for relative in try LocalCheckpointStore.regularFiles(under: directory, requireFiles: true) {
             let (size, digest) = try await upload(
                 directory.appendingPathComponent(relative),
                 key: "\(base)/\(GangCheckpoint.rankDirectory(rank))/\(relative)")
@@ -130,7 +131,7 @@ public struct S3CheckpointStore: CheckpointStore {
     public func commitGang(job: String, attempt: Int, step: Int, worldSize: Int) async throws
         -> CommittedCheckpointRef?
     {
-        let name = LocalCheckpointStore.directoryName(step: step)
+        let name = try LocalCheckpointStore.checkpointDirectoryName(step: step)
         let base = "\(try jobKey(job))/\(name)"
         if let existing = try await existingCommit(base: base, location: "\(job)/\(name)", step: step) {
             return existing

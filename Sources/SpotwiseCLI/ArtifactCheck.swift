@@ -19,6 +19,16 @@ enum ArtifactCheck {
         }
         let path = String(artifact.storage.dropFirst("file://".count))
         let directory = path.hasPrefix("/") ? URL(fileURLWithPath: path) : root.appendingPathComponent(path)
+        // The job spec's rule for storage paths, where they resolve here (a registry written by
+        // an older spotwise may hold any path).
+        let resolve = LocalCheckpointStore.resolvedPath(of:)
+        if let problem = LocalPathRule.problem(
+            declared: path, resolved: resolve(directory), resolvedJobRoot: resolve(root))
+        {
+            return Outcome(
+                verified: false, reachable: true,
+                text: "VERIFICATION FAILED: \(artifact.storage) is refused: \(problem)")
+        }
         guard FileManager.default.fileExists(atPath: directory.path) else {
             return Outcome(
                 verified: false, reachable: false, text: "not verified: no checkpoint store at \(directory.path) here")

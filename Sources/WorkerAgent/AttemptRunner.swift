@@ -69,6 +69,13 @@ struct AttemptRunner {
         }
         let path = String(storage.dropFirst("file://".count))
         let root = path.hasPrefix("/") ? URL(fileURLWithPath: path) : configuration.jobRoot.appendingPathComponent(path)
+        // The spec's rule again where the path resolves here: a symlink must not lead it elsewhere.
+        let resolve = LocalCheckpointStore.resolvedPath(of:)
+        if let problem = LocalPathRule.problem(
+            declared: path, resolved: resolve(root), resolvedJobRoot: resolve(configuration.jobRoot))
+        {
+            throw WatcherError("checkpoint storage \(storage) refused: \(problem)")
+        }
         return LocalCheckpointStore(root: root)
     }
 
@@ -251,8 +258,14 @@ struct AttemptRunner {
                 let directory = staging.appendingPathComponent(name)
                 let started = clock.now
                 if let gang = assignment.gang {
-                    try await store.commitShard(
-                        job: assignment.job, attempt: assignment.attempt, step: at, rank: gang.rank, from: directory)
+                    do {
+                        try await store.commitShard(
+                            job: assignment.job, attempt: assignment.attempt, step: at, rank: gang.rank,
+                            from: directory)
+                    } catch let refused as CheckpointError {
+                        pendingLogs.append("[spotwise] shard '\(name)' at step \(at) not written: \(refused)")
+                        continue
+                    }
                     try? fm.removeItem(at: directory)
                     if gang.rank == 0 {
                         // Committed once every rank's shard is in; tried on every tick meanwhile,
@@ -264,8 +277,15 @@ struct AttemptRunner {
                     }
                     continue
                 }
-                let committed = try await store.commit(
-                    job: assignment.job, attempt: assignment.attempt, step: at, from: directory)
+                let committed: CommittedCheckpointRef
+                do {
+                    committed = try await store.commit(
+                        job: assignment.job, attempt: assignment.attempt, step: at, from: directory)
+                } catch let refused as CheckpointError {
+                    // An announced step that is missing, empty or out of range is not a checkpoint.
+                    pendingLogs.append("[spotwise] checkpoint '\(name)' at step \(at) not committed: \(refused)")
+                    continue
+                }
                 try? fm.removeItem(at: directory)
                 logger.debug("committed step \(at) in \(Self.milliseconds(clock.now - started)) ms")
                 try await recordCommit(committed)

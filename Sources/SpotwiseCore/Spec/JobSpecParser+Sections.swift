@@ -42,9 +42,15 @@ extension JobSpecParser {
 
         var spec = JobSpec(name: name ?? "", run: run ?? "")
         if let node = fields["workdir"],
-            let text = reader.text(node, at: path.appending("workdir"), allowed: "a directory path")
+            let text = reader.text(node, at: path.appending("workdir"), allowed: SpecValueParsing.workdirGrammar)
         {
-            spec.workdir = text
+            if let problem = SpecValueParsing.workdirProblem(text) {
+                reader.report(
+                    node, path.appending("workdir"), "unusable workdir: \(problem)", found: "'\(text)'",
+                    allowed: SpecValueParsing.workdirGrammar)
+            } else {
+                spec.workdir = text
+            }
         }
         if let node = fields["env"] { spec.env = decodeEnv(node, at: path.appending("env"), reader: &reader) }
         if let node = fields["resources"],
@@ -281,11 +287,11 @@ extension JobSpecParser {
         if let node = fields["storage"],
             let text = reader.text(node, at: path.appending("storage"), allowed: SpecValueParsing.storageGrammar)
         {
-            if let storage = SpecValueParsing.checkpointStorage(text) {
-                policy.storage = storage
-            } else {
+            switch SpecValueParsing.checkpointStorage(text) {
+            case .success(let storage): policy.storage = storage
+            case .failure(let refusal):
                 reader.report(
-                    node, path.appending("storage"), "unusable storage URL", found: "'\(text)'",
+                    node, path.appending("storage"), "unusable storage URL: \(refusal.problem)", found: "'\(text)'",
                     allowed: SpecValueParsing.storageGrammar)
             }
         }

@@ -59,26 +59,44 @@ public enum SpecValueParsing {
         return Int64(bytes)
     }
 
-    static let storageGrammar = "file://PATH or s3://BUCKET/PREFIX, with no '..' in the path"
+    static let storageGrammar =
+        "file://PATH or s3://BUCKET/PREFIX; PATH is \(LocalPathRule.allowed); PREFIX has no '..' or empty components"
 
-    /// `file://checkpoints`, `file:///data/ckpt`, `s3://bucket/some/prefix`.
-    static func checkpointStorage(_ text: String) -> CheckpointStorage? {
+    /// Why a storage URL or workdir is refused, in words.
+    struct Refusal: Error, Equatable {
+        var problem: String
+    }
+
+    /// `file://checkpoints`, `file:///data/ckpt`, `s3://bucket/some/prefix`. A `file://` PATH
+    /// follows `LocalPathRule`.
+    static func checkpointStorage(_ text: String) -> Result<CheckpointStorage, Refusal> {
         if text.hasPrefix("file://") {
             let path = String(text.dropFirst("file://".count))
-            guard !path.isEmpty, isSafeRelativeOrAbsolutePath(path) else { return nil }
-            return .file(path: path)
+            if let problem = LocalPathRule.problem(with: path) { return .failure(Refusal(problem: problem)) }
+            return .success(.file(path: path))
         }
         if text.hasPrefix("s3://") {
             let rest = text.dropFirst("s3://".count)
             let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
             let bucket = String(parts[0])
-            guard isValidBucketName(bucket) else { return nil }
+            guard isValidBucketName(bucket) else {
+                return .failure(Refusal(problem: "'\(bucket)' is not a valid S3 bucket name"))
+            }
             var prefix = parts.count == 2 ? String(parts[1]) : ""
             while prefix.hasSuffix("/") { prefix.removeLast() }
-            guard prefix.isEmpty || isSafeRelativeOrAbsolutePath(prefix), !prefix.hasPrefix("/") else { return nil }
-            return .s3(bucket: bucket, prefix: prefix)
+            guard prefix.isEmpty || isSafeRelativeOrAbsolutePath(prefix), !prefix.hasPrefix("/") else {
+                return .failure(Refusal(problem: "the prefix has a '..' or empty component"))
+            }
+            return .success(.s3(bucket: bucket, prefix: prefix))
         }
-        return nil
+        return .failure(Refusal(problem: "the scheme is neither file:// nor s3://"))
+    }
+
+    static let workdirGrammar = "'.' (the default: the worker's job root) or \(LocalPathRule.allowed)"
+
+    /// Why a `workdir` is refused, or nil: `.` or a path `LocalPathRule` allows.
+    static func workdirProblem(_ workdir: String) -> String? {
+        workdir == "." ? nil : LocalPathRule.problem(with: workdir)
     }
 
     /// No `..` or empty components (other than a leading `/`), no NUL.
