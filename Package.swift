@@ -172,6 +172,12 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .executableTarget(
+            name: "PlanBenchmark",
+            dependencies: ["SpotPolicy"],
+            path: "Benchmarks/PlanBenchmark",
+            swiftSettings: strictSwift6
+        ),
+        .executableTarget(
             name: "DurabilityCheck",
             dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")],
             path: "Benchmarks/DurabilityCheck",

@@ -74,4 +74,21 @@ public struct AvailabilityChain: Hashable, Sendable {
         }
         return row
     }
+
+    /// Transition probabilities over `steps` ticks: row `from`, column `to` (by squaring, so a
+    /// coarse plan's factor costs its logarithm).
+    public func transitions(steps: Int) -> [[Double]] {
+        func multiply(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
+            a.map { row in (0..<Self.states).map { to in (0..<Self.states).reduce(0) { $0 + row[$1] * b[$1][to] } } }
+        }
+        var power = (0..<Self.states).map { transitions(from: $0) }
+        var result: [[Double]]?
+        var remaining = max(1, steps)
+        while remaining > 0 {
+            if remaining & 1 == 1 { result = result.map { multiply($0, power) } ?? power }
+            remaining >>= 1
+            if remaining > 0 { power = multiply(power, power) }
+        }
+        return result ?? power
+    }
 }

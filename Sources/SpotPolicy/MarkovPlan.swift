@@ -12,11 +12,17 @@ public struct MarkovPlan: Sendable {
         public var chain: AvailabilityChain
         /// On-demand price over spot price, in steps of 1/20.
         public var priceRatioTwentieths: Int
+        /// Steps of the availability chain per plan tick: 1, or the factor of a coarsened plan
+        /// (`PlanningResolution`).
+        public var stepsPerTick: Int
 
-        public init(model: ExecutionModel, chain: AvailabilityChain, priceRatio: Double) {
+        public init(model: ExecutionModel, chain: AvailabilityChain, priceRatio: Double, stepsPerTick: Int = 1) {
             self.model = model
             self.chain = chain
-            self.priceRatioTwentieths = max(20, Int((priceRatio * 20).rounded()))
+            // A ratio that is not a number (a zero or missing price) prices on-demand like spot.
+            let twentieths = priceRatio.isFinite ? min(priceRatio * 20, 20_000_000) : 20
+            self.priceRatioTwentieths = max(20, Int(twentieths.rounded()))
+            self.stepsPerTick = max(1, stepsPerTick)
         }
 
         public var priceRatio: Double { Double(priceRatioTwentieths) / 20 }
@@ -52,7 +58,7 @@ public struct MarkovPlan: Sendable {
         self.changeoverIndex = changeoverIndex
         let count = changeoverValues.count
         let chainStates = AvailabilityChain.states
-        let transitions = (0..<chainStates).map { key.chain.transitions(from: $0) }
+        let transitions = key.chain.transitions(steps: key.stepsPerTick)
         self.transitions = transitions
         let perChain = 1 + 2 * count
         self.statesPerChainState = perChain

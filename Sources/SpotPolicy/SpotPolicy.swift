@@ -49,6 +49,8 @@ public enum DecisionReason: Hashable, Sendable, CustomStringConvertible {
     case hysteresis(untilAheadBySeconds: Double)
     /// Spotwise: the option with the lowest expected cost to finish under the learned model.
     case expectedCost(choice: String, dollars: Double, waitDollars: Double, onDemandDollars: Double)
+    /// The decision context cannot be planned (a value out of range); the job waits.
+    case cannotPlan(PlanningProblem)
 
     public var description: String {
         func hours(_ seconds: Double) -> String {
@@ -73,6 +75,7 @@ public enum DecisionReason: Hashable, Sendable, CustomStringConvertible {
             }
             return
                 "\(choice): expected cost to finish \(money(dollars)) (waiting: \(money(wait)), on-demand: \(money(onDemand)))"
+        case .cannotPlan(let problem): return "cannot plan: \(problem); waiting"
         }
     }
 }
@@ -150,5 +153,36 @@ public struct PoolState: Sendable {
         self.onDemandPricePerHour = onDemandPricePerHour
         self.spotAvailableNow = spotAvailableNow
         self.history = history
+    }
+}
+
+/// Why a decision context cannot be planned: a value no job or trace should produce. A policy
+/// answers it with `wait` and this reason instead of trapping, so one bad job never takes the
+/// scheduling pass (or the coordinator) down.
+public struct PlanningProblem: Hashable, Sendable, CustomStringConvertible {
+    public var field: String
+    public var value: Double
+    public var allowed: String
+
+    public var description: String { "\(field) is \(value); allowed: \(allowed)" }
+}
+
+extension DecisionContext {
+    /// The first value a plan cannot be built from, or nil when every value is in range.
+    public var planningProblem: PlanningProblem? {
+        if pools.isEmpty { return PlanningProblem(field: "pools", value: 0, allowed: "at least one pool") }
+        let checks: [(String, Double, ClosedRange<Double>, String)] = [
+            ("tickSeconds", tickSeconds, 1...86_400, "1 s to 1 day"),
+            ("changeoverSeconds", changeoverSeconds, 0...86_400, "0 to 1 day"),
+            ("deadlineSeconds", deadlineSeconds, 1...Double.greatestFiniteMagnitude, "more than 0 s, finite"),
+            ("totalWorkSeconds", totalWorkSeconds, 0...Double.greatestFiniteMagnitude, "0 or more, finite"),
+            ("remainingWorkSeconds", remainingWorkSeconds, 0...Double.greatestFiniteMagnitude, "0 or more, finite"),
+            ("elapsedSeconds", elapsedSeconds, -1e12...1e12, "finite"),
+            ("nodes", Double(nodes), 1...1_000_000, "at least 1"),
+        ]
+        for (field, value, range, allowed) in checks where !(value.isFinite && range.contains(value)) {
+            return PlanningProblem(field: field, value: value, allowed: allowed)
+        }
+        return nil
     }
 }

@@ -22,9 +22,12 @@ import SpotwiseCore
 /// start would meet.
 public struct SpotwisePolicy: SpotPolicy {
     let cache: MarkovPlanCache
+    /// The most values one plan may hold; longer horizons are planned on a coarser grid.
+    let maxPlanStates: Int
 
-    public init(cache: MarkovPlanCache = .shared) {
+    public init(cache: MarkovPlanCache = .shared, maxPlanStates: Int = PlanningResolution.maxStates) {
         self.cache = cache
+        self.maxPlanStates = maxPlanStates
     }
 
     public var name: String { "spotwise" }
@@ -62,17 +65,24 @@ public struct SpotwisePolicy: SpotPolicy {
     }
 
     public func decide(_ context: DecisionContext) -> PolicyChoice {
+        if let problem = context.planningProblem { return PolicyChoice(.wait, .cannotPlan(problem)) }
         guard context.remainingWorkSeconds > 0 else { return PolicyChoice(.wait, .finished) }
         if SafetyNet.requiresOnDemand(context) { return SafetyNet.onDemandChoice(context) }
 
-        let model = ExecutionModel(
-            tickSeconds: Int(context.tickSeconds.rounded()), workSeconds: context.totalWorkSeconds,
-            deadlineSeconds: context.deadlineSeconds, changeoverSeconds: context.changeoverSeconds, nodes: context.nodes
-        )
+        // A deadline further than the plan looks is planned as if it were that far (more careful,
+        // never later); work beyond the horizon cannot finish either way.
+        let horizon = min(
+            context.deadlineSeconds, max(0, context.elapsedSeconds) + PlanningResolution.maxHorizonSeconds)
+        let (model, stepsPerTick) = PlanningResolution.model(
+            tickSeconds: Int(context.tickSeconds.rounded()), workSeconds: min(context.totalWorkSeconds, horizon),
+            deadlineSeconds: horizon, changeoverSeconds: context.changeoverSeconds, nodes: context.nodes,
+            maxStates: maxPlanStates)
         let unit = Double(model.unitSeconds)
-        let ticksLeft = model.deadlineTicks - Int((context.elapsedSeconds / context.tickSeconds).rounded())
-        let workLeft = Int((context.remainingWorkSeconds / unit).rounded())
-        let changeoverLeft = Int(((context.current?.changeoverLeftSeconds ?? 0) / unit).rounded())
+        let planTick = Double(model.tickSeconds)
+        let ticksLeft = model.deadlineTicks - Int((context.elapsedSeconds / planTick).rounded())
+        let workLeft = Int((min(context.remainingWorkSeconds, horizon) / unit).rounded())
+        let changeoverLeft = Int(
+            (min(context.current?.changeoverLeftSeconds ?? 0, context.changeoverSeconds) / unit).rounded())
         let onDemandPool = context.cheapestOnDemandPool
         let onDemandPrice = context.pools[onDemandPool].onDemandPricePerHour
         let views = context.pools.map { view($0, changeoverTicks: context.changeoverSeconds / context.tickSeconds) }
@@ -81,7 +91,8 @@ public struct SpotwisePolicy: SpotPolicy {
             cache.plan(
                 for: MarkovPlan.Key(
                     model: model, chain: views[pool].chain,
-                    priceRatio: onDemandPrice / max(context.pools[pool].spotPricePerHour, 1e-9)))
+                    priceRatio: onDemandPrice / max(context.pools[pool].spotPricePerHour, 1e-9),
+                    stepsPerTick: stepsPerTick))
         }
         func instance(in pool: Int) -> MarkovPlan.Instance {
             guard let current = context.current else { return .none }

@@ -172,4 +172,20 @@ import Testing
             idle: [worker("o1", .onDemand)], now: now, live: [worker("o1", .onDemand), worker("o2", .onDemand)])
         #expect(onDemand.placements.map(\.job) == [JobID("young")])
     }
+
+    /// Issue 14, item 1: a job stored before deadlines were bounded (10^15 days) killed the
+    /// coordinator at the first spot poll, and again after every restart. Now it is planned (the
+    /// horizon is capped and coarsened) and placed like any other job with slack.
+    @Test func aJobStoredWithAnAbsurdDeadlineIsPlacedWithoutTrapping() throws {
+        let planner = PlacementPlanner(
+            policy: SpotwisePolicy(cache: MarkovPlanCache(capacity: 2), maxPlanStates: 50_000))
+        for days in [999_999_999_999_999.0, 365, 30] {
+            let plan = planner.plan(
+                jobs: [job("far", deadline: .afterSubmission(seconds: days * 86_400))],
+                idle: [worker("s", .spot), worker("od", .onDemand)], now: now)
+            let decided = plan.placements.first?.reason ?? plan.waiting[JobID("far")] ?? ""
+            #expect(decided.hasPrefix("policy spotwise:"), "\(days) d: \(decided)")
+            #expect(!decided.contains("cannot plan"))
+        }
+    }
 }

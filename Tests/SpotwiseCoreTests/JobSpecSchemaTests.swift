@@ -8,6 +8,8 @@ import Testing
     /// Problems that need the clock or compare two fields; only `spotwise validate` catches them.
     static let beyondASchema: [String: String] = [
         "deadline-in-past.yaml": "needs the current time",
+        "deadline-too-far-absolute.yaml": "needs the current time",
+        "deadline-too-far.yaml": "adds up a duration's units against 90 days",
         "nodes-min-greater-than-max.yaml": "compares two fields",
         "duplicate-field.yaml": "PyYAML keeps the last of duplicate keys, so the schema never sees both",
     ]

@@ -149,6 +149,14 @@ public enum MarketPreference: String, Hashable, Sendable, Codable, CaseIterable 
 }
 
 /// When the job must be finished: a span after submission, or a fixed instant.
+extension JobSpec {
+    /// The furthest deadline a spec may set: 90 days after submission (SageMaker's longest
+    /// training job is 28 days). The spot policy plans any accepted deadline in bounded time and
+    /// memory (`PlanningResolution`), and `spotwise validate` and the API refuse a later one.
+    public static let maxDeadlineDays = 90
+    public static let maxDeadlineSeconds = Double(maxDeadlineDays) * 86_400
+}
+
 public enum Deadline: Hashable, Sendable, Codable {
     case afterSubmission(seconds: Double)
     case at(Date)

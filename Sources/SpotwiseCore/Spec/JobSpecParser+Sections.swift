@@ -249,13 +249,28 @@ extension JobSpecParser {
                     allowed: "a duration greater than 0")
                 return nil
             }
+            guard seconds <= JobSpec.maxDeadlineSeconds else {
+                reader.report(
+                    node, path, "deadline too far away", found: "'\(text)'",
+                    allowed: "at most \(JobSpec.maxDeadlineDays)d after submission")
+                return nil
+            }
             return .afterSubmission(seconds: seconds)
         }
         if let date = SpecValueParsing.rfc3339(text) {
+            let formatter = ISO8601DateFormatter()
             guard date > now else {
-                let nowText = ISO8601DateFormatter().string(from: now)
                 reader.report(
-                    node, path, "deadline is in the past", found: "'\(text)'", allowed: "a time after now (\(nowText))")
+                    node, path, "deadline is in the past", found: "'\(text)'",
+                    allowed: "a time after now (\(formatter.string(from: now)))")
+                return nil
+            }
+            let latest = now.addingTimeInterval(JobSpec.maxDeadlineSeconds)
+            guard date <= latest else {
+                reader.report(
+                    node, path, "deadline too far away", found: "'\(text)'",
+                    allowed:
+                        "a time at most \(JobSpec.maxDeadlineDays) days after now (\(formatter.string(from: latest)))")
                 return nil
             }
             return .at(date)

@@ -28,6 +28,10 @@ public struct JobSpecParser: Sendable {
                         allowed: allowed)
                 ]))
         }
+        guard bytes.count <= InputLimits.maxSpecBytes else {
+            return fileError(
+                "spec too large", found: "\(bytes.count) bytes", allowed: "at most \(InputLimits.maxSpecBytes) bytes")
+        }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             let (line, column, byte) = Self.firstInvalidUTF8(in: bytes)
             return fileError(
@@ -36,6 +40,11 @@ public struct JobSpecParser: Sendable {
         }
         if text.allSatisfy({ $0.isWhitespace }) || Self.isOnlyComments(text) {
             return fileError("empty spec", found: "no fields", allowed: "a mapping with at least 'name' and 'run'")
+        }
+        // Aliases are expanded and nesting measured on the event stream, before any tree is built.
+        if let limit = YAMLExpansionCheck().firstExceededLimit(in: bytes) {
+            return fileError(
+                line: limit.line, column: limit.column, limit.problem, found: limit.found, allowed: limit.allowed)
         }
         let root: Node
         do {
