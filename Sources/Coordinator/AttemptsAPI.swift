@@ -79,7 +79,7 @@ public struct AttemptsAPI: Sendable {
     }
 
     @Sendable func checkpointCommitted(_ request: Request, context: CoordinatorContext) async throws -> Response {
-        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let body = try await request.body(upTo: Self.maxBodyBytes, context: context)
         let commit = try WorkersAPI.decode(
             WorkerProtocol.CheckpointCommitted.self, from: body, fields: WorkerProtocol.CheckpointCommitted.fields)
         guard commit.step >= 0, !commit.location.isEmpty, commit.location.count <= 1_000,
@@ -100,11 +100,14 @@ public struct AttemptsAPI: Sendable {
     }
 
     @Sendable func finish(_ request: Request, context: CoordinatorContext) async throws -> Response {
-        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let body = try await request.body(upTo: Self.maxBodyBytes, context: context)
         let finished = try WorkersAPI.decode(
             WorkerProtocol.AttemptFinished.self, from: body, fields: WorkerProtocol.AttemptFinished.fields)
         var reason: AttemptEndReason
         switch finished.outcome {
+        if !finished.problems.isEmpty {
+            throw APIError.badRequest("invalid_finish", finished.problems.joined(separator: "; "))
+        }
         case .completed: reason = .completed
         case .preempted: reason = .preempted(withNotice: finished.notice ?? false)
         case .infrastructure: reason = .infrastructureError(String((finished.message ?? "unspecified").prefix(300)))
@@ -151,7 +154,7 @@ public struct AttemptsAPI: Sendable {
     }
 
     @Sendable func appendLogs(_ request: Request, context: CoordinatorContext) async throws -> Response {
-        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let body = try await request.body(upTo: Self.maxBodyBytes, context: context)
         let batch = try WorkersAPI.decode(
             WorkerProtocol.LogBatch.self, from: body, fields: WorkerProtocol.LogBatch.fields)
         guard batch.lines.count <= WorkerProtocol.LogBatch.maxLines,
@@ -200,7 +203,7 @@ public struct AttemptsAPI: Sendable {
     }
 
     @Sendable func recordMetrics(_ request: Request, context: CoordinatorContext) async throws -> Response {
-        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let body = try await request.body(upTo: Self.maxBodyBytes, context: context)
         let batch = try WorkersAPI.decode(
             WorkerProtocol.MetricBatch.self, from: body, fields: WorkerProtocol.MetricBatch.fields)
         typealias Batch = WorkerProtocol.MetricBatch

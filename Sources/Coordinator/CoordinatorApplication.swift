@@ -12,7 +12,7 @@ public enum CoordinatorApplication {
         public var port: Int
         public var maxBodyBytes: Int
 
-        public init(host: String = "127.0.0.1", port: Int = 7070, maxBodyBytes: Int = 1 << 20) {
+        public init(host: String = "127.0.0.1", port: Int = 7070, maxBodyBytes: Int = InputLimits.maxSpecBytes) {
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
@@ -27,6 +27,8 @@ public enum CoordinatorApplication {
         newJobID: @escaping @Sendable () -> JobID = { JobID("job-" + UUID().uuidString.prefix(8).lowercased()) }
     ) -> Router<CoordinatorContext> {
         let router = Router(context: CoordinatorContext.self)
+        // Outermost, so nothing a later middleware or a handler throws leaves without a JSON body.
+        router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         let digests = WorkerDigestCache()
         router.add(middleware: TokenAuthMiddleware(tokens: tokens, store: store, workerDigests: digests))

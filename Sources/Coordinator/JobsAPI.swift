@@ -41,13 +41,9 @@ public struct JobsAPI: Sendable {
     /// POST /v1/jobs: a spec as YAML or JSON; `Idempotency-Key` makes retries safe.
     @Sendable func submit(_ request: Request, context: CoordinatorContext) async throws -> Response {
         try context.requireAdmin("submit jobs")
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: maxBodyBytes)
-        } catch {
-            throw APIError(
-                .contentTooLarge, code: "body_too_large", message: "the spec is over the \(maxBodyBytes)-byte limit")
-        }
+        // Never above what `spotwise validate` accepts; the operator may set it lower.
+        let limit = min(maxBodyBytes, InputLimits.maxSpecBytes)
+        let body = try await request.body(upTo: limit, context: context, what: "a job spec")
         let submittedAt = clock()
         let spec: JobSpec
         switch JobSpecParser(now: submittedAt).parse(Array(buffer: body), file: "request body") {

@@ -57,7 +57,8 @@ public struct ModelsAPI: Sendable {
 
     @Sendable func promote(_ request: Request, context: CoordinatorContext) async throws -> Response {
         try context.requireAdmin("move model aliases")
-        let body = try await request.body.collect(upTo: 4_096)
+        let body = try await request.body(upTo: 4_096, context: context)
+        try WorkersAPI.refuseDeepNesting(body)
         let promotion: Promotion
         do {
             promotion = try JSONDecoder().decode(Promotion.self, from: Data(buffer: body))

@@ -43,6 +43,7 @@ public struct WorkersAPI: Sendable {
     /// missing, mistyped and unknown fields are 400s that say which. (The heartbeat is the hot path:
     /// an earlier version parsed every body twice, once only to list its keys.)
     static func decode<T: Decodable>(_ type: T.Type, from body: ByteBuffer, fields: Set<String>) throws -> T {
+        try refuseDeepNesting(body)
         let decoder = JSONDecoder()
         decoder.userInfo[StrictBody<T>.fieldsKey] = fields
         do {
@@ -68,11 +69,22 @@ public struct WorkersAPI: Sendable {
         }
     }
 
+    /// A body nested deeper than `InputLimits.maxNestingDepth` is a 400 before any decoder walks it.
+    static func refuseDeepNesting(_ body: ByteBuffer) throws {
+        let limit = InputLimits.maxNestingDepth
+        if let (line, column) = InputLimits.jsonNestingBeyond(limit, in: body.readableBytesView) {
+            throw APIError.badRequest(
+                "nested_too_deeply",
+                "the body nests more than \(limit) levels of objects and arrays (line \(line), column \(column)); allowed: at most \(limit)"
+            )
+        }
+    }
+
     @Sendable func registerWorker(_ request: Request, context: CoordinatorContext) async throws -> Response {
         guard context.role == .bootstrap || context.role == .admin else {
             throw APIError.forbidden("registering a worker needs the bootstrap token")
         }
-        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let body = try await request.body(upTo: Self.maxBodyBytes, context: context)
         let registration = try Self.decode(
             WorkerProtocol.Registration.self, from: body, fields: WorkerProtocol.Registration.fields)
         guard (1...100).contains(registration.name.count), (1...40).contains(registration.provider.count) else {
@@ -110,11 +122,14 @@ public struct WorkersAPI: Sendable {
         guard context.role == .worker(workerID) else {
             throw APIError.forbidden("only worker \(workerID) itself may heartbeat as \(workerID)")
         }
-        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        let body = try await request.body(upTo: Self.maxBodyBytes, context: context)
         let beat = try Self.decode(Heartbeat.self, from: body, fields: Heartbeat.fields)
         let jobID = JobID(beat.job)
         guard let lease = try await store.lease(job: jobID) else {
             throw APIError.notFound("no attempt of job \(beat.job) is leased")
+        if !beat.problems.isEmpty {
+            throw APIError.badRequest("invalid_heartbeat", beat.problems.joined(separator: "; "))
+        }
         }
         // (Not `holders`: the hot path allocates nothing for a single node's lease.)
         guard lease.workerID == workerID || lease.members.contains(workerID) else {

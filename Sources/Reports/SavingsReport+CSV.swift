@@ -25,9 +25,18 @@ extension SavingsReport {
         ].joined(separator: ",")
     }
 
-    /// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
+    /// A text cell (a group's name: a job, team tag, provider...), never a number. One that begins
+    /// with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so a spreadsheet shows
+    /// it as text instead of running it as a formula (tags are anyone's to write: `=HYPERLINK(...)`).
+    /// Then RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
     public static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        // By scalars: "\r\n" is one Character, equal to neither "\r" nor "\n".
+        let cell = text.unicodeScalars.first.map { formulaStarts.contains($0) } == true ? "'" + text : text
+        guard cell.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else {
+            return cell
+        }
+        return "\"" + cell.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
+
+    static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
 }

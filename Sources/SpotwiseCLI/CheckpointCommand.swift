@@ -20,6 +20,16 @@ struct CheckpointCommand: AsyncParsableCommand {
         @OptionGroup var options: StoreOptions
 
         func run() async throws {
+            // A mistyped root would otherwise list nothing and exit 0, like a job with no checkpoints.
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: options.root, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
+                let found =
+                    FileManager.default.fileExists(atPath: options.root) ? "is not a directory" : "does not exist"
+                FileHandle.standardError.write(
+                    Data("error: --root \(options.root) \(found); pass the checkpoint store's directory\n".utf8))
+                throw ExitCode(1)
+            }
             for step in try await options.store.committedSteps(job: options.job) { print(step) }
         }
     }

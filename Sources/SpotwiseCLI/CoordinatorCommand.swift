@@ -3,6 +3,7 @@ import Coordinator
 import Foundation
 import Hummingbird
 import Logging
+import SpotwiseCore
 import StateStore
 
 struct CoordinatorCommand: AsyncParsableCommand {
@@ -24,8 +25,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "State directory (default: $SPOTWISE_HOME or .spotwise).")
     var stateDir: String?
 
-    @Option(help: "Largest request body in bytes.")
-    var maxBodyBytes: Int = 1 << 20
+    @Option(help: "Largest job spec a submission may carry, in bytes: 1024 to 1048576 (what validate accepts).")
+    var maxBodyBytes: Int = InputLimits.maxSpecBytes
 
     @Option(help: "Seconds between worker heartbeats.") var heartbeatSeconds: Int64 = 5
     @Option(help: "Seconds a lease lasts past the last heartbeat.") var leaseSeconds: Int64 = 15
@@ -50,7 +51,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if let db, !(db.hasPrefix("sqlite:") || db.hasPrefix("postgres://") || db.hasPrefix("postgresql://")) {
             throw ValidationError("--db must be sqlite:PATH or postgres://..., not '\(db)'")
         }
-        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard (1024...InputLimits.maxSpecBytes).contains(maxBodyBytes) else {
+            throw ValidationError(
+                "--max-body-bytes must be 1024 to \(InputLimits.maxSpecBytes), the largest spec validate accepts")
+        }
         guard heartbeatSeconds >= 1, leaseSeconds > heartbeatSeconds, restartGraceSeconds >= leaseSeconds else {
             throw ValidationError("need 1 <= --heartbeat-seconds < --lease-seconds <= --restart-grace-seconds")
         }

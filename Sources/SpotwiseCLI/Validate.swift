@@ -22,7 +22,10 @@ struct Validate: AsyncParsableCommand {
         var text = ""
         var failed = false
         for file in files {
-            switch parser.parse(contentsOf: URL(fileURLWithPath: file), displayName: file) {
+            // The file's type and size first; the parser then applies the limits the coordinator
+            // applies to a request body (InputLimits).
+            let result = SpecFile.contents(of: file).flatMap { parser.parse($0, file: file) }
+            switch result {
             case .success:
                 text += "\(file): ok\n"
             case .failure(let error):
