@@ -61,7 +61,6 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let directory = URL(
             fileURLWithPath: stateDir ?? ProcessInfo.processInfo.environment["SPOTWISE_HOME"] ?? ".spotwise")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         guard let specData = FileManager.default.contents(atPath: job) else {
             throw ValidationError(
                 "--job \(job): cannot read it (run the demo from the repository root, or pass --job PATH)")
@@ -81,6 +80,8 @@ struct Demo: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        // Only once the job and the pool are known good: a bad --job leaves no state directory behind.
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let admin = try CoordinatorCommand.token(named: "admin.token", in: directory, announce: false)
         let reader = try CoordinatorCommand.token(named: "readonly.token", in: directory, announce: false)
         let bootstrap = try CoordinatorCommand.token(named: "bootstrap.token", in: directory, announce: false)
