@@ -11,11 +11,16 @@ public enum CoordinatorApplication {
         public var host: String
         public var port: Int
         public var maxBodyBytes: Int
+        public var connections: ConnectionLimits
 
-        public init(host: String = "127.0.0.1", port: Int = 7070, maxBodyBytes: Int = InputLimits.maxSpecBytes) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 7070, maxBodyBytes: Int = InputLimits.maxSpecBytes,
+            connections: ConnectionLimits = ConnectionLimits()
+        ) {
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
+            self.connections = connections
         }
     }
 
@@ -72,7 +77,8 @@ public enum CoordinatorApplication {
             router: router(
                 store: store, tokens: tokens, settings: settings, leaseClock: leaseClock, leasePolicy: leasePolicy,
                 metrics: metrics, board: board),
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spotwise"),
+            server: settings.connections.server,
+            configuration: settings.connections.configuration(address: .hostname(settings.host, port: settings.port)),
             services: [
                 LeaseReconcilerService(
                     reconciler: LeaseReconciler(store: store, clock: leaseClock, metrics: metrics, board: board),

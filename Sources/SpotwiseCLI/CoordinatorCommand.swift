@@ -87,9 +87,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
             sagemaker: sagemaker, vertex: vertex, modalEndpoint: modalEndpoint, modalPrices: modalPrices,
             publicURL: publicURL
         ).launcher(bootstrapToken: bootstrap)
+        let openFiles = OpenFileLimit.raiseToHardLimit()
+        let connections = ConnectionLimits(maxConnections: OpenFileLimit.connectionCap(openFiles: openFiles))
+        logger.info("open files: \(openFiles); at most \(connections.maxConnections) connections")
         let app = try await CoordinatorApplication.application(
             store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
-            settings: .init(host: host, port: port, maxBodyBytes: maxBodyBytes), leaseClock: MonotonicLeaseClock(),
+            settings: .init(host: host, port: port, maxBodyBytes: maxBodyBytes, connections: connections),
+            leaseClock: MonotonicLeaseClock(),
             leasePolicy: LeasePolicy(
                 heartbeatMilliseconds: heartbeatSeconds * 1000, leaseMilliseconds: leaseSeconds * 1000,
                 restartGraceMilliseconds: restartGraceSeconds * 1000),
