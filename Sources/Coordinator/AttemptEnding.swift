@@ -58,14 +58,18 @@ struct AttemptEnding: Sendable {
         return result
     }
 
+    /// Closes the attempt's ledger row. Its last step is the highest the coordinator heard of for
+    /// the attempt: the worker's final report, the last heartbeat, a checkpoint it committed (and,
+    /// in the store, its metric batches). A lost attempt's last heartbeat alone can be steps
+    /// behind a metric batch that came after it.
     func closeSegment(of job: StoredJob, attempt: Int, reason: String, lastStep: Int?, at now: Date) async throws {
         let progress = board.progress(job.id)
-        let reported = progress?.attempt == attempt ? progress?.step : nil
+        let heartbeat = progress?.attempt == attempt ? progress?.step : nil
         let committed = job.record.committedCheckpoint.flatMap { $0.attempt == attempt ? $0.step : nil }
         try await store.closeSegment(
             job: job.id, attempt: attempt,
             end: SegmentEnd(
-                at: now, reason: reason, lastStep: lastStep ?? reported,
+                at: now, reason: reason, lastStep: [lastStep, heartbeat, committed].compactMap { $0 }.max(),
                 committedStep: committed ?? job.record.committedCheckpoint?.step))
     }
 

@@ -224,8 +224,11 @@ public struct AttemptsAPI: Sendable {
         }
         try await store.recordMetrics(
             job: target.job, attempt: target.attempt, resumedFromStep: batch.resumedFromStep, points: points)
-        if batch.lines.contains(where: { $0.step > batch.resumedFromStep }) {
+        if let reached = batch.lines.map(\.step).max(), reached > batch.resumedFromStep {
             try await store.markFirstStep(job: target.job, attempt: target.attempt, at: clock())
+            // Kept in the store, not only on the live board: if the node dies without a word,
+            // this is how far the ledger knows the attempt got.
+            try await store.recordReachedStep(job: target.job, attempt: target.attempt, step: reached)
         }
         return try JobsAPI.json(MetricsRecorded(points: points.count))
     }

@@ -5,8 +5,12 @@ import StateStore
 /// One row of the cost ledger: one attempt segment, priced exactly.
 ///
 /// The segment's billed time splits into overhead (placement to the first trained step:
-/// provisioning, trainer start, restore), lost compute (steps trained beyond the last committed
-/// checkpoint when the attempt ended, which the next attempt trains again) and useful compute.
+/// provisioning, trainer start, restore), lost compute (steps trained beyond the step the next
+/// attempt resumed from, or the last committed checkpoint, which the next attempt trains again)
+/// and useful compute. Steps trained are counted up to the highest step the coordinator heard of
+/// for the attempt; after an end without the worker's final report (a loss, an interruption
+/// without notice) the trainer may have gone further, and the lost work is a lower bound
+/// (`lostIsLowerBound`).
 /// Each part is priced at the segment's own price; the useful part is the remainder, so the three
 /// add up to the segment's cost to the micro-dollar. The on-demand equivalent is the useful
 /// compute at the on-demand price of the same instance.
@@ -31,6 +35,9 @@ public struct LedgerRow: Hashable, Sendable, Codable {
     public var lostMilliseconds: Int64
     public var usefulSteps: Int
     public var lostSteps: Int
+    /// Lost steps, seconds and dollars are at least what the row says: the attempt ended without
+    /// the worker's report of how far its trainer got.
+    public var lostIsLowerBound: Bool
     public var interrupted: Bool
     public var cost: Money
     public var overheadCost: Money
@@ -44,7 +51,9 @@ public struct LedgerRow: Hashable, Sendable, Codable {
 
     public var usefulMilliseconds: Int64 { billedMilliseconds - overheadMilliseconds - lostMilliseconds }
 
-    public init(segment: AttemptSegment, job: StoredJob?, now: Date) {
+    /// `next` is the job's next attempt, when there is one: the step it resumed from is what this
+    /// attempt kept (nil there: it started from scratch). Without it, the last committed step is.
+    public init(segment: AttemptSegment, job: StoredJob?, now: Date, next: AttemptSegment? = nil) {
         let end = segment.endedAt ?? now
         let billed = max(0, Self.milliseconds(from: segment.startedAt, to: end))
         let overhead =
@@ -53,7 +62,9 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         let start = segment.resumedFromStep ?? 0
         let reached = max(start, segment.lastStep ?? start)
         let completed = segment.endReason == "completed"
-        let kept = completed ? reached : min(reached, max(start, segment.committedStep ?? start))
+        let resumedFrom = next.map { $0.resumedFromStep ?? 0 } ?? segment.committedStep ?? start
+        // A running attempt has lost nothing yet (its steps heard so far all count as trained).
+        let kept = completed || segment.endedAt == nil ? reached : min(reached, max(start, resumedFrom))
         let trained = reached - start
         let useful = kept - start
         let lost = trained - useful
@@ -82,6 +93,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         self.lostMilliseconds = lostMilliseconds
         usefulSteps = useful
         lostSteps = lost
+        lostIsLowerBound = segment.endedAt != nil && !(segment.endReason.map(Self.reportsHowFarItGot) ?? false)
         interrupted = segment.endReason.map { $0.hasPrefix("preempted") || $0.hasPrefix("lost") } ?? false
         let price = pool.pricePerHour * nodes
         let onDemandPrice = pool.onDemandPricePerHour * nodes
@@ -93,6 +105,14 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         team = job?.spec.tags["team"]
         project = job?.spec.tags["project"]
         model = job?.spec.register?.model
+    }
+
+    /// Whether an attempt that ended so had the worker report its trainer's last step (its final
+    /// report). Otherwise (lost, preempted without notice, cancelled, stopped by the coordinator)
+    /// the coordinator knows only the steps it heard of before.
+    static func reportsHowFarItGot(_ endReason: String) -> Bool {
+        endReason == "completed" || endReason == "preempted with notice" || endReason.hasPrefix("failed with exit code")
+            || endReason.hasPrefix("resized to")
     }
 
     static func milliseconds(from start: Date, to end: Date) -> Int64 {
@@ -113,6 +133,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         case lostSeconds = "lost_seconds"
         case usefulSteps = "useful_steps"
         case lostSteps = "lost_steps"
+        case lostIsLowerBound = "lost_is_lower_bound"
         case cost = "actual_usd"
         case overheadCost = "overhead_usd"
         case lostCost = "lost_usd"
@@ -140,6 +161,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         try c.encode(Seconds(lostMilliseconds), forKey: .lostSeconds)
         try c.encode(usefulSteps, forKey: .usefulSteps)
         try c.encode(lostSteps, forKey: .lostSteps)
+        try c.encode(lostIsLowerBound, forKey: .lostIsLowerBound)
         try c.encode(interrupted, forKey: .interrupted)
         try c.encode(cost.exactDescription, forKey: .cost)
         try c.encode(overheadCost.exactDescription, forKey: .overheadCost)
@@ -178,6 +200,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         lostMilliseconds = try c.decode(Seconds.self, forKey: .lostSeconds).milliseconds
         usefulSteps = try c.decode(Int.self, forKey: .usefulSteps)
         lostSteps = try c.decode(Int.self, forKey: .lostSteps)
+        lostIsLowerBound = try c.decodeIfPresent(Bool.self, forKey: .lostIsLowerBound) ?? false
         interrupted = try c.decode(Bool.self, forKey: .interrupted)
         cost = try money(.cost)
         overheadCost = try money(.overheadCost)

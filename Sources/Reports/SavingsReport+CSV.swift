@@ -4,7 +4,7 @@ import SpotwiseCore
 extension SavingsReport {
     static let csvHeader = [
         "group", "jobs", "segments", "actual_usd", "on_demand_usd", "savings_usd", "savings_pct", "interruptions",
-        "lost_steps", "lost_hours", "lost_usd", "overhead_usd", "sagemaker_savings_pct",
+        "lost_steps", "lost_hours", "lost_usd", "overhead_usd", "sagemaker_savings_pct", "lost_is_lower_bound",
     ]
 
     /// One line per group and a last `TOTAL` line; money with six decimals, exact.
@@ -21,7 +21,7 @@ extension SavingsReport {
             f.savings.exactDescription, f.savingsPercent.map { String(format: "%.2f", $0) } ?? "",
             String(f.interruptions), String(f.lostSteps), String(format: "%.6f", Double(f.lostMilliseconds) / 3.6e6),
             f.lost.exactDescription, f.overhead.exactDescription,
-            f.sageMakerSavingsPercent.map { String(format: "%.2f", $0) } ?? "",
+            f.sageMakerSavingsPercent.map { String(format: "%.2f", $0) } ?? "", String(f.lostIsLowerBound),
         ].joined(separator: ",")
     }
 

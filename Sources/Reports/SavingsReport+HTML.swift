@@ -12,7 +12,10 @@ extension SavingsReport {
             ("On-demand equivalent", t.onDemand.description),
             ("Saved", "\(t.savings.description) (\(Self.percent(t.savingsPercent)))"),
             ("Interruptions", "\(t.interruptions)"),
-            ("Lost work", "\(t.lostSteps) steps, \(Self.hoursText(t.lostMilliseconds)), \(t.lost.description)"),
+            (
+                "Lost work",
+                "\(t.lostIsLowerBound ? "at least " : "")\(t.lostSteps) steps, \(Self.hoursText(t.lostMilliseconds)), \(t.lost.description)"
+            ),
             ("Overhead", t.overhead.description),
             ("SageMaker's formula would say", Self.percent(t.sageMakerSavingsPercent)),
         ]
@@ -50,7 +53,8 @@ extension SavingsReport {
             let f = group.figures
             page += Self.row([
                 group.key, "\(group.jobs)", f.actual.description, f.onDemand.description, f.savings.description,
-                Self.percent(f.savingsPercent), "\(f.interruptions)", "\(f.lostSteps)", f.lost.description,
+                Self.percent(f.savingsPercent), "\(f.interruptions)", f.lostPrefix + "\(f.lostSteps)",
+                f.lostPrefix + f.lost.description,
                 f.overhead.description, Self.percent(f.sageMakerSavingsPercent),
             ])
         }
@@ -68,11 +72,13 @@ extension SavingsReport {
                 "\(row.provider)/\(row.region) \(row.instanceType)", row.market.rawValue,
                 "$\(row.pricePerHour.exactDescription)", Self.timestamp(row.startedAt),
                 Self.secondsText(row.billedMilliseconds), Self.secondsText(row.overheadMilliseconds),
-                "\(row.usefulSteps)", "\(row.lostSteps)", row.endReason ?? "running", row.cost.exactDescription,
+                "\(row.usefulSteps)", (row.lostIsLowerBound ? ">=" : "") + "\(row.lostSteps)",
+                row.endReason ?? "running", row.cost.exactDescription,
                 row.onDemandEquivalent.exactDescription,
             ])
         }
         page += "</table>\n"
+        if t.lostIsLowerBound { page += "<p>\(Self.escape(Self.lowerBoundNote)).</p>\n" }
         if shown.count < segments.count {
             page += "<p>The newest \(shown.count) of \(segments.count) segments; every row is in the JSON form.</p>\n"
         }

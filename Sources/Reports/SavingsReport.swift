@@ -19,6 +19,9 @@ public struct SavingsReport: Hashable, Sendable, Codable {
         public var onDemandForBilledTime: Money
         public var interruptions: Int
         public var lostSteps: Int
+        /// Some row's lost work is a lower bound (see `LedgerRow.lostIsLowerBound`): so are these
+        /// figures' lost steps, hours and dollars.
+        public var lostIsLowerBound = false
         public var lostMilliseconds: Int64
         public var billedMilliseconds: Int64
         public var segments: Int
@@ -28,6 +31,8 @@ public struct SavingsReport: Hashable, Sendable, Codable {
             interruptions: 0, lostSteps: 0, lostMilliseconds: 0, billedMilliseconds: 0, segments: 0)
 
         public var savings: Money { onDemand - actual }
+        /// `>=` before a lost figure that is a lower bound, nothing before an exact one.
+        public var lostPrefix: String { lostIsLowerBound ? ">=" : "" }
         /// Savings as a share of the on-demand-equivalent cost, in percent; nil when that is zero.
         public var savingsPercent: Double? {
             onDemand.micros == 0 ? nil : Double(savings.micros) / Double(onDemand.micros) * 100
@@ -48,6 +53,7 @@ public struct SavingsReport: Hashable, Sendable, Codable {
             onDemandForBilledTime = onDemandForBilledTime + row.onDemandForBilledTime
             interruptions += row.interrupted ? 1 : 0
             lostSteps += row.lostSteps
+            lostIsLowerBound = lostIsLowerBound || row.lostIsLowerBound
             lostMilliseconds += row.lostMilliseconds
             billedMilliseconds += row.billedMilliseconds
             segments += 1
@@ -60,6 +66,7 @@ public struct SavingsReport: Hashable, Sendable, Codable {
             case savingsPercent = "savings_pct"
             case interruptions
             case lostSteps = "lost_steps"
+            case lostIsLowerBound = "lost_is_lower_bound"
             case lost = "lost_usd"
             case lostHours = "lost_hours"
             case overhead = "overhead_usd"
@@ -77,6 +84,7 @@ public struct SavingsReport: Hashable, Sendable, Codable {
             try c.encode(savingsPercent.map(Self.rounded), forKey: .savingsPercent)
             try c.encode(interruptions, forKey: .interruptions)
             try c.encode(lostSteps, forKey: .lostSteps)
+            try c.encode(lostIsLowerBound, forKey: .lostIsLowerBound)
             try c.encode(lost.exactDescription, forKey: .lost)
             try c.encode(Self.hours(lostMilliseconds), forKey: .lostHours)
             try c.encode(overhead.exactDescription, forKey: .overhead)
@@ -103,6 +111,7 @@ public struct SavingsReport: Hashable, Sendable, Codable {
             onDemandForBilledTime = try money(.onDemandForBilledTime)
             interruptions = try c.decode(Int.self, forKey: .interruptions)
             lostSteps = try c.decode(Int.self, forKey: .lostSteps)
+            lostIsLowerBound = try c.decodeIfPresent(Bool.self, forKey: .lostIsLowerBound) ?? false
             lostMilliseconds = Int64((try c.decode(Double.self, forKey: .lostHours) * 3_600_000).rounded())
             billedMilliseconds = Int64((try c.decode(Double.self, forKey: .billedHours) * 3_600_000).rounded())
             segments = try c.decode(Int.self, forKey: .segments)
@@ -194,6 +203,10 @@ public struct SavingsReport: Hashable, Sendable, Codable {
         self.segments = selected
     }
 
+    /// What a table's `>=` before lost work means, for the pages and tables that show one.
+    public static let lowerBoundNote =
+        ">= lost work is a lower bound: an attempt ended without its worker's last report (lost, or interrupted without notice), and its trainer may have gone past the last step the coordinator heard of"
+
     static func key(of row: LedgerRow, by grouping: Grouping) -> String {
         switch grouping {
         case .job: row.jobName.isEmpty ? row.job : "\(row.job) (\(row.jobName))"
@@ -223,11 +236,16 @@ public struct SavingsReport: Hashable, Sendable, Codable {
         }
     }
 
-    /// The ledger of a store: one row per segment, jobs looked up once.
+    /// The ledger of a store: one row per segment, jobs looked up once; each row knows the step
+    /// its job's next attempt resumed from.
     public static func ledger(from store: any StateStore, now: Date) async throws -> [LedgerRow] {
         let segments = try await store.segments(job: nil)
         var jobs: [JobID: StoredJob] = [:]
         for id in Set(segments.map(\.job)) { jobs[id] = try await store.job(id) }
-        return segments.map { LedgerRow(segment: $0, job: jobs[$0.job], now: now) }
+        var byAttempt: [JobID: [Int: AttemptSegment]] = [:]
+        for segment in segments { byAttempt[segment.job, default: [:]][segment.attempt] = segment }
+        return segments.map {
+            LedgerRow(segment: $0, job: jobs[$0.job], now: now, next: byAttempt[$0.job]?[$0.attempt + 1])
+        }
     }
 }

@@ -75,11 +75,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let reader = try Self.token(named: "readonly.token", in: directory)
         let bootstrap = try Self.token(named: "bootstrap.token", in: directory)
         let location = db ?? "sqlite:\(directory.appendingPathComponent("state.db").path)"
-        let store: SQLStateStore =
-            location.hasPrefix("sqlite:")
-            ? try await SQLStateStore.openSQLite(path: String(location.dropFirst("sqlite:".count)))
-            : try await SQLStateStore.connectPostgres(url: location)
-        try await store.migrate()
+        try await withStore(location, creating: true) { store in
+            try await serve(store, location: location, bootstrap: bootstrap, admin: admin, reader: reader)
+        }
+    }
+
+    func serve(_ store: SQLStateStore, location: String, bootstrap: String, admin: String, reader: String) async throws
+    {
         let (host, port) = Self.hostAndPort(bind)!
         var logger = Logger(label: "spotwise.coordinator")
         logger.logLevel = .info
@@ -104,7 +106,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 )
             })
         try await app.runService()
-        try await store.close()
     }
 
     /// Reads a token file, or creates it (mode 0600) and prints the new token once.

@@ -80,111 +80,139 @@ struct Demo: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        // Before anything is created or started: a trainer that cannot import its modules fails
+        // every attempt, and the demo would end in a failed job instead of saying what to install.
+        if let problem = TrainerImports.problem(run: spec.run, workdir: Self.workdir(of: spec)) {
+            FileHandle.standardError.write(Data("error: --job \(job): \(problem)\n".utf8))
+            throw ExitCode(1)
+        }
         // Only once the job and the pool are known good: a bad --job leaves no state directory behind.
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let admin = try CoordinatorCommand.token(named: "admin.token", in: directory, announce: false)
         let reader = try CoordinatorCommand.token(named: "readonly.token", in: directory, announce: false)
         let bootstrap = try CoordinatorCommand.token(named: "bootstrap.token", in: directory, announce: false)
         let location = db ?? "sqlite:\(directory.appendingPathComponent("state.db").path)"
-        let store: SQLStateStore =
-            location.hasPrefix("sqlite:")
-            ? try await SQLStateStore.openSQLite(path: String(location.dropFirst("sqlite:".count)))
-            : try await SQLStateStore.connectPostgres(url: location)
-        try await store.migrate()
+        // Closed on every path (a failed job included): a store left open traps the process.
+        try await withStore(location, creating: true) { store in
+            var logger = Logger(label: "spotwise.demo")
+            // Killed nodes leave half-open connections the servers log as errors; the demo's own
+            // output says what happened.
+            logger.logLevel = .critical
+            let leasePolicy = LeasePolicy(
+                heartbeatMilliseconds: 1_000, leaseMilliseconds: 3_000, restartGraceMilliseconds: 3_000)
+            let coordinatorPort = AsyncStream.makeStream(of: Int.self)
+            let coordinator = try await CoordinatorApplication.application(
+                store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
+                settings: .init(host: "127.0.0.1", port: 0), leaseClock: MonotonicLeaseClock(),
+                leasePolicy: leasePolicy,
+                schedulerPeriodMilliseconds: 500, logger: logger,
+                onServerRunning: { port in coordinatorPort.continuation.yield(port) })
+            let market = SimulatedSpotMarket()
+            let marketPort = AsyncStream.makeStream(of: Int.self)
+            let metadata = Application(
+                router: market.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { channel in marketPort.continuation.yield(channel.localAddress?.port ?? 0) },
+                logger: logger)
 
-        var logger = Logger(label: "spotwise.demo")
-        // Killed nodes leave half-open connections the servers log as errors; the demo's own
-        // output says what happened.
-        logger.logLevel = .critical
-        let leasePolicy = LeasePolicy(
-            heartbeatMilliseconds: 1_000, leaseMilliseconds: 3_000, restartGraceMilliseconds: 3_000)
-        let coordinatorPort = AsyncStream.makeStream(of: Int.self)
-        let coordinator = try await CoordinatorApplication.application(
-            store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
-            settings: .init(host: "127.0.0.1", port: 0), leaseClock: MonotonicLeaseClock(), leasePolicy: leasePolicy,
-            schedulerPeriodMilliseconds: 500, logger: logger,
-            onServerRunning: { port in coordinatorPort.continuation.yield(port) })
-        let market = SimulatedSpotMarket()
-        let marketPort = AsyncStream.makeStream(of: Int.self)
-        let metadata = Application(
-            router: market.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in marketPort.continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await coordinator.runService(gracefulShutdownSignals: []) }
+                group.addTask { try await metadata.runService(gracefulShutdownSignals: []) }
+                var ports = coordinatorPort.stream.makeAsyncIterator()
+                var metadataPorts = marketPort.stream.makeAsyncIterator()
+                guard let port = await ports.next(), let imdsPort = await metadataPorts.next() else { return }
+                let url = "http://127.0.0.1:\(port)"
+                say(
+                    "coordinator on \(url) (state: \(SQLStateStore.redacted(location))), spot market on 127.0.0.1:\(imdsPort)"
+                )
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await coordinator.runService(gracefulShutdownSignals: []) }
-            group.addTask { try await metadata.runService(gracefulShutdownSignals: []) }
-            var ports = coordinatorPort.stream.makeAsyncIterator()
-            var metadataPorts = marketPort.stream.makeAsyncIterator()
-            guard let port = await ports.next(), let imdsPort = await metadataPorts.next() else { return }
-            let url = "http://127.0.0.1:\(port)"
-            print(
-                "coordinator on \(url) (state: \(SQLStateStore.redacted(location))), spot market on 127.0.0.1:\(imdsPort)"
-            )
+                let provisioner = LocalProvisioner(
+                    configuration: poolConfiguration,
+                    launch: LocalProvisioner.Launch(
+                        spotwiseBinary: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+                            .resolvingSymlinksInPath(),
+                        coordinatorURL: url, bootstrapToken: bootstrap, metadataURL: "http://127.0.0.1:\(imdsPort)",
+                        directory: directory, jobRoot: URL(fileURLWithPath: ".").standardizedFileURL,
+                        environment: ["DIGITS_STEP_DELAY_MS": String(Int(40 / speed))]),
+                    market: market)
+                defer { provisioner.stopAll() }
+                try provisioner.startAll()
+                say(
+                    "local pool: "
+                        + poolConfiguration.nodes.map {
+                            "\($0.name) (\($0.pool.market.rawValue) $\($0.pool.pricePerHour.exactDescription.prefix(4))/h)"
+                        }.joined(separator: ", "))
 
-            let provisioner = LocalProvisioner(
-                configuration: poolConfiguration,
-                launch: LocalProvisioner.Launch(
-                    spotwiseBinary: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-                        .resolvingSymlinksInPath(),
-                    coordinatorURL: url, bootstrapToken: bootstrap, metadataURL: "http://127.0.0.1:\(imdsPort)",
-                    directory: directory, jobRoot: URL(fileURLWithPath: ".").standardizedFileURL,
-                    environment: ["DIGITS_STEP_DELAY_MS": String(Int(40 / speed))]),
-                market: market)
-            defer { provisioner.stopAll() }
-            try provisioner.startAll()
-            print(
-                "local pool: "
-                    + poolConfiguration.nodes.map {
-                        "\($0.name) (\($0.pool.market.rawValue) $\($0.pool.pricePerHour.exactDescription.prefix(4))/h)"
-                    }.joined(separator: ", "))
-
-            let client = CoordinatorClient(baseURL: url, token: admin, timeout: .seconds(10))
-            let submitted = try await client.submit(spec: specData, idempotencyKey: UUID().uuidString)
-            print("submitted \(submitted.id) (\(spec.name)): \(job)")
-            var run = DemoRun(
-                client: client, provisioner: provisioner, jobID: submitted.id, interruptions: interruptions,
-                withoutNotice: min(withoutNotice, interruptions), seed: seed)
-            run.schedule = try marketSchedule(poolConfiguration)
-            run.noNoticeShare = noNoticeShare
-            let result = try await run.watch()
-            let logs = try await client.logs(job: submitted.id, after: 0).lines
-            let reports = InterruptionReport.measure(result, logs: logs, provisioner: provisioner)
-            print(DemoSummary.render(result, reports: reports))
-            if let json {
-                struct Summary: Encodable {
-                    var job: JobSummary
-                    var elapsedSeconds: Double
-                    var interruptions: [InterruptionReport]
-
-                    enum CodingKeys: String, CodingKey {
-                        case job, interruptions
-                        case elapsedSeconds = "elapsed_s"
-                    }
+                let client = CoordinatorClient(baseURL: url, token: admin, timeout: .seconds(10))
+                let submitted = try await client.submit(spec: specData, idempotencyKey: UUID().uuidString)
+                say("submitted \(submitted.id) (\(spec.name)): \(job)")
+                var run = DemoRun(
+                    client: client, provisioner: provisioner, jobID: submitted.id, interruptions: interruptions,
+                    withoutNotice: min(withoutNotice, interruptions), seed: seed)
+                run.schedule = try marketSchedule(poolConfiguration)
+                run.noNoticeShare = noNoticeShare
+                let result = try await run.watch()
+                let logs = try await client.logs(job: submitted.id, after: 0).lines
+                let reports = InterruptionReport.measure(result, logs: logs, provisioner: provisioner)
+                say(DemoSummary.render(result, reports: reports))
+                if result.job.state != JobState.succeeded.rawValue {
+                    say(DemoSummary.trainerTail(try await Self.lastLogLines(of: JobID(submitted.id), in: store)))
                 }
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                encoder.dateEncodingStrategy = .iso8601
-                try encoder.encode(Summary(job: result.job, elapsedSeconds: result.elapsed, interruptions: reports))
-                    .write(to: URL(fileURLWithPath: json))
+                if let json {
+                    struct Summary: Encodable {
+                        var job: JobSummary
+                        var elapsedSeconds: Double
+                        var interruptions: [InterruptionReport]
+
+                        enum CodingKeys: String, CodingKey {
+                            case job, interruptions
+                            case elapsedSeconds = "elapsed_s"
+                        }
+                    }
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    encoder.dateEncodingStrategy = .iso8601
+                    try encoder.encode(Summary(job: result.job, elapsedSeconds: result.elapsed, interruptions: reports))
+                        .write(to: URL(fileURLWithPath: json))
+                }
+                if let decision = try await store.gateDecision(job: JobID(submitted.id)) {
+                    say(
+                        decision.accepted
+                            ? "model: \(decision.model) version \(decision.version ?? 0) registered (\(decision.reason))"
+                            : "model: \(decision.model) not registered: \(decision.reason)")
+                }
+                let flag =
+                    directory.path == URL(fileURLWithPath: ".spotwise").path ? "" : " --state-dir \(directory.path)"
+                say(
+                    "state kept in \(directory.path): `spotwise coordinator\(flag)` then `spotwise job \(submitted.id)`"
+                )
+                say(
+                    "next: `spotwise report savings\(flag)` (--format html -o savings.html for a page to mail), `spotwise models list\(flag)`, `spotwise runs show \(submitted.id)\(flag)`"
+                )
+                group.cancelAll()
+                if result.job.state != JobState.succeeded.rawValue { throw ExitCode(1) }
             }
-            if let decision = try await store.gateDecision(job: JobID(submitted.id)) {
-                print(
-                    decision.accepted
-                        ? "model: \(decision.model) version \(decision.version ?? 0) registered (\(decision.reason))"
-                        : "model: \(decision.model) not registered: \(decision.reason)")
-            }
-            let flag = directory.path == URL(fileURLWithPath: ".spotwise").path ? "" : " --state-dir \(directory.path)"
-            print(
-                "state kept in \(directory.path): `spotwise coordinator\(flag)` then `spotwise job \(submitted.id)`"
-            )
-            print(
-                "next: `spotwise report savings\(flag)` (--format html -o savings.html for a page to mail), `spotwise models list\(flag)`, `spotwise runs show \(submitted.id)\(flag)`"
-            )
-            group.cancelAll()
-            if result.job.state != JobState.succeeded.rawValue { throw ExitCode(1) }
         }
-        try await store.close()
+    }
+
+    /// The directory the job's trainer runs in on the demo's nodes (their job root is the
+    /// current directory).
+    static func workdir(of spec: JobSpec) -> URL {
+        spec.workdir.hasPrefix("/")
+            ? URL(fileURLWithPath: spec.workdir)
+            : URL(fileURLWithPath: ".").standardizedFileURL.appendingPathComponent(spec.workdir)
+    }
+
+    /// The job's last `count` log lines (the trainer's output and the worker's notes, every
+    /// attempt's), read page by page from the store.
+    static func lastLogLines(of job: JobID, in store: SQLStateStore, count: Int = 20) async throws -> [LogLine] {
+        var tail: [LogLine] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await store.logs(job: job, after: after, limit: 1_000)
+            tail = Array((tail + page).suffix(count))
+            guard let last = page.last, page.count == 1_000 else { return tail }
+            after = last.sequence
+        }
     }
 
     /// The market's events for `--market rate:R` or `trace:FILES` (one series per spot region, in

@@ -72,7 +72,7 @@ struct DemoRun {
                         Interruption(
                             at: Date(), attempt: live.attempt, node: node.name, withNotice: withNotice,
                             step: job.progress?.step ?? 0))
-                    print(
+                    say(
                         "  >> market: \(event.region) reclaimed \(withNotice ? "with a notice" : "without notice") while \(node.name) ran the job"
                     )
                 }
@@ -102,7 +102,7 @@ struct DemoRun {
             let elapsed = Date().timeIntervalSince(started)
             let line = Self.liveLine(job, live: live, interruptions: done.count + (await log.entries.count))
             if line != lastLine {
-                print(String(format: "[%5.1fs] ", elapsed) + line)
+                say(String(format: "[%5.1fs] ", elapsed) + line)
                 lastLine = line
                 lastChange = Date()
             }
@@ -129,7 +129,7 @@ struct DemoRun {
                     Interruption(
                         at: Date().addingTimeInterval(delay), attempt: live.attempt, node: node.name,
                         withNotice: withNotice, step: step))
-                print(
+                say(
                     "  >> market: \(withNotice ? "spot interruption notice to" : "killing without notice") \(node.name) near step \(step)"
                 )
                 Task {
@@ -316,6 +316,24 @@ enum DemoSummary {
         if let outcome = job.outcome { lines.append("outcome: \(outcome)") }
         return lines.joined(separator: "\n")
     }
+}
+
+extension DemoSummary {
+    /// What a failed job's last log lines were (its trainer's output and the worker's notes), for
+    /// the demo to show under its summary.
+    static func trainerTail(_ lines: [LogLine]) -> String {
+        guard !lines.isEmpty else { return "\nthe job wrote no log lines (see the nodes' worker.log files)" }
+        return "\nthe job's last \(lines.count) log lines:\n"
+            + lines.map { "  [attempt \($0.attempt)] \($0.text)" }.joined(separator: "\n")
+    }
+}
+
+/// Prints a line of the demo's output and flushes it at once: stdout to a file or a pipe is
+/// buffered, and a demo that fails must still have said what happened. (`fflush(nil)` flushes
+/// every stream: Swift 6 refuses to touch the `stdout` global.)
+func say(_ text: String) {
+    print(text)
+    fflush(nil)
 }
 
 struct DemoStalled: Error, CustomStringConvertible {

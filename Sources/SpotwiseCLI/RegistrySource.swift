@@ -64,7 +64,12 @@ struct SourceOptions: ParsableArguments {
         } else {
             throw ValidationError("--db takes sqlite:PATH or postgres://USER@HOST:PORT/DB, not '\(location)'")
         }
-        try await store.migrate()
+        do {
+            try await store.migrate()
+        } catch {
+            try? await store.close()
+            throw error
+        }
         return store
     }
 

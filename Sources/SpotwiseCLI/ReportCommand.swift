@@ -98,19 +98,20 @@ struct ReportCommand: AsyncParsableCommand {
                 rows.append([
                     group.key, "\(group.jobs)", money(f.actual), money(f.onDemand),
                     "\(money(f.savings)) (\(SavingsReport.percent(f.savingsPercent)))", "\(f.interruptions)",
-                    "\(f.lostSteps)",
-                    money(f.lost), money(f.overhead), SavingsReport.percent(f.sageMakerSavingsPercent),
+                    f.lostPrefix + "\(f.lostSteps)",
+                    f.lostPrefix + money(f.lost), money(f.overhead), SavingsReport.percent(f.sageMakerSavingsPercent),
                 ])
             }
             rows.append([
                 "total", "\(Set(report.segments.map(\.job)).count)", money(t.actual), money(t.onDemand),
                 "\(money(t.savings)) (\(SavingsReport.percent(t.savingsPercent)))", "\(t.interruptions)",
-                "\(t.lostSteps)",
-                money(t.lost), money(t.overhead), SavingsReport.percent(t.sageMakerSavingsPercent),
+                t.lostPrefix + "\(t.lostSteps)",
+                t.lostPrefix + money(t.lost), money(t.overhead), SavingsReport.percent(t.sageMakerSavingsPercent),
             ])
             return TextTable.render(rows) + "\n\n"
                 + "\(t.segments) attempt segments, \(SavingsReport.hoursText(t.billedMilliseconds)) billed; "
-                + "lost work \(SavingsReport.hoursText(t.lostMilliseconds)). Exact figures: --format json or csv.\n"
+                + "lost work \(t.lostPrefix)\(SavingsReport.hoursText(t.lostMilliseconds)). Exact figures: --format json or csv.\n"
+                + (t.lostIsLowerBound ? SavingsReport.lowerBoundNote + ".\n" : "")
         }
     }
 }

@@ -13,7 +13,10 @@ public struct AttemptSegment: Hashable, Sendable {
     public var endedAt: Date?
     /// How the attempt ended, in words (`preempted with notice`, `completed`, ...).
     public var endReason: String?
-    /// The newest step the trainer reported, and the newest one committed, when it ended.
+    /// The highest step the coordinator heard of for this attempt (metric batches while it ran;
+    /// heartbeats, committed checkpoints and the worker's final report when it ended), and the
+    /// newest step committed when it ended. After an end without the worker's last word (a loss,
+    /// an interruption without notice) the trainer may have gone further than `lastStep`.
     public var lastStep: Int?
     public var committedStep: Int?
     /// The step it resumed from (nil: from scratch).

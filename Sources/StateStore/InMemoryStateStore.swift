@@ -158,8 +158,16 @@ public actor InMemoryStateStore: StateStore {
         else { return }
         segmentsByJob[job]?[index].endedAt = end.at
         segmentsByJob[job]?[index].endReason = end.reason
-        segmentsByJob[job]?[index].lastStep = end.lastStep
+        let recorded = segmentsByJob[job]?[index].lastStep
+        segmentsByJob[job]?[index].lastStep = [recorded, end.lastStep].compactMap { $0 }.max()
         segmentsByJob[job]?[index].committedStep = end.committedStep
+    }
+
+    public func recordReachedStep(job: JobID, attempt: Int, step: Int) async throws {
+        guard let index = segmentsByJob[job]?.firstIndex(where: { $0.attempt == attempt }),
+            segmentsByJob[job]?[index].endedAt == nil, step > (segmentsByJob[job]?[index].lastStep ?? Int.min)
+        else { return }
+        segmentsByJob[job]?[index].lastStep = step
     }
 
     public func segments(job: JobID?) async throws -> [AttemptSegment] {

@@ -135,13 +135,28 @@ extension SQLStateStore {
     }
 
     public func closeSegment(job: JobID, attempt: Int, end: SegmentEnd) async throws {
+        let lastStep = end.lastStep.map { Int64($0) }
         try await exclusive {
             try await database.raw(
                 """
                 UPDATE attempt_segments SET ended_at_ms = \(bind: Self.milliseconds(end.at)),
-                    end_reason = \(bind: end.reason), last_step = \(bind: end.lastStep.map { Int64($0) }),
+                    end_reason = \(bind: end.reason),
+                    last_step = CASE WHEN last_step IS NULL OR last_step < \(bind: lastStep) THEN \(bind: lastStep)
+                        ELSE last_step END,
                     committed_step = \(bind: end.committedStep.map { Int64($0) })
                 WHERE job_id = \(bind: job.rawValue) AND attempt = \(bind: Int64(attempt)) AND ended_at_ms IS NULL
+                """
+            ).run()
+        }
+    }
+
+    public func recordReachedStep(job: JobID, attempt: Int, step: Int) async throws {
+        try await exclusive {
+            try await database.raw(
+                """
+                UPDATE attempt_segments SET last_step = \(bind: Int64(step))
+                WHERE job_id = \(bind: job.rawValue) AND attempt = \(bind: Int64(attempt)) AND ended_at_ms IS NULL
+                    AND (last_step IS NULL OR last_step < \(bind: Int64(step)))
                 """
             ).run()
         }

@@ -127,9 +127,15 @@ public final class SQLStateStore: StateStore {
                 "sqlite:\(path)", reason: "\(error) (does the directory exist and is it writable?)")
         }
         let database = connection.sql()
-        try await database.raw("PRAGMA journal_mode=WAL").run()
-        try await database.raw("PRAGMA synchronous=FULL").run()
-        try await database.raw("PRAGMA busy_timeout=5000").run()
+        do {
+            try await database.raw("PRAGMA journal_mode=WAL").run()
+            try await database.raw("PRAGMA synchronous=FULL").run()
+            try await database.raw("PRAGMA busy_timeout=5000").run()
+        } catch {
+            // A connection dropped open traps the process: close it before saying what failed.
+            try? await connection.close()
+            throw StateStoreError.cannotOpen("sqlite:\(path)", reason: "\(error)")
+        }
         return SQLStateStore(backend: .sqlite, database: database) { try await connection.close() }
     }
 

@@ -59,8 +59,14 @@ public protocol StateStore: Sendable {
 
     /// Opens the ledger row of a placed attempt; `closeSegment` ends it once.
     func openSegment(_ segment: AttemptSegment) async throws
-    /// Ends an open segment; a segment already ended keeps its first end.
+    /// Ends an open segment; a segment already ended keeps its first end. Its last step becomes
+    /// the higher of `end.lastStep` and any step `recordReachedStep` recorded while it was open.
     func closeSegment(job: JobID, attempt: Int, end: SegmentEnd) async throws
+    /// Raises an open segment's last step to `step` when that is higher: a step the coordinator
+    /// heard of before the attempt ended (a metric batch), kept in the store so that an attempt
+    /// lost without a last word still counts the work it is known to have done. Nothing changes
+    /// for an ended or unknown segment.
+    func recordReachedStep(job: JobID, attempt: Int, step: Int) async throws
     /// A job's segments by attempt, or every job's (ordered by start) when `job` is nil.
     func segments(job: JobID?) async throws -> [AttemptSegment]
 

@@ -84,4 +84,62 @@ import Testing
             job: nil, now: Date(timeIntervalSince1970: 90))
         #expect(lost.overheadMilliseconds == 40_000 && lost.onDemandEquivalent == .zero && lost.interrupted)
     }
+
+    @Test func lostWorkIsALowerBoundOnlyWhenTheAttemptEndedWithoutTheWorkersReport() throws {
+        let expected: [(String?, Bool)] = [
+            ("lost (lease expired)", true), ("preempted without notice", true), ("cancelled", true),
+            ("stopped: max_cost reached", true), ("infrastructure error: disk full", true),
+            ("preempted with notice", false), ("failed with exit code 3", false), ("completed", false),
+            ("resized to a gang of 2", false), (nil, false),
+        ]
+        for (reason, lowerBound) in expected {
+            let row = LedgerRow(
+                segment: Self.segment(
+                    start: 0, firstStep: 10, end: reason == nil ? nil : 110, reason: reason, resumed: 100, last: 160,
+                    committed: 150),
+                job: nil, now: Date(timeIntervalSince1970: 500))
+            #expect(row.lostIsLowerBound == lowerBound, "\(reason ?? "running")")
+            if reason == nil {
+                // Still running with steps heard (from metric batches): nothing lost yet.
+                #expect(row.lostSteps == 0 && row.usefulSteps == 60 && row.lostMilliseconds == 0)
+            }
+        }
+        // The flag survives the JSON form, and a row written before it existed reads as exact.
+        let lost = LedgerRow(
+            segment: Self.segment(
+                start: 0, firstStep: 10, end: 110, reason: "lost (lease expired)", resumed: 100, last: 160,
+                committed: 150),
+            job: nil, now: Date(timeIntervalSince1970: 500))
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let data = try encoder.encode(lost)
+        let object = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object["lost_is_lower_bound"] as? Bool == true)
+        #expect(try decoder.decode(LedgerRow.self, from: data) == lost)
+        var older = object
+        older["lost_is_lower_bound"] = nil
+        let old = try decoder.decode(LedgerRow.self, from: JSONSerialization.data(withJSONObject: older))
+        #expect(!old.lostIsLowerBound && old.lostSteps == lost.lostSteps)
+    }
+
+    @Test func whatTheNextAttemptResumedFromIsWhatThisOneKept() {
+        // Committed 150, but the next attempt resumed from 120 (150 failed verification): 40 of the
+        // 60 steps trained (100 -> 160) are trained again.
+        let segment = Self.segment(
+            start: 0, firstStep: 10, end: 110, reason: "preempted with notice", resumed: 100, last: 160, committed: 150)
+        var next = segment
+        next.attempt = 3
+        next.resumedFromStep = 120
+        let row = LedgerRow(segment: segment, job: nil, now: Date(timeIntervalSince1970: 500), next: next)
+        #expect(row.usefulSteps == 20 && row.lostSteps == 40)
+        // The next attempt started from scratch: everything this one trained is lost.
+        next.resumedFromStep = nil
+        let scratch = LedgerRow(segment: segment, job: nil, now: Date(timeIntervalSince1970: 500), next: next)
+        #expect(scratch.usefulSteps == 0 && scratch.lostSteps == 60)
+        // No next attempt: the committed step is what was kept.
+        let alone = LedgerRow(segment: segment, job: nil, now: Date(timeIntervalSince1970: 500))
+        #expect(alone.usefulSteps == 50 && alone.lostSteps == 10)
+    }
 }

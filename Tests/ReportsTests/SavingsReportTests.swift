@@ -141,4 +141,42 @@ import Testing
         let empty = SavingsReport(rows: [], since: nil, until: nil, by: .job, generatedAt: Date()).html()
         #expect(empty.contains("No attempt segments"))
     }
+
+    @Test func aLowerBoundOnLostWorkIsMarkedInEveryFormAndExactFiguresAreNot() throws {
+        let rows = Self.rows(count: 60, seed: 9)
+        let exact = rows.filter { !$0.lostIsLowerBound }
+        let bounded = SavingsReport(rows: rows, since: nil, until: nil, by: .team, generatedAt: Date())
+        let plain = SavingsReport(rows: exact, since: nil, until: nil, by: .team, generatedAt: Date())
+        #expect(rows.contains(where: \.lostIsLowerBound) && !exact.isEmpty)
+        #expect(bounded.totals.lostIsLowerBound && !plain.totals.lostIsLowerBound)
+        for group in bounded.groups {
+            let expected = rows.contains { $0.team == group.key && $0.lostIsLowerBound }
+            #expect(group.figures.lostIsLowerBound == expected, "\(group.key)")
+        }
+
+        // JSON: a field on the totals, the groups and the rows; read back.
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let data = try encoder.encode(bounded)
+        let object = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect((object["totals"] as? [String: Any])?["lost_is_lower_bound"] as? Bool == true)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        #expect(try decoder.decode(SavingsReport.self, from: data).totals.lostIsLowerBound)
+
+        // CSV: a last column, added after every earlier one.
+        let lines = bounded.csv().split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false)
+        }
+        #expect(lines[0].last == "lost_is_lower_bound" && lines[0][8] == "lost_steps")
+        #expect(lines.last?.last == "true")
+        #expect(plain.csv().split(separator: "\n").last?.hasSuffix(",false") == true)
+
+        // HTML: `>=` before a bounded figure, and what it means.
+        let page = bounded.html()
+        #expect(page.contains("at least \(bounded.totals.lostSteps) steps"))
+        #expect(page.contains("&gt;=") && page.contains("lower bound"))
+        let plainPage = plain.html()
+        #expect(!plainPage.contains("&gt;=") && !plainPage.contains("lower bound"))
+    }
 }

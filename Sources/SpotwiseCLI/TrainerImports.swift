@@ -1,0 +1,107 @@
+import Foundation
+
+/// The Python modules a job's trainer imports, checked before the demo starts anything: without
+/// them every attempt fails at once, and the demo would end in a failed job after a minute of
+/// placements instead of saying what to install.
+enum TrainerImports {
+    /// What is wrong with the trainer of `run` (run in `workdir`) before it starts: the modules it
+    /// imports that `python` cannot import, said with what to do. Nil when everything imports, or
+    /// when `run` is not `python SCRIPT.py` (there is nothing to check).
+    static func problem(run: String, workdir: URL, python: String = "python3") -> String? {
+        let modules = Self.modules(run: run, workdir: workdir)
+        guard !modules.isEmpty else { return nil }
+        let missing = Self.missing(modules, python: python)
+        guard !missing.isEmpty else { return nil }
+        return "the trainer (`\(run)`) imports Python modules that \(python) cannot import:\n"
+            + missing.map { "  \($0)\n" }.joined()
+            + "run ./setup.sh (it installs numpy and scikit-learn for the example trainers), then run the demo again"
+    }
+
+    /// The top-level modules that `run` imports when it is `python[3] [OPTIONS] SCRIPT.py ...`:
+    /// read from the script and from the modules of its own directory it imports (followed, not
+    /// listed), without running any of them. Empty for any other command.
+    static func modules(run: String, workdir: URL) -> [String] {
+        let words = run.split(whereSeparator: \.isWhitespace).map(String.init)
+        guard let interpreter = words.first.map({ URL(fileURLWithPath: $0).lastPathComponent }),
+            interpreter == "python" || interpreter.hasPrefix("python3"),
+            let script = words.dropFirst().first(where: { !$0.hasPrefix("-") }), script.hasSuffix(".py")
+        else { return [] }
+        let scriptURL = script.hasPrefix("/") ? URL(fileURLWithPath: script) : workdir.appendingPathComponent(script)
+        let directory = scriptURL.deletingLastPathComponent()
+        var found: [String] = []
+        var followed: Set<String> = []
+        var pending = [scriptURL]
+        while let file = pending.popLast() {
+            guard followed.insert(file.standardizedFileURL.path).inserted,
+                let text = try? String(contentsOf: file, encoding: .utf8)
+            else { continue }
+            for name in importedNames(in: text) {
+                let local = directory.appendingPathComponent("\(name).py")
+                if FileManager.default.fileExists(atPath: local.path) {
+                    pending.append(local)
+                } else if !found.contains(name) {
+                    found.append(name)
+                }
+            }
+        }
+        return found
+    }
+
+    /// The top-level names of `import a.b, c as d` and `from a.b import x` lines (relative
+    /// imports and `__future__` left out).
+    static func importedNames(in source: String) -> [String] {
+        var names: [String] = []
+        for rawLine in source.split(separator: "\n") {
+            let line = rawLine.drop { $0 == " " || $0 == "\t" }
+            var candidates: [Substring] = []
+            if line.hasPrefix("import ") {
+                let list = line.dropFirst("import ".count).prefix { $0 != "#" && $0 != ";" }
+                candidates = list.split(separator: ",").compactMap {
+                    $0.split(whereSeparator: \.isWhitespace).first
+                }
+            } else if line.hasPrefix("from ") {
+                let words = line.split(whereSeparator: \.isWhitespace)
+                if words.count >= 3, words[2] == "import" { candidates = [words[1]] }
+            }
+            for candidate in candidates {
+                guard let top = candidate.split(separator: ".", omittingEmptySubsequences: false).first,
+                    let first = top.first, first == "_" || first.isLetter,
+                    top.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }), top != "__future__"
+                else { continue }
+                if !names.contains(String(top)) { names.append(String(top)) }
+            }
+        }
+        return names
+    }
+
+    /// The modules of `names` that `python` cannot import, each with Python's own error; one
+    /// entry naming `python` when it does not run at all.
+    static func missing(_ names: [String], python: String = "python3") -> [String] {
+        let check = """
+            import importlib, sys
+            for name in sys.argv[1:]:
+                try:
+                    importlib.import_module(name)
+                except BaseException as error:
+                    print("%s (%s: %s)" % (name, type(error).__name__, str(error).splitlines()[0] if str(error) else ""))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python, "-c", check] + names
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            return ["\(python) (it does not start: \(error))"]
+        }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        // env exits 127 when it cannot find the interpreter.
+        guard process.terminationStatus == 0 else {
+            return ["\(python) (it exited with status \(process.terminationStatus); is it installed and on PATH?)"]
+        }
+        return text.split(separator: "\n").map(String.init)
+    }
+}
