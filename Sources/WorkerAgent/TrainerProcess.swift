@@ -76,6 +76,19 @@ struct ProgressReader {
             case step, checkpoint, metrics, pid
             case totalSteps = "total_steps"
         }
+
+        /// The line without values no step can have: a negative step (and the checkpoint it
+        /// names) or total is dropped, as the coordinator refuses a heartbeat carrying one (and a
+        /// trainer must not be able to lose its own lease by a typo).
+        var withinContract: Line {
+            var line = self
+            if let step, step < 0 {
+                line.step = nil
+                line.checkpoint = nil
+            }
+            if let totalSteps, totalSteps < 0 { line.totalSteps = nil }
+            return line
+        }
     }
 
     mutating func read() -> [Line] {
@@ -87,6 +100,6 @@ struct ProgressReader {
         partial += String(decoding: data, as: UTF8.self)
         var pieces = partial.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         partial = pieces.removeLast()
-        return pieces.compactMap { try? JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+        return pieces.compactMap { try? JSONDecoder().decode(Line.self, from: Data($0.utf8)) }.map(\.withinContract)
     }
 }
