@@ -45,7 +45,9 @@ public struct AttemptsAPI: Sendable {
     /// The caller must be the worker holding the attempt's current, unrevoked lease.
     func fence(_ context: CoordinatorContext, epoch: UInt64) async throws -> Target {
         guard case .worker(let workerID) = context.role else {
-            throw APIError.forbidden("only the worker running the attempt may write for it")
+            throw APIError.forbidden(
+                "only the worker running the attempt may write for it, with its own token, not \(context.role?.kind ?? "no token")"
+            )
         }
         // Heard from, even if what it says is refused below: a gang member reporting the same
         // lost peer a moment after another is alive, and may be placed again at once.
@@ -172,9 +174,7 @@ public struct AttemptsAPI: Sendable {
 
     /// GET /v1/jobs/{id}/logs?after=SEQ&limit=N
     @Sendable func readLogs(_ request: Request, context: CoordinatorContext) async throws -> Response {
-        guard context.role == .admin || context.role == .readOnly else {
-            throw APIError.forbidden("reading logs needs a user token")
-        }
+        try context.requireReader("logs")
         let job = JobID(context.parameters.get("id") ?? "")
         var after: Int64 = 0
         if let text = request.uri.queryParameters["after"] {
@@ -239,9 +239,7 @@ public struct AttemptsAPI: Sendable {
 
     /// GET /v1/jobs/{id}/metrics: hyperparameters, final metrics and every series.
     @Sendable func readMetrics(_ request: Request, context: CoordinatorContext) async throws -> Response {
-        guard context.role == .admin || context.role == .readOnly else {
-            throw APIError.forbidden("reading metrics needs a user token")
-        }
+        try context.requireReader("a job's metrics")
         let id = JobID(context.parameters.get("id") ?? "")
         guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
         return try JobsAPI.json(JobMetrics(job: job.identity, points: try await store.metrics(job: id)))

@@ -38,8 +38,9 @@ public enum CoordinatorApplication {
         let digests = WorkerDigestCache()
         router.add(middleware: TokenAuthMiddleware(tokens: tokens, store: store, workerDigests: digests))
         router.get("health") { _, _ in "ok\n" }
-        router.get("metrics") { _, _ in
-            Response(
+        router.get("metrics") { _, context in
+            try context.requireReader("metrics")
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: try await metrics.render(store: store))))
         }

@@ -13,7 +13,8 @@ public struct CoordinatorContext: RequestContext {
     }
 }
 
-/// Every route but `/health` needs a token. Missing or wrong: 401, and the handler never runs.
+/// Every route but `/health` needs a token. Missing or wrong: 401; a token whose kind may not
+/// reach the route (`TokenScope`): 403. Either way the handler never runs.
 struct TokenAuthMiddleware: RouterMiddleware {
     typealias Context = CoordinatorContext
     let tokens: AccessTokens
@@ -28,6 +29,7 @@ struct TokenAuthMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
             let role = try await role(of: String(header.dropFirst("Bearer ".count)))
         else { throw APIError.unauthorized() }
+        if let refusal = TokenScope.refusal(role, method: request.method, path: request.uri.path) { throw refusal }
         var context = context
         context.role = role
         return try await next(request, context)
@@ -49,9 +51,21 @@ extension TokenAuthMiddleware {
 }
 
 extension CoordinatorContext {
-    /// Changes need the admin token; a read-only token gets 403.
+    /// Changes need the admin token; any other gets 403 that says which kind it was.
     func requireAdmin(_ action: String) throws {
-        guard role == .admin else { throw APIError.forbidden("a read-only token cannot \(action)") }
+        guard role == .admin else {
+            let kind = role?.kind ?? "no token"
+            let reach = role == .readOnly ? " (it may only read)" : ""
+            throw APIError.forbidden("\(kind) cannot \(action)\(reach); that needs the admin token")
+        }
+    }
+
+    /// Reads need a user token: admin or read-only.
+    func requireReader(_ what: String) throws {
+        guard role == .admin || role == .readOnly else {
+            throw APIError.forbidden(
+                "\(role?.kind ?? "no token") cannot read \(what); that needs a user token (admin or read-only)")
+        }
     }
 }
 

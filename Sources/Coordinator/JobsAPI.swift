@@ -68,6 +68,7 @@ public struct JobsAPI: Sendable {
 
     /// GET /v1/jobs?state=S&limit=N
     @Sendable func list(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        try context.requireReader("jobs")
         var state: JobState?
         if let text = request.uri.queryParameters["state"] {
             guard let parsed = JobState(rawValue: String(text)) else {
@@ -104,6 +105,7 @@ public struct JobsAPI: Sendable {
 
     /// GET /v1/jobs/{id}: the job with its history.
     @Sendable func show(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        try context.requireReader("jobs")
         let id = try jobID(context)
         guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
         var summary = JobSummary(

@@ -85,9 +85,7 @@ public struct ModelsAPI: Sendable {
     }
 
     static func requireReader(_ context: CoordinatorContext) throws {
-        guard context.role == .admin || context.role == .readOnly else {
-            throw APIError.forbidden("the registry needs a user token")
-        }
+        try context.requireReader("the model registry")
     }
 
     /// Registry and store errors as HTTP errors that say what to do.

@@ -32,9 +32,7 @@ public struct ReportsAPI: Sendable {
     }
 
     func respond(_ request: Request, _ context: CoordinatorContext, defaultFormat: String) async throws -> Response {
-        guard context.role == .admin || context.role == .readOnly else {
-            throw APIError.forbidden("the savings report needs a user token")
-        }
+        try context.requireReader("the savings report")
         var query = Query(format: defaultFormat)
         let parameters = request.uri.queryParameters
         for name in ["since", "until"] {

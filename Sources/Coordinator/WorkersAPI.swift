@@ -82,7 +82,8 @@ public struct WorkersAPI: Sendable {
 
     @Sendable func registerWorker(_ request: Request, context: CoordinatorContext) async throws -> Response {
         guard context.role == .bootstrap || context.role == .admin else {
-            throw APIError.forbidden("registering a worker needs the bootstrap token")
+            throw APIError.forbidden(
+                "\(context.role?.kind ?? "no token") cannot register a worker; that needs the bootstrap token")
         }
         let body = try await request.body(upTo: Self.maxBodyBytes, context: context)
         let registration = try Self.decode(
@@ -120,7 +121,9 @@ public struct WorkersAPI: Sendable {
     @Sendable func heartbeat(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let workerID = context.parameters.get("id") ?? ""
         guard context.role == .worker(workerID) else {
-            throw APIError.forbidden("only worker \(workerID) itself may heartbeat as \(workerID)")
+            throw APIError.forbidden(
+                "only worker \(workerID) itself may heartbeat as \(workerID), with its own token, not \(context.role?.kind ?? "no token")"
+            )
         }
         let body = try await request.body(upTo: Self.maxBodyBytes, context: context)
         let beat = try Self.decode(Heartbeat.self, from: body, fields: Heartbeat.fields)
@@ -229,7 +232,9 @@ public struct WorkersAPI: Sendable {
     @Sendable func assignment(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let workerID = context.parameters.get("id") ?? ""
         guard context.role == .worker(workerID) else {
-            throw APIError.forbidden("only worker \(workerID) itself may ask for its assignment")
+            throw APIError.forbidden(
+                "only worker \(workerID) itself may ask for its assignment, with its own token, not \(context.role?.kind ?? "no token")"
+            )
         }
         let now = leaseClock.nowMilliseconds()
         board.sawWorker(workerID, atMilliseconds: now)
@@ -272,7 +277,9 @@ public struct WorkersAPI: Sendable {
     @Sendable func deregister(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let workerID = context.parameters.get("id") ?? ""
         guard context.role == .worker(workerID) || context.role == .admin else {
-            throw APIError.forbidden("only worker \(workerID) itself or an admin may deregister it")
+            throw APIError.forbidden(
+                "only worker \(workerID) itself or the admin token may deregister it, not \(context.role?.kind ?? "no token")"
+            )
         }
         guard try await store.worker(workerID) != nil else { throw APIError.notFound("no worker \(workerID)") }
         for lease in try await store.liveLeases(worker: workerID) {

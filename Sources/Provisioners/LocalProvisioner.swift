@@ -19,6 +19,8 @@ public final class LocalProvisioner: Sendable {
         public var metadataURL: String
         public var directory: URL
         public var jobRoot: URL
+        /// Variables for every trainer on the pool's nodes (set in each agent's environment and
+        /// named with `--trainer-env`).
         public var environment: [String: String]
 
         public init(
@@ -63,7 +65,7 @@ public final class LocalProvisioner: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try? FileManager.default.removeItem(at: directory.appendingPathComponent("worker-id"))
         market.clear(node: node.name)
-        let arguments = [
+        var arguments = [
             "worker", "--coordinator", launch.coordinatorURL, "--name", node.name, "--provider", "local", "--region",
             node.pool.region,
             "--market", node.pool.market.rawValue, "--instance-type", node.pool.instanceType, "--price",
@@ -74,6 +76,9 @@ public final class LocalProvisioner: Sendable {
         ]
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in launch.environment { environment[key] = value }
+        // The launch's variables are for the trainers, which get only an allow-list of the
+        // agent's environment: name each (its value stays out of `ps`).
+        for key in launch.environment.keys.sorted() { arguments += ["--trainer-env", key] }
         // In the environment, not the command line: a secret has no place in `ps`, and a token
         // that begins with '-' would read as an option there.
         environment["SPOTWISE_BOOTSTRAP_TOKEN"] = launch.bootstrapToken

@@ -11,8 +11,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         commandName: "coordinator",
         abstract: "Run the coordinator: the jobs API over SQLite (default) or PostgreSQL.",
         discussion: """
-            On first start it creates the state directory with state.db, admin.token,
-            readonly.token and bootstrap.token (for workers; mode 0600) and prints each once. Stops gracefully on SIGTERM.
+            On first start it creates the state directory (mode 0700) with state.db, admin.token,
+            readonly.token and bootstrap.token (for workers), all mode 0600, and prints each token once.
+            Stops gracefully on SIGTERM.
             """
     )
 
@@ -70,7 +71,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     func run() async throws {
         let directory = URL(
             fileURLWithPath: stateDir ?? ProcessInfo.processInfo.environment["SPOTWISE_HOME"] ?? ".spotwise")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if let warning = try StateFilePermissions.createDirectory(at: directory) {
+            FileHandle.standardError.write(Data((warning + "\n").utf8))
+        }
         let admin = try Self.token(named: "admin.token", in: directory)
         let reader = try Self.token(named: "readonly.token", in: directory)
         let bootstrap = try Self.token(named: "bootstrap.token", in: directory)
@@ -104,6 +107,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 print(
                     "spotwise coordinator serving on http://\(host):\(port) (state: \(SQLStateStore.redacted(location)))"
                 )
+                fflush(nil)  // every stream: Swift 6 refuses the `stdout` global
             })
         try await app.runService()
     }
@@ -116,11 +120,26 @@ struct CoordinatorCommand: AsyncParsableCommand {
             if !token.isEmpty { return token }
         }
         let token = AccessTokens.generate()
-        guard
-            FileManager.default.createFile(
-                atPath: url.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        else { throw ValidationError("cannot write \(url.path)") }
-        if announce { print("created \(url.path) (shown once): \(token)") }
+        try writeSecret(token + "\n", to: url)
+        if announce {
+            print("created \(url.path) (shown once): \(token)")
+            fflush(nil)  // every stream: Swift 6 refuses the `stdout` global
+        }
         return token
+    }
+
+    /// Writes a secret to a file that is 0600 from its creation (never briefly readable by others,
+    /// as a write-then-chmod would leave it); an existing file is replaced.
+    static func writeSecret(_ text: String, to url: URL) throws {
+        _ = unlink(url.path)
+        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else {
+            throw ValidationError("cannot create \(url.path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        let bytes = Array(text.utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count, fchmod(descriptor, 0o600) == 0 else {
+            throw ValidationError("cannot write \(url.path): \(String(cString: strerror(errno)))")
+        }
     }
 }

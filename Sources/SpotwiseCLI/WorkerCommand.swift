@@ -10,8 +10,13 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Run a worker agent: register, take attempts, run trainers, watch for interruption notices.")
 
     @Option(help: "Coordinator URL.") var coordinator: String = "http://127.0.0.1:7070"
-    @Option(help: "Bootstrap token (default: $SPOTWISE_BOOTSTRAP_TOKEN or the state directory's bootstrap.token).")
-    var bootstrapToken: String?
+    @Option(
+        help:
+            "File holding the bootstrap token, readable by its owner only (mode 0600). Default: $SPOTWISE_BOOTSTRAP_TOKEN, else the state directory's bootstrap.token."
+    )
+    var bootstrapTokenFile: String?
+    /// Refused: a token on the command line shows in `ps` to every user of the machine.
+    @Option(help: .hidden) var bootstrapToken: String?
     @Option(help: "State directory holding bootstrap.token (default: $SPOTWISE_HOME or .spotwise).") var stateDir:
         String?
     @Option(help: "Worker name.") var name: String = ProcessInfo.processInfo.hostName
@@ -34,6 +39,24 @@ struct WorkerCommand: AsyncParsableCommand {
     var idleExitSeconds: Double?
     @Option(help: "Address the node's gang peers reach it at when it holds rank 0 (default: 127.0.0.1).")
     var address: String?
+    @Option(
+        help: ArgumentHelp(
+            "A variable of this agent's environment to pass to every trainer (repeatable). Trainers otherwise get only the documented allow-list.",
+            valueName: "NAME"))
+    var trainerEnv: [String] = []
+
+    func validate() throws {
+        if bootstrapToken != nil {
+            throw ValidationError(
+                "--bootstrap-token is no longer accepted: a token on the command line shows in ps to every user of the machine. Set \(BootstrapTokenSource.variable) or pass --bootstrap-token-file PATH (mode 0600)"
+            )
+        }
+        for name in trainerEnv where name.isEmpty || name.hasPrefix("SPOTWISE_") || name.contains("=") {
+            throw ValidationError(
+                "--trainer-env takes a variable name (not NAME=VALUE, not SPOTWISE_*, which the agent sets), not '\(name)'"
+            )
+        }
+    }
 
     func run() async throws {
         guard let providerName = ProviderName(rawValue: provider) else {
@@ -46,18 +69,18 @@ struct WorkerCommand: AsyncParsableCommand {
         guard let pricePerHour = Money(decimalDollars: price),
             let onDemand = Money(decimalDollars: onDemandPrice ?? price)
         else { throw ValidationError("--price and --on-demand-price are dollars, e.g. 0.36") }
-        let token =
-            try bootstrapToken ?? ProcessInfo.processInfo.environment["SPOTWISE_BOOTSTRAP_TOKEN"]
-            ?? {
-                let directory = stateDir ?? ProcessInfo.processInfo.environment["SPOTWISE_HOME"] ?? ".spotwise"
-                let file = URL(fileURLWithPath: directory).appendingPathComponent("bootstrap.token")
-                guard let saved = try? String(contentsOf: file, encoding: .utf8) else {
-                    throw ValidationError(
-                        "no bootstrap token: pass --bootstrap-token, set SPOTWISE_BOOTSTRAP_TOKEN, or run where \(file.path) exists"
-                    )
-                }
-                return saved.trimmingCharacters(in: .whitespacesAndNewlines)
-            }()
+        let environment = ProcessInfo.processInfo.environment
+        let token = try BootstrapTokenSource(
+            file: bootstrapTokenFile, environment: environment,
+            stateDirectory: stateDir ?? environment["SPOTWISE_HOME"] ?? ".spotwise"
+        ).token()
+        var trainerEnvironment: [String: String] = [:]
+        for name in trainerEnv {
+            guard let value = environment[name] else {
+                throw ValidationError("--trainer-env \(name): this agent's environment has no \(name)")
+            }
+            trainerEnvironment[name] = value
+        }
         var watchers: [any InterruptionWatcher] = [SignalWatcher()]
         if let imdsURL { watchers.append(EC2MetadataWatcher(baseURL: imdsURL)) }
         if let gceMetadataURL { watchers.append(GCEMetadataWatcher(baseURL: gceMetadataURL)) }
@@ -71,7 +94,7 @@ struct WorkerCommand: AsyncParsableCommand {
                     onDemandPricePerHour: onDemand),
                 workDirectory: URL(fileURLWithPath: workDir).standardizedFileURL,
                 jobRoot: URL(fileURLWithPath: jobRoot).standardizedFileURL, watchers: watchers,
-                noticeWindowSeconds: noticeSeconds, exitAfterAttempt: exitAfterAttempt,
+                noticeWindowSeconds: noticeSeconds, environment: trainerEnvironment, exitAfterAttempt: exitAfterAttempt,
                 idleExitSeconds: idleExitSeconds,
                 address: address),
             logger: logger)

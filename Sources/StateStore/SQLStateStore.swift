@@ -117,8 +117,10 @@ public final class SQLStateStore: StateStore {
         self.owned = backend == .sqlite ? OwnedStateCache() : nil
     }
 
-    /// Opens (creating if needed) an SQLite database file with WAL and synchronous=FULL.
+    /// Opens (creating if needed) an SQLite database file with WAL and synchronous=FULL; the file
+    /// and its WAL files are 0600 (`StateFilePermissions`).
     public static func openSQLite(path: String) async throws -> SQLStateStore {
+        try StateFilePermissions.restrict(databaseAt: path)
         let connection: SQLiteConnection
         do {
             connection = try await SQLiteConnection.open(storage: .file(path: path))

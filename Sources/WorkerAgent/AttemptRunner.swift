@@ -141,29 +141,14 @@ struct AttemptRunner {
             }
         }
 
-        var environment = ProcessInfo.processInfo.environment
-        for (key, value) in configuration.environment { environment[key] = value }
-        for (key, value) in assignment.env { environment[key] = value }
-        let hyperparameters = try JSONEncoder().encode(assignment.hyperparameters)
-        environment["SPOTWISE_JOB_ID"] = assignment.job
-        environment["SPOTWISE_ATTEMPT"] = String(assignment.attempt)
-        environment["SPOTWISE_CHECKPOINT_DIR"] = staging.path
-        environment["SPOTWISE_CHECKPOINT_EVERY"] = String(assignment.checkpointEverySteps)
-        environment["SPOTWISE_PROGRESS"] = progressFile.path
-        environment["SPOTWISE_OUTPUT_DIR"] = output.path
-        environment["SPOTWISE_HPARAMS"] = String(decoding: hyperparameters, as: UTF8.self)
-        if committedStep != nil { environment["SPOTWISE_RESUME_DIR"] = resumeDirectory.path }
-        if let gang = assignment.gang {
-            // The contract's names, and torchrun's for trainers written for it.
-            for (names, value) in [
-                (["SPOTWISE_RANK", "RANK"], String(gang.rank)),
-                (["SPOTWISE_WORLD_SIZE", "WORLD_SIZE"], String(gang.worldSize)),
-                (["MASTER_ADDR"], gang.masterAddress), (["MASTER_PORT"], String(gang.masterPort)),
-                (["LOCAL_RANK"], "0"), (["LOCAL_WORLD_SIZE"], "1"),
-            ] {
-                for name in names { environment[name] = value }
-            }
-        }
+        // From an allow-list, never the agent's own environment: it holds the bootstrap token.
+        let environment = TrainerEnvironment.compose(
+            agent: ProcessInfo.processInfo.environment, operatorSet: configuration.environment, job: assignment.env,
+            contract: try TrainerEnvironment.contract(
+                for: assignment,
+                paths: .init(
+                    checkpointDirectory: staging, progressFile: progressFile, outputDirectory: output,
+                    resumeDirectory: committedStep != nil ? resumeDirectory : nil)))
 
         let workdir =
             assignment.workdir.hasPrefix("/")

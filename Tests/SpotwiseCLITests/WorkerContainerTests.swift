@@ -26,7 +26,6 @@ import Testing
             let samples = ["--market": "spot", "--notice-seconds": "30", "--idle-exit-seconds": "600"]
             arguments += [flag, flag.contains("price") ? "0.36" : samples[flag] ?? "http://x"]
         }
-        arguments += ["--bootstrap-token", "t"]
         _ = try WorkerCommand.parse(arguments)
         let attributes = try FileManager.default.attributesOfItem(
             atPath: RepositoryPaths.url("provisioners/worker-entrypoint.sh").path)

@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A coordinator's first start with its stdout going to a file (issue 14, item 7): the token
+/// lines are in the file as soon as it serves, so a crash does not lose them, and everything it
+/// created is its owner's alone.
+@Suite struct CoordinatorFirstStartTests {
+    static var spotwise: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("spotwise")
+    }
+
+    static func mode(_ path: String) -> mode_t? {
+        var info = stat()
+        return stat(path, &info) == 0 ? info.st_mode & 0o777 : nil
+    }
+
+    @Test func theTokenLinesReachAFileBeforeACrashAndTheStateIsTheOwnersAlone() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.spotwise.path), "build spotwise first")
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("first-start-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: base) }
+        let state = base.appendingPathComponent("state")
+        let log = base.appendingPathComponent("stdout.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let output = try FileHandle(forWritingTo: log)
+        let process = Process()
+        process.executableURL = Self.spotwise
+        process.arguments = ["coordinator", "--state-dir", state.path, "--bind", "127.0.0.1:0"]
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            try? output.close()
+        }
+        // Waits for what the process writes, not for time: the serving line follows the tokens.
+        let deadline = ContinuousClock.now + .seconds(60)
+        var text = ""
+        while ContinuousClock.now < deadline, !text.contains("spotwise coordinator serving on") {
+            try await Task.sleep(for: .milliseconds(50))
+            text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        }
+        #expect(text.contains("serving on"), "nothing reached the file while it ran: \(text)")
+        // The database and its WAL files while it runs, then a crash.
+        let database = state.appendingPathComponent("state.db").path
+        for file in [database, database + "-wal", database + "-shm"] {
+            #expect(Self.mode(file) == 0o600, "\(file): \(String(Self.mode(file) ?? 0, radix: 8))")
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+
+        text = try String(contentsOf: log, encoding: .utf8)
+        #expect(Self.mode(state.path) == 0o700)
+        for name in ["admin.token", "readonly.token", "bootstrap.token"] {
+            let file = state.appendingPathComponent(name)
+            #expect(Self.mode(file.path) == 0o600, "\(name)")
+            let token = try String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(text.contains("created \(file.path) (shown once): \(token)\n"), "\(name) is not in the output")
+        }
+    }
+}
