@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import SpotwiseTesting
 import Testing
 
 /// Gang checkpoints on every store: a step is committed only once every rank's shard is in one
@@ -60,8 +61,8 @@ enum GangCheckpointScenario {
         try await GangCheckpointScenario.run(on: LocalCheckpointStore(root: temporaryDirectory("root")), job: "gang-1")
     }
 
-    @Test func anS3GangCheckpointCommitsOnlyWithEveryRanksShard() async throws {
-        guard let (store, _) = try await S3CheckpointStoreMotoTests.store() else { return }
+    @Test(.needsMoto) func anS3GangCheckpointCommitsOnlyWithEveryRanksShard() async throws {
+        let (store, _) = try await S3CheckpointStoreMotoTests.store()
         try await GangCheckpointScenario.run(on: store, job: "gang-1")
     }
 

@@ -1,25 +1,15 @@
 import Checkpoints
 import CloudAuth
 import Foundation
+import SpotwiseTesting
 import Testing
 
-/// The S3 store against the moto server on loopback (started by .ci/run; `SPOTWISE_TEST_MOTO_URL`).
-/// Outside CI, without it, each test says it was skipped and why.
-@Suite struct S3CheckpointStoreMotoTests {
-    static var motoURL: URL? {
-        ProcessInfo.processInfo.environment["SPOTWISE_TEST_MOTO_URL"].flatMap(URL.init(string:))
-    }
-
-    /// A store on a fresh bucket, or nil (skipped) when no moto server is configured.
-    static func store(partBytes: Int = 5 << 20) async throws -> (S3CheckpointStore, AWSRequestSender)? {
-        guard let url = motoURL else {
-            if ProcessInfo.processInfo.environment["CI"] != nil {
-                throw CheckpointError.io(
-                    "CI is set but SPOTWISE_TEST_MOTO_URL is not: .ci/run must start the moto server")
-            }
-            print("skipped (S3 on moto): SPOTWISE_TEST_MOTO_URL is unset; .ci/run starts moto and sets it")
-            return nil
-        }
+/// The S3 store against the moto server on loopback (`SPOTWISE_TEST_MOTO_URL`, which scripts/test
+/// sets). Without it every test here is reported as skipped.
+@Suite(.needsMoto) struct S3CheckpointStoreMotoTests {
+    /// A store on a fresh bucket of the moto server; throws when none is configured.
+    static func store(partBytes: Int = 5 << 20) async throws -> (S3CheckpointStore, AWSRequestSender) {
+        let url = try TestServers.motoURL()
         let sender = AWSRequestSender(
             endpoint: url, region: "us-east-1", service: "s3",
             credentials: { AWSCredentials(accessKeyID: "AKIDTEST", secretAccessKey: "test-secret") },
@@ -45,7 +35,7 @@ import Testing
     }
 
     @Test func aLargeCheckpointGoesUpInPartsAndComesBackVerified() async throws {
-        guard let (store, _) = try await Self.store() else { return }
+        let (store, _) = try await Self.store()
         // 12 MiB + 7 bytes: three parts of 5 MiB, 5 MiB and 2 MiB + 7, sent in parallel.
         let big = Self.random(12 * 1_048_576 + 7, seed: 3)
         let source = try Self.directory(["weights.bin": big, "opt/state.json": Data(#"{"lr": 0.1}"#.utf8)])
@@ -68,7 +58,7 @@ import Testing
     }
 
     @Test func aTornOrTamperedCheckpointIsNeverRestoredAndRetentionCleansUp() async throws {
-        guard let (store, sender) = try await Self.store() else { return }
+        let (store, sender) = try await Self.store()
         let bucket = store.bucket
         for step in [10, 20, 30] {
             let source = try Self.directory(["w.bin": Self.random(1_000 + step, seed: UInt8(step))])
@@ -93,7 +83,7 @@ import Testing
     }
 
     @Test func aModelArtifactIsKeptAndAChangedOneFailsVerification() async throws {
-        guard let (store, sender) = try await Self.store() else { return }
+        let (store, sender) = try await Self.store()
         let source = try Self.directory([
             "metrics.json": Data(#"{"auc": 0.99}"#.utf8), "model.npz": Self.random(4_096, seed: 9),
         ])
@@ -118,7 +108,7 @@ import Testing
     }
 
     @Test func s3ErrorsAreClassified() async throws {
-        guard let (store, sender) = try await Self.store() else { return }
+        let (store, sender) = try await Self.store()
         do {
             _ = try await sender.send("GET", "/\(store.bucket)/no/such/key")
             Issue.record("a missing key was found")

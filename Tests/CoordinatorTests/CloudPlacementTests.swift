@@ -175,12 +175,8 @@ import Testing
         }
     }
 
-    @Test func aSageMakerLaunchOnTheMotoServer() async throws {
-        guard let moto = ProcessInfo.processInfo.environment["SPOTWISE_TEST_MOTO_URL"].flatMap(URL.init(string:)) else {
-            #expect(ProcessInfo.processInfo.environment["CI"] == nil, "CI must set SPOTWISE_TEST_MOTO_URL")
-            print("skipped (SageMaker placement on moto): SPOTWISE_TEST_MOTO_URL is unset; .ci/run sets it")
-            return
-        }
+    @Test(.needsMoto) func aSageMakerLaunchOnTheMotoServer() async throws {
+        let moto = try TestServers.motoURL()
         let client = SageMakerClient(region: "us-east-1", endpoint: moto, credentials: Self.credentials)
         let harness = Harness(launcher: Self.sagemakerLauncher(moto.absoluteString))
         try await harness.app().test(.router) { app in

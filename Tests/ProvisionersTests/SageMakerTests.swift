@@ -120,12 +120,8 @@ import Testing
                 == Money(micros: 704_000))
     }
 
-    @Test func createDescribeAndListOnTheMotoServer() async throws {
-        guard let moto = ProcessInfo.processInfo.environment["SPOTWISE_TEST_MOTO_URL"].flatMap(URL.init(string:)) else {
-            #expect(ProcessInfo.processInfo.environment["CI"] == nil, "CI must set SPOTWISE_TEST_MOTO_URL")
-            print("skipped (SageMaker on moto): SPOTWISE_TEST_MOTO_URL is unset; .ci/run starts moto and sets it")
-            return
-        }
+    @Test(.needsMoto) func createDescribeAndListOnTheMotoServer() async throws {
+        let moto = try TestServers.motoURL()
         let client = SageMakerClient(
             region: "us-west-2", endpoint: moto,
             credentials: { AWSCredentials(accessKeyID: "AKIDTEST", secretAccessKey: "test") })

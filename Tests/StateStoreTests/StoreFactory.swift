@@ -1,23 +1,29 @@
 import Foundation
 import PostgresKit
 import SpotwiseCore
+import SpotwiseTesting
 import StateStore
 
 /// The three stores the conformance suite runs against. PostgreSQL comes from
-/// SPOTWISE_TEST_POSTGRES_URL (set by .ci/run); each test gets a database of its own.
-enum StoreKind: String, CaseIterable, CustomStringConvertible, Sendable {
+/// SPOTWISE_TEST_POSTGRES_URL (scripts/test starts a server and sets it); each test gets a
+/// database of its own.
+///
+/// A conformance test takes `arguments: StoreKind.withoutServers` (or `[StoreKind.sqlite]`) and
+/// has a twin in its file's `...OnPostgres` suite, which carries `.needsPostgres`: a run without
+/// PostgreSQL reports the twin as skipped rather than passing it (ServerGatingTests checks this).
+enum StoreKind: String, CustomStringConvertible, Sendable {
     case memory, sqlite, postgres
 
     var description: String { rawValue }
 
-    static var postgresURL: String? { ProcessInfo.processInfo.environment["SPOTWISE_TEST_POSTGRES_URL"] }
-    static var inCI: Bool { ProcessInfo.processInfo.environment["CI"] != nil }
+    /// The stores every run has.
+    static let withoutServers: [StoreKind] = [.memory, .sqlite]
 
-    /// A fresh store, migrated; nil (with the reason printed) when PostgreSQL is not configured.
-    /// In CI a missing PostgreSQL is an error, not a skip.
+    /// A fresh store, migrated. PostgreSQL without SPOTWISE_TEST_POSTGRES_URL throws: a test that
+    /// gets here without `.needsPostgres` fails, never passes.
     func open(reopening location: StoreLocation? = nil, migrated: Bool = true) async throws -> (
         any StateStore, StoreLocation
-    )? {
+    ) {
         switch self {
         case .memory:
             let store = InMemoryStateStore()
@@ -35,14 +41,7 @@ enum StoreKind: String, CaseIterable, CustomStringConvertible, Sendable {
             if migrated { try await store.migrate() }
             return (store, .sqlite(path))
         case .postgres:
-            guard let base = Self.postgresURL else {
-                if Self.inCI {
-                    throw StoreSetupError(
-                        "CI is set but SPOTWISE_TEST_POSTGRES_URL is not: .ci/run must start PostgreSQL")
-                }
-                print("skipped (postgres): SPOTWISE_TEST_POSTGRES_URL is unset; .ci/run sets it")
-                return nil
-            }
+            let base = try TestServers.postgresURL()
             let url: String
             if case .postgres(let existing) = location {
                 url = existing

@@ -149,12 +149,8 @@ import WorkerAgent
 
     /// The same path with checkpoints and the model in S3 (the moto server on loopback): a run that
     /// commits every 50 steps, registers its model, and whose artifact verifies in the bucket.
-    @Test func checkpointsAndTheModelGoToS3() async throws {
-        guard let moto = ProcessInfo.processInfo.environment["SPOTWISE_TEST_MOTO_URL"].flatMap(URL.init(string:)) else {
-            #expect(ProcessInfo.processInfo.environment["CI"] == nil, "CI must set SPOTWISE_TEST_MOTO_URL")
-            print("skipped (agent on S3): SPOTWISE_TEST_MOTO_URL is unset; .ci/run starts moto and sets it")
-            return
-        }
+    @Test(.needsMoto) func checkpointsAndTheModelGoToS3() async throws {
+        let moto = try TestServers.motoURL()
         let bucket = "agent-\(UUID().uuidString.prefix(8).lowercased())"
         let sender = AWSRequestSender(
             endpoint: moto, region: "us-east-1", service: "s3",
