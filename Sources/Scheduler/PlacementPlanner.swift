@@ -139,7 +139,8 @@ public struct PlacementPlanner: Sendable {
                     continue
                 }
             }
-            switch choose(job, eligible: eligible, history: history, now: now) {
+            let spotRegistered = (live + eligible).contains { $0.pool.market == .spot && Self.allows(job.spec, $0) }
+            switch choose(job, eligible: eligible, history: history, now: now, spotRegistered: spotRegistered) {
             case .wait(let reason):
                 plan.waiting[job.id] = reason
             case .place(let worker, let reason):
@@ -209,8 +210,11 @@ public struct PlacementPlanner: Sendable {
         case wait(String)
     }
 
-    func choose(_ job: PendingJob, eligible: [IdleWorker], history: [String: AvailabilityHistory], now: Date) -> Choice
-    {
+    /// `spotRegistered`: whether any live worker the job may use (idle or busy) sells spot.
+    func choose(
+        _ job: PendingJob, eligible: [IdleWorker], history: [String: AvailabilityHistory], now: Date,
+        spotRegistered: Bool = true
+    ) -> Choice {
         let spot = eligible.filter { $0.pool.market == .spot }.sorted(by: Self.cheaperFirst)
         let onDemand = eligible.filter { $0.pool.market == .onDemand }.sorted(by: Self.cheaperFirst)
         switch job.spec.market {
@@ -224,6 +228,11 @@ public struct PlacementPlanner: Sendable {
             guard let deadline = job.spec.deadline else {
                 if let worker = spot.first { return .place(worker, reason: "no deadline: spot while it lasts") }
                 if spot.isEmpty && onDemand.isEmpty { return .wait("no idle worker") }
+                // Waiting for spot that no registered worker sells would wait forever.
+                if !spotRegistered, let worker = onDemand.first {
+                    return .place(
+                        worker, reason: "no deadline, and no worker of this job's providers sells spot: on-demand")
+                }
                 return .wait("no deadline: waiting for spot")
             }
             return consultPolicy(job, deadline: deadline, spot: spot, onDemand: onDemand, history: history, now: now)

@@ -83,7 +83,9 @@ import Testing
             jobs: [job("j", providers: [ProviderPreference(name: .local, regions: ["local-b"])])],
             idle: [worker("s", .spot, region: "local-a")], now: now)
         #expect(elsewhere.placements.isEmpty)
-        let noDeadline = planner.plan(jobs: [job("j", deadline: nil)], idle: [worker("od", .onDemand)], now: now)
+        let noDeadline = planner.plan(
+            jobs: [job("j", deadline: nil)], idle: [worker("od", .onDemand)], now: now,
+            live: [worker("od", .onDemand), worker("busy-spot", .spot)])
         #expect(noDeadline.placements.isEmpty && noDeadline.waiting[JobID("j")] == "no deadline: waiting for spot")
     }
 
@@ -187,5 +189,21 @@ import Testing
             #expect(decided.hasPrefix("policy spotwise:"), "\(days) d: \(decided)")
             #expect(!decided.contains("cannot plan"))
         }
+    }
+
+    /// A job without a deadline waits for spot; but where no live worker it may use sells spot at
+    /// all, waiting would be forever: it takes on-demand.
+    @Test func withoutADeadlineAndWithNoSpotAnywhereTheJobTakesOnDemand() throws {
+        let od = worker("od", .onDemand)
+        let alone = PlacementPlanner().plan(jobs: [job("j", deadline: nil)], idle: [od], now: now, live: [od])
+        let placed = try #require(alone.placements.first)
+        #expect(placed.worker == "od")
+        #expect(placed.reason.contains("no worker of this job's providers sells spot"))
+        // A spot worker that is busy now: wait for it.
+        let busySpot = worker("s", .spot)
+        let waiting = PlacementPlanner().plan(
+            jobs: [job("j", deadline: nil)], idle: [od], now: now, live: [od, busySpot])
+        #expect(waiting.placements.isEmpty)
+        #expect(waiting.waiting[JobID("j")] == "no deadline: waiting for spot")
     }
 }
