@@ -36,8 +36,7 @@ enum TrainerImports {
                 let text = try? String(contentsOf: file, encoding: .utf8)
             else { continue }
             for name in importedNames(in: text) {
-                let local = directory.appendingPathComponent("\(name).py")
-                if FileManager.default.fileExists(atPath: local.path) {
+                if let local = localModule(name, near: directory) {
                     pending.append(local)
                 } else if !found.contains(name) {
                     found.append(name)
@@ -45,6 +44,18 @@ enum TrainerImports {
             }
         }
         return found
+    }
+
+    /// The job's own module `name`: beside the script, or in a sibling directory of the script's
+    /// (a trainer may put `../digits` on `sys.path` at run time, as jobs/digits-ddp does).
+    static func localModule(_ name: String, near directory: URL) -> URL? {
+        let files = FileManager.default
+        let beside = directory.appendingPathComponent("\(name).py")
+        if files.fileExists(atPath: beside.path) { return beside }
+        let parent = directory.deletingLastPathComponent()
+        let siblings = (try? files.contentsOfDirectory(atPath: parent.path))?.sorted() ?? []
+        return siblings.lazy.map { parent.appendingPathComponent($0).appendingPathComponent("\(name).py") }
+            .first { files.fileExists(atPath: $0.path) }
     }
 
     /// The top-level names of `import a.b, c as d` and `from a.b import x` lines (relative

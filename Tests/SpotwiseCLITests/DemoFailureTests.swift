@@ -95,6 +95,9 @@ import Testing
         let modules = TrainerImports.modules(run: "python3 jobs/digits/train.py", workdir: RepositoryPaths.root)
         #expect(modules.contains("numpy") && modules.contains("sklearn"), "\(modules)")
         #expect(!modules.contains("digits_model"), "a module beside the script is followed, not imported")
+        // The gang trainer puts ../digits on sys.path itself: its digits_model is the job's own too.
+        let gang = TrainerImports.modules(run: "python3 jobs/digits-ddp/train.py", workdir: RepositoryPaths.root)
+        #expect(gang.contains("numpy") && !gang.contains("digits_model"), "\(gang)")
         #expect(TrainerImports.modules(run: "torchrun train.py", workdir: RepositoryPaths.root).isEmpty)
         #expect(TrainerImports.modules(run: "python3 -c 'import numpy'", workdir: RepositoryPaths.root).isEmpty)
         #expect(TrainerImports.modules(run: "python3 missing.py", workdir: RepositoryPaths.root).isEmpty)
