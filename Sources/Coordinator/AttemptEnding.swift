@@ -18,6 +18,16 @@ struct AttemptEnding: Sendable {
         metrics: [String: Double]? = nil, artifact: ModelArtifact? = nil
     ) async throws -> StoredJob? {
         let now = wallClock()
+        if reason.meansTheTrainerRan {
+            // A trainer that exits before its first heartbeat did start: a refused finish left the
+            // lease to expire and the trainer ran a second time, its exit unrecorded (issue 14).
+            _ = try await store.applyEvent(to: job, at: now) { stored in
+                guard stored.state == .provisioning, let live = stored.record.liveAttempt, live.number == attempt,
+                    live.epoch == epoch
+                else { return nil }
+                return .attemptStarted(attempt: attempt)
+            }
+        }
         let result = try await store.applyEvent(
             to: job, at: now,
             { stored in
@@ -82,6 +92,16 @@ struct AttemptEnding: Sendable {
         case .infrastructureError(let detail): "infrastructure error: \(detail)"
         case .cancelled: "cancelled"
         case .resized(let size): "resized to a gang of \(size)"
+        }
+    }
+}
+
+extension AttemptEndReason {
+    /// Whether the worker's report of this end means the trainer process ran (it exited).
+    var meansTheTrainerRan: Bool {
+        switch self {
+        case .completed, .userError: true
+        default: false
         }
     }
 }

@@ -181,4 +181,28 @@ import Testing
             #expect(plan.placements.isEmpty)
         }
     }
+
+    /// A trainer that exits before the agent's first heartbeat did run: its finish was refused (409,
+    /// "a trainer exit before the attempt started"), the lease expired, and the trainer ran again.
+    @Test(arguments: [
+        (#""outcome": "failed", "exit_code": 3"#, JobState.recovering),
+        (#""outcome": "completed", "metrics": {"auc": 0.9}"#, JobState.succeeded),
+    ])
+    func aTrainerThatEndsBeforeItsFirstHeartbeatIsRecordedOnce(outcome: String, state: JobState) async throws {
+        try await app().test(.router) { client in
+            let (worker, token) = try await register(client)
+            let id = try await submit(client)
+            try await scheduler.scheduleOnce()
+            let first = try #require(try await assignment(client, worker, token))
+            #expect(try await store.job(JobID(id))?.state == .provisioning)
+            let finished = try await post(
+                client, "/v1/jobs/\(id)/attempts/1/finish", token: token, #"{"epoch": \#(first.epoch), \#(outcome)}"#)
+            #expect(finished.status == .ok, "\(String(buffer: finished.body))")
+            let job = try #require(try await store.job(JobID(id)))
+            #expect(job.state == state)
+            #expect(job.record.liveAttempt == nil)
+            #expect(try await store.lease(job: JobID(id))?.revoked == true)
+            if state == .recovering { #expect(job.record.failures == 1) }
+        }
+    }
 }
