@@ -37,6 +37,8 @@ public enum CoordinatorApplication {
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         let digests = WorkerDigestCache()
         router.add(middleware: TokenAuthMiddleware(tokens: tokens, store: store, workerDigests: digests))
+        // Where no route matched: a served path with another method is 405 with Allow, not 404.
+        router.add(middleware: MethodNotAllowedMiddleware())
         router.get("health") { _, _ in "ok\n" }
         router.get("metrics") { _, context in
             try context.requireReader("metrics")
