@@ -57,14 +57,47 @@ public struct CheckpointManifest: Codable, Sendable, Equatable {
         return decoder
     }()
 
-    /// A path from a manifest (which may have come over the network) is accepted only when it is
-    /// relative, has no empty, `.` or `..` component and no NUL.
-    public static func isSafe(_ path: String) -> Bool {
-        guard !path.isEmpty, !path.hasPrefix("/"), !path.contains("\0"), !path.contains("\\") else { return false }
-        return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy {
-            !$0.isEmpty && $0 != "." && $0 != ".."
+    /// Reads a `manifest.json` (from the store's disk or over the network): JSON of this
+    /// version or older, or `CheckpointError.unreadableManifest` saying what is wrong.
+    public static func read(_ data: Data) throws -> CheckpointManifest {
+        do {
+            let manifest = try decoder.decode(CheckpointManifest.self, from: data)
+            guard manifest.version <= currentVersion else {
+                throw CheckpointError.unreadableManifest(
+                    "version \(manifest.version) is newer than this spotwise (\(currentVersion))")
+            }
+            return manifest
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            throw CheckpointError.unreadableManifest("\(error)")
         }
     }
+
+    /// A path from a manifest (which may have come over the network) is accepted only when it is
+    /// relative, has no empty, `.` or `..` component and no NUL.
+    ///
+    /// Checked on the UTF-8 bytes the file system sees, never on Swift's characters: a combining
+    /// mark after `/` makes one character of the two, so `"../\u{351}x"` split on the character `/`
+    /// has no `..` component, while the file system reads `..` and leaves the directory (found by
+    /// scripts/fuzz; `Fuzz/corpus/CheckpointManifestFuzz/finding-combining-mark-slash`).
+    public static func isSafe(_ path: String) -> Bool {
+        let bytes = Array(path.utf8)
+        guard let first = bytes.first, first != slash, !bytes.contains(0), !bytes.contains(UInt8(ascii: "\\"))
+        else { return false }
+        return bytes.split(separator: slash, omittingEmptySubsequences: false).allSatisfy { component in
+            !component.isEmpty && !component.elementsEqual([dot]) && !component.elementsEqual([dot, dot])
+        }
+    }
+
+    /// A single directory or file name: `isSafe` and no `/` byte (a `/` hidden in a character
+    /// with a combining mark counts).
+    public static func isSafeName(_ name: String) -> Bool {
+        isSafe(name) && !name.utf8.contains(slash)
+    }
+
+    private static let slash = UInt8(ascii: "/")
+    private static let dot = UInt8(ascii: ".")
 }
 
 /// Why a checkpoint could not be committed or restored.

@@ -65,7 +65,7 @@ extension LocalCheckpointStore {
     func confinedDirectory(_ components: [String], creating: Bool) throws -> URL? {
         guard var current = try realRoot(creating: creating) else { return nil }
         for (index, component) in components.enumerated() {
-            guard CheckpointManifest.isSafe(component), !component.contains("/") else {
+            guard CheckpointManifest.isSafeName(component) else {
                 throw CheckpointError.unsafePath(component)
             }
             current = current.appendingPathComponent(component, isDirectory: true)

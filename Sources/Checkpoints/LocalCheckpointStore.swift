@@ -371,18 +371,7 @@ public struct LocalCheckpointStore: CheckpointStore {
     }
 
     static func decodeManifest(_ data: Data) throws -> CheckpointManifest {
-        do {
-            let manifest = try CheckpointManifest.decoder.decode(CheckpointManifest.self, from: data)
-            guard manifest.version <= CheckpointManifest.currentVersion else {
-                throw CheckpointError.unreadableManifest(
-                    "version \(manifest.version) is newer than this spotwise (\(CheckpointManifest.currentVersion))")
-            }
-            return manifest
-        } catch let error as CheckpointError {
-            throw error
-        } catch {
-            throw CheckpointError.unreadableManifest("\(error)")
-        }
+        try CheckpointManifest.read(data)
     }
 
     // MARK: Restore

@@ -44,10 +44,8 @@ public struct WorkersAPI: Sendable {
     /// an earlier version parsed every body twice, once only to list its keys.)
     static func decode<T: Decodable>(_ type: T.Type, from body: ByteBuffer, fields: Set<String>) throws -> T {
         try refuseDeepNesting(body)
-        let decoder = JSONDecoder()
-        decoder.userInfo[StrictBody<T>.fieldsKey] = fields
         do {
-            return try decoder.decode(StrictBody<T>.self, from: Data(buffer: body)).value
+            return try StrictBody<T>.decode(Data(buffer: body), fields: fields)
         } catch let unknown as UnknownFields {
             throw APIError.badRequest(
                 "unknown_field",
@@ -291,30 +289,4 @@ public struct WorkersAPI: Sendable {
         digests.forget(workerID)
         return Response(status: .noContent)
     }
-}
-
-/// Decodes `Value` from a JSON object after checking, on the same parse, that the object has no
-/// key outside the allowed fields (passed in the decoder's `userInfo`).
-struct StrictBody<Value: Decodable>: Decodable {
-    static var fieldsKey: CodingUserInfoKey { CodingUserInfoKey(rawValue: "spotwise.allowedFields")! }
-    let value: Value
-
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    init(from decoder: any Decoder) throws {
-        let allowed = decoder.userInfo[Self.fieldsKey] as? Set<String> ?? []
-        let keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
-        let unknown = keys.filter { !allowed.contains($0) }
-        guard unknown.isEmpty else { throw UnknownFields(names: unknown.sorted()) }
-        value = try Value(from: decoder)
-    }
-}
-
-struct UnknownFields: Error {
-    var names: [String]
 }

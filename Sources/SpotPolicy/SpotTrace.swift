@@ -45,13 +45,32 @@ public struct TraceReadError: Error, CustomStringConvertible, Sendable {
 }
 
 extension SpotTrace {
+    /// The longest tick a trace may have: a day (published traces tick every 1 to 10 minutes).
+    public static let maxTickSeconds = 86_400
+    /// The most spot instances one tick of an `available` trace may count.
+    public static let maxInstances = Int(Int32.max)
+
     /// Reads the JSON trace format of `../shared/traces`: `{"metadata": {"gap_seconds", "zone",
     /// "price_info": {"price", "on_demand_price"}}, "data": [...], "prices": [...]}`.
     public static func read(contentsOf url: URL, convention: TraceConvention) throws -> SpotTrace {
-        let file = url.path
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw TraceReadError(file: url.path, message: "not a readable JSON trace (\(error.localizedDescription))")
+        }
+        return try read(
+            data, file: url.path, name: url.deletingPathExtension().lastPathComponent, convention: convention)
+    }
+
+    /// Reads a trace's bytes; `file` names it in errors and `name` is used when the trace names
+    /// no zone.
+    public static func read(_ data: Data, file: String, name fallbackName: String, convention: TraceConvention) throws
+        -> SpotTrace
+    {
         let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
+            object = try JSONSerialization.jsonObject(with: data)
         } catch {
             throw TraceReadError(file: file, message: "not a readable JSON trace (\(error.localizedDescription))")
         }
@@ -61,8 +80,14 @@ extension SpotTrace {
         guard let metadata = root["metadata"] as? [String: Any] else {
             throw TraceReadError(file: file, message: "missing 'metadata'")
         }
-        guard let gap = (metadata["gap_seconds"] as? NSNumber)?.intValue, gap > 0 else {
-            throw TraceReadError(file: file, message: "metadata.gap_seconds must be a whole number of seconds above 0")
+        // `Int(exactly:)`, not `intValue`: NSNumber's `intValue` wraps a value beyond Int's range
+        // (3.3e19 read as a negative count: found by scripts/fuzz) and truncates a fraction.
+        guard let gapValue = (metadata["gap_seconds"] as? NSNumber)?.doubleValue,
+            let gap = Int(exactly: gapValue), (1...maxTickSeconds).contains(gap)
+        else {
+            throw TraceReadError(
+                file: file,
+                message: "metadata.gap_seconds must be a whole number of seconds from 1 to \(maxTickSeconds)")
         }
         guard let values = root["data"] as? [Any], !values.isEmpty else {
             throw TraceReadError(file: file, message: "'data' must be a non-empty list of numbers")
@@ -75,7 +100,13 @@ extension SpotTrace {
             }
             switch convention {
             case .preempted: capacity.append(number.doubleValue == 0 ? Int.max : 0)
-            case .available: capacity.append(number.intValue)
+            case .available:
+                guard let count = Int(exactly: number.doubleValue), count <= maxInstances else {
+                    throw TraceReadError(
+                        file: file,
+                        message: "data[\(index)] must be a whole number of spot instances from 0 to \(maxInstances)")
+                }
+                capacity.append(count)
             }
         }
         var spotPrices: [Double]?
@@ -88,7 +119,7 @@ extension SpotTrace {
         }
         let priceInfo = metadata["price_info"] as? [String: Any]
         let name =
-            (metadata["zone"] as? String) ?? url.deletingPathExtension().lastPathComponent
+            (metadata["zone"] as? String) ?? fallbackName
         return SpotTrace(
             name: name, tickSeconds: gap, capacity: capacity, spotPrices: spotPrices,
             spotPricePerHour: (priceInfo?["price"] as? NSNumber)?.doubleValue,

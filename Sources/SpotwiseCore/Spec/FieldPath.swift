@@ -22,7 +22,11 @@ struct FieldPath: Hashable, Sendable, CustomStringConvertible {
         var text = ""
         for component in components {
             switch component {
-            case .key(let key): text += text.isEmpty ? key : ".\(key)"
+            // An empty key (`"": 1`, or `&anchor:` with no name) shows as `""`, so a message never
+            // names an empty field (found by scripts/fuzz).
+            case .key(let key):
+                let shown = key.isEmpty ? "\"\"" : key
+                text += text.isEmpty ? shown : ".\(shown)"
             case .index(let index): text += "[\(index)]"
             }
         }

@@ -133,7 +133,7 @@ public struct JobSpecParser: Sendable {
                 SpecValidationError(diagnostics: [
                     SpecDiagnostic(
                         file: file, line: context.mark.line, column: context.mark.column,
-                        field: duplicates.joined(separator: ", "),
+                        field: duplicates.map { FieldPath.root.appending($0).description }.joined(separator: ", "),
                         problem: "field given twice", found: "\(duplicates.count == 1 ? "it" : "them") more than once",
                         allowed: "each field once")
                 ]))

@@ -1,0 +1,1 @@
+../../../Sources/Checkpoints/CheckpointManifest.swift
