@@ -105,11 +105,11 @@ public struct AttemptsAPI: Sendable {
         let body = try await request.body(upTo: Self.maxBodyBytes, context: context)
         let finished = try WorkersAPI.decode(
             WorkerProtocol.AttemptFinished.self, from: body, fields: WorkerProtocol.AttemptFinished.fields)
-        var reason: AttemptEndReason
-        switch finished.outcome {
         if !finished.problems.isEmpty {
             throw APIError.badRequest("invalid_finish", finished.problems.joined(separator: "; "))
         }
+        var reason: AttemptEndReason
+        switch finished.outcome {
         case .completed: reason = .completed
         case .preempted: reason = .preempted(withNotice: finished.notice ?? false)
         case .infrastructure: reason = .infrastructureError(String((finished.message ?? "unspecified").prefix(300)))

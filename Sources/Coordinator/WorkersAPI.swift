@@ -125,12 +125,12 @@ public struct WorkersAPI: Sendable {
         }
         let body = try await request.body(upTo: Self.maxBodyBytes, context: context)
         let beat = try Self.decode(Heartbeat.self, from: body, fields: Heartbeat.fields)
-        let jobID = JobID(beat.job)
-        guard let lease = try await store.lease(job: jobID) else {
-            throw APIError.notFound("no attempt of job \(beat.job) is leased")
         if !beat.problems.isEmpty {
             throw APIError.badRequest("invalid_heartbeat", beat.problems.joined(separator: "; "))
         }
+        let jobID = JobID(beat.job)
+        guard let lease = try await store.lease(job: jobID) else {
+            throw APIError.notFound("no attempt of job \(beat.job) is leased")
         }
         // (Not `holders`: the hot path allocates nothing for a single node's lease.)
         guard lease.workerID == workerID || lease.members.contains(workerID) else {

@@ -112,7 +112,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try await app.runService()
     }
 
-    /// Reads a token file, or creates it (mode 0600) and prints the new token once.
+    /// Reads a token file, or creates it (mode 0600) and prints the new token once. The line is
+    /// flushed at once: stdout to a file is buffered, and a crash before the buffer filled lost it.
     static func token(named name: String, in directory: URL, announce: Bool = true) throws -> String {
         let url = directory.appendingPathComponent(name)
         if let existing = try? String(contentsOf: url, encoding: .utf8) {
