@@ -236,7 +236,7 @@ struct AttemptRunner {
                 }
                 if let total = line.totalSteps { totalSteps = total }
                 guard let name = line.checkpoint, let at = line.step else { continue }
-                guard CheckpointManifest.isSafe(name), !name.contains("/") else {
+                guard CheckpointManifest.isSafeName(name) else {
                     pendingLogs.append("[spotwise] refused checkpoint directory name '\(name)'")
                     continue
                 }
