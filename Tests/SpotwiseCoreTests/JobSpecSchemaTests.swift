@@ -12,6 +12,7 @@ import Testing
         "deadline-too-far.yaml": "adds up a duration's units against 90 days",
         "nodes-min-greater-than-max.yaml": "compares two fields",
         "duplicate-field.yaml": "PyYAML keeps the last of duplicate keys, so the schema never sees both",
+        "empty-field-twice.yaml": "PyYAML keeps the last of duplicate keys, so the schema never sees both",
     ]
 
     struct Verdict: Decodable {

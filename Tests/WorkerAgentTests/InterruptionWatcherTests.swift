@@ -19,7 +19,7 @@ import WorkerAgent
         try await withLiveServer(market.router()) { base in
             // IMDSv2 refuses a request without the session token, as EC2 does.
             let bare = try await HTTPClient.shared.execute(
-                HTTPClientRequest(url: base + "/nodes/n1/latest/meta-data/spot/instance-action"), timeout: .seconds(2))
+                HTTPClientRequest(url: base + "/nodes/n1/latest/meta-data/spot/instance-action"), timeout: .seconds(30))
             #expect(bare.status == .unauthorized)
 
             let watcher = EC2MetadataWatcher(baseURL: base + "/nodes/n1")
