@@ -57,6 +57,7 @@ public enum CoordinatorApplication {
             on: router)
         ModelsAPI(store: store, clock: clock).register(on: router)
         ReportsAPI(store: store, clock: clock).register(on: router)
+        MLflowAPI(store: store, clock: clock).register(on: router)
         return router
     }
 

@@ -5,7 +5,8 @@ import Hummingbird
 /// Every error leaves the coordinator as `{"error": {"code", "message"}}`, whatever threw it:
 /// an `APIError` as it is; a body over its route's limit as 413 `body_too_large` naming the route
 /// and the limit; Hummingbird's own errors (404 for an unknown route) with their status; anything
-/// else as 500 `internal_error`, logged with its detail. Without this, the last two left as an
+/// else as 500 `internal_error`, logged with its detail. Under `/api/2.0/mlflow/` the same errors
+/// take MLflow's shape (`MLflowErrorShape`). Without this, the last two left as an
 /// empty body the CLI could only print as `error:  (http_error, HTTP 500)`.
 struct JSONErrorMiddleware: RouterMiddleware {
     typealias Context = CoordinatorContext
@@ -16,26 +17,26 @@ struct JSONErrorMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError {
-            return try error.response(from: request, context: context)
+            return try error.rendered(for: request, context: context)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge && !(error is HTTPError) {
             // A route that collected its body without `Request.body(upTo:context:)`; NIO's error
             // does not carry the route's limit.
             return try APIError(
                 .contentTooLarge, code: "body_too_large",
                 message: "the body of \(Self.route(of: request, context: context)) is over its size limit"
-            ).response(from: request, context: context)
+            ).rendered(for: request, context: context)
         } catch let error as HTTPError {
             var response = try APIError(
                 error.status, code: Self.code(for: error.status),
                 message: error.body ?? "\(error.status.reasonPhrase): \(request.method) \(request.uri.path)"
-            ).response(from: request, context: context)
+            ).rendered(for: request, context: context)
             response.headers.append(contentsOf: error.headers.filter { $0.name != .contentType })
             return response
         } catch let error as any HTTPResponseError {
             return try APIError(
                 error.status, code: Self.code(for: error.status),
                 message: "\(error.status.reasonPhrase): \(request.method) \(request.uri.path)"
-            ).response(from: request, context: context)
+            ).rendered(for: request, context: context)
         } catch {
             // The detail goes to the log, not the caller: it may name tables, paths or hosts.
             let route = Self.route(of: request, context: context)
@@ -44,8 +45,18 @@ struct JSONErrorMiddleware: RouterMiddleware {
                 .internalServerError, code: "internal_error",
                 message:
                     "the coordinator failed to serve \(route) (\(type(of: error))); its log has the detail. Retry, or report it if it persists"
-            ).response(from: request, context: context)
+            ).rendered(for: request, context: context)
         }
+    }
+
+    /// The error's body in the shape of its route's API: MLflow's under `/api/2.0/mlflow/`,
+    /// Spotwise's everywhere else.
+    static func render(_ error: APIError, for request: Request, context: Context) throws -> Response {
+        guard MLflowErrorShape.applies(to: request.uri.path) else {
+            return try error.response(from: request, context: context)
+        }
+        let served = !MethodNotAllowedMiddleware.allowedMethods(path: request.uri.path).isEmpty
+        return try MLflowErrorShape.response(for: error, routeMatched: served)
     }
 
     /// The route as the API document names it (`POST /v1/workers/{id}/heartbeat`), or the path
@@ -69,5 +80,11 @@ struct JSONErrorMiddleware: RouterMiddleware {
         case .unsupportedMediaType: "unsupported_media_type"
         default: status.code >= 500 ? "internal_error" : "http_\(status.code)"
         }
+    }
+}
+
+extension APIError {
+    fileprivate func rendered(for request: Request, context: CoordinatorContext) throws -> Response {
+        try JSONErrorMiddleware.render(self, for: request, context: context)
     }
 }

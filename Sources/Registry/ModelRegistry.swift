@@ -59,7 +59,9 @@ public struct ModelRegistry: Sendable {
 
     /// Where each alias of `model` points now.
     public func aliases(of model: String) async throws -> [String: Int] {
-        try await store.aliasHistory(model: model).reduce(into: [:]) { current, move in current[move.alias] = move.to }
+        try await store.aliasHistory(model: model).reduce(into: [:]) { current, move in
+            current[move.alias] = move.pointsAt
+        }
     }
 
     public func list() async throws -> [ModelSummary] {
@@ -85,7 +87,7 @@ public struct ModelRegistry: Sendable {
         let history = try await store.aliasHistory(model: model)
         return ModelDetail(
             model: model, versions: versions,
-            aliases: history.reduce(into: [:]) { $0[$1.alias] = $1.to }, aliasHistory: history,
+            aliases: history.reduce(into: [:]) { $0[$1.alias] = $1.pointsAt }, aliasHistory: history,
             decisions: decisions)
     }
 
@@ -126,6 +128,18 @@ public struct ModelRegistry: Sendable {
             model: model, alias: alias, expectedFrom: current, to: version, kind: .promote, at: now)
     }
 
+    /// Deletes `alias` (recorded in its history as a removal); it must exist.
+    @discardableResult
+    public func removeAlias(model: String, alias: String, now: Date) async throws -> AliasMove {
+        try ModelReference.checkModel(model)
+        try ModelReference.checkAlias(alias)
+        guard let current = try await aliases(of: model)[alias] else {
+            throw RegistryError.notFound("model \(model) has no alias \(alias)")
+        }
+        return try await store.moveAlias(
+            model: model, alias: alias, expectedFrom: current, to: current, kind: .remove, at: now)
+    }
+
     /// Moves `alias` back to the version it pointed to before its current one: promotions push,
     /// rollbacks pop, so rolling back twice goes two promotions back (never toggles).
     public func rollback(model: String, alias: String, now: Date) async throws -> AliasMove {
@@ -150,6 +164,9 @@ public struct ModelRegistry: Sendable {
             case .rollback:
                 if !stack.isEmpty { stack.removeLast() }
                 if stack.last != move.to { stack.append(move.to) }
+            case .remove:
+                // Deleted: nothing under it to roll back to; a later promotion starts afresh.
+                stack.removeAll()
             }
         }
         return stack

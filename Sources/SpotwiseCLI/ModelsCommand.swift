@@ -102,7 +102,7 @@ struct ModelsCommand: AsyncParsableCommand {
                 let moves = detail.aliasHistory.filter { $0.to == version.version || $0.from == version.version }
                 for move in moves {
                     print(
-                        "  alias       \(SavingsReport.timestamp(move.at)) \(move.alias): \(move.from.map { "v\($0)" } ?? "(new)") -> v\(move.to) (\(move.kind.rawValue))"
+                        "  alias       \(SavingsReport.timestamp(move.at)) \(move.alias): \(move.from.map { "v\($0)" } ?? "(new)") -> \(move.pointsAt.map { "v\($0)" } ?? "(none)") (\(move.kind.rawValue))"
                     )
                 }
                 if !verification.verified && verification.reachable { throw ExitCode(1) }

@@ -58,7 +58,7 @@ extension InMemoryStateStore {
             throw StateStoreError.noSuchModelVersion(model: model, version: version)
         }
         let history = moves.filter { $0.model == model && $0.alias == alias }
-        let current = history.last?.to
+        let current = history.last?.pointsAt
         guard current == expectedFrom else {
             throw StateStoreError.aliasMoved(model: model, alias: alias, expected: expectedFrom, actual: current)
         }

@@ -163,12 +163,17 @@ extension SQLStateStore {
             guard exists != nil else { throw StateStoreError.noSuchModelVersion(model: model, version: version) }
             let last = try await db.raw(
                 """
-                SELECT sequence, to_version FROM alias_moves WHERE model = \(bind: model) AND alias = \(bind: alias)
+                SELECT sequence, to_version, kind FROM alias_moves WHERE model = \(bind: model) AND alias = \(bind: alias)
                 ORDER BY sequence DESC LIMIT 1
                 """
             ).first()
             let sequence = Int(try last?.decode(column: "sequence", as: Int64.self) ?? 0) + 1
-            let current = try last.map { Int(try $0.decode(column: "to_version", as: Int64.self)) }
+            let current = try last.flatMap { row -> Int? in
+                guard try row.decode(column: "kind", as: String.self) != AliasMove.Kind.remove.rawValue else {
+                    return nil
+                }
+                return Int(try row.decode(column: "to_version", as: Int64.self))
+            }
             guard current == expectedFrom else {
                 throw StateStoreError.aliasMoved(model: model, alias: alias, expected: expectedFrom, actual: current)
             }

@@ -21,14 +21,16 @@ import Testing
                 path = nil
             }
         }
-        for route in JobsAPI.routes + WorkersAPI.routes + AttemptsAPI.routes + ModelsAPI.routes + ReportsAPI.routes + [
-            "GET /health", "GET /metrics",
-        ] {
+        for route in JobsAPI.routes + WorkersAPI.routes + AttemptsAPI.routes + ModelsAPI.routes + ReportsAPI.routes
+            + MLflowAPI.routes + [
+                "GET /health", "GET /metrics",
+            ]
+        {
             #expect(documented.contains(route), "\(route) is not in docs/openapi.yaml")
         }
         #expect(
             documented.count == JobsAPI.routes.count + WorkersAPI.routes.count + AttemptsAPI.routes.count
-                + ModelsAPI.routes.count + ReportsAPI.routes.count + 2,
+                + ModelsAPI.routes.count + ReportsAPI.routes.count + MLflowAPI.routes.count + 2,
             "documented but not served: \(documented)")
     }
 }

@@ -122,7 +122,13 @@ public struct AliasMove: Hashable, Sendable, Codable {
     public enum Kind: String, Hashable, Sendable, Codable {
         case promote
         case rollback
+        /// The alias was deleted (MLflow's `DELETE registered-models/alias`): `from` and `to` are
+        /// the version it pointed at; after it the alias points nowhere until promoted again.
+        case remove
     }
+
+    /// Where the alias points after this move: nowhere after a removal.
+    public var pointsAt: Int? { kind == .remove ? nil : to }
 
     public var model: String
     public var alias: String
