@@ -28,6 +28,9 @@ if ((${#missing[@]})); then
     python3 -m pip install --quiet "${missing[@]}" || python3 -m pip install --quiet --break-system-packages "${missing[@]}"
 fi
 
+# The trainer library (python/, docs/trainer-sdk.md), installed again on every run to match this checkout.
+python3 -m pip install --quiet ./python || python3 -m pip install --quiet --break-system-packages ./python
+
 say "building spotwise (the first build fetches and compiles dependencies: a few minutes)"
 swift build --product spotwise
 say "ready: .build/debug/spotwise (or: swift run spotwise --help)"

@@ -12,59 +12,31 @@ the whole gang checkpoints at the same step; each rank writes its own shard (`sh
 `SPOTWISE_CHECKPOINT_DIR/step-K/`) and SIGTERM exits 143 after it. A rank that loses its peers
 exits 75: the gang restarts from the newest checkpoint complete for every rank.
 
-Contract: the digits trainer's (jobs/digits/train.py) plus SPOTWISE_RANK, SPOTWISE_WORLD_SIZE,
-MASTER_ADDR, MASTER_PORT (torchrun's names). A resumed rank reads its own shard, or rank 0's
-when the world size changed (elastic restarts).
+Contract: the digits trainer's (jobs/digits/train.py, through the `spotwise` library) plus the
+gang's rank, world size, MASTER_ADDR and MASTER_PORT (`run.rank`, `run.world_size`, ...). A
+resumed rank reads its own shard, or rank 0's when the world size changed (elastic restarts).
 """
+import hashlib
 import io
-import json
 import os
 import pickle
-import shutil
-import signal
 import socket
 import struct
 import sys
 import time
 
-checkpoint_requested = False
-stop_requested = False
-
-
-def on_usr1(signum, frame):
-    global checkpoint_requested
-    checkpoint_requested = True
-
-
-def on_term(signum, frame):
-    global checkpoint_requested, stop_requested
-    checkpoint_requested = True
-    stop_requested = True
-
-
-signal.signal(signal.SIGUSR1, on_usr1)
-signal.signal(signal.SIGTERM, on_term)
-# A parent may have started us with these blocked (Foundation's Process passes its threads' mask):
-# a notice that never arrives would cost the gang its work.
-signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGUSR1})
+# This checkout's library (python/ at the repository root), else the installed one.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "python"))
+import spotwise  # noqa: E402  (first: its signal handlers are in place while numpy and scikit-learn load)
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "digits"))
 from digits_model import (  # noqa: E402
-    BATCH, LEARNING_RATE, MOMENTUM, STEP_DELAY, TOTAL_STEPS, X_train, evaluate, forward, fresh_state, report,
-    y_train)
+    BATCH, LEARNING_RATE, MOMENTUM, STEP_DELAY, TOTAL_STEPS, X_train, evaluate, forward, fresh_state, y_train)
 
-RANK = int(os.environ.get("SPOTWISE_RANK", "0"))
-WORLD = int(os.environ.get("SPOTWISE_WORLD_SIZE", "1"))
-MASTER_ADDR = os.environ.get("MASTER_ADDR", "127.0.0.1")
-MASTER_PORT = int(os.environ.get("MASTER_PORT", "29500"))
-PEER_LOST = 75
-
-checkpoint_dir = os.environ.get("SPOTWISE_CHECKPOINT_DIR", "checkpoints-local-%d" % RANK)
-resume_dir = os.environ.get("SPOTWISE_RESUME_DIR")
-every = int(os.environ.get("SPOTWISE_CHECKPOINT_EVERY", "50"))
-output_dir = os.environ.get("SPOTWISE_OUTPUT_DIR", "output")
+run = spotwise.init(total_steps=TOTAL_STEPS)
+RANK, WORLD = run.rank, run.world_size
 
 
 # --- the gang: rank 0 serves, the others connect ---------------------------------------------
@@ -99,7 +71,7 @@ class Gang:
         if RANK == 0:
             server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            server.bind((MASTER_ADDR, MASTER_PORT))
+            server.bind((run.master_addr, run.master_port))
             server.listen(WORLD)
             server.settimeout(120)
             joined = {}
@@ -114,7 +86,7 @@ class Gang:
             deadline = time.time() + 120
             while True:
                 try:
-                    self.master = socket.create_connection((MASTER_ADDR, MASTER_PORT), timeout=120)
+                    self.master = socket.create_connection((run.master_addr, run.master_port), timeout=120)
                     break
                 except OSError:
                     if time.time() > deadline:
@@ -124,21 +96,20 @@ class Gang:
             send_message(self.master, {"rank": RANK})
 
     def all_reduce(self, payload):
-        """Sums the ranks' gradient sums in rank order and ORs their flags; every rank gets the result."""
+        """Sums the ranks' gradient sums in rank order and ORs their requests; every rank gets the result."""
         if WORLD == 1:
             return payload
         if RANK != 0:
             send_message(self.master, payload)
             return receive_message(self.master)
         total = {"grads": {k: v.copy() for k, v in payload["grads"].items()}, "loss": payload["loss"],
-                 "checkpoint": payload["checkpoint"], "stop": payload["stop"]}
+                 "requests": payload["requests"]}
         for peer in self.peers:
             part = receive_message(peer)
             for k in total["grads"]:
                 total["grads"][k] = total["grads"][k] + part["grads"][k]
             total["loss"] += part["loss"]
-            total["checkpoint"] = total["checkpoint"] or part["checkpoint"]
-            total["stop"] = total["stop"] or part["stop"]
+            total["requests"] = total["requests"] | part["requests"]
         for peer in self.peers:
             send_message(peer, total)
         return total
@@ -147,23 +118,15 @@ class Gang:
 # --- training -------------------------------------------------------------------------------
 
 
-def save(state, step):
-    temporary = os.path.join(checkpoint_dir, "step-%d.tmp" % step)
-    final = os.path.join(checkpoint_dir, "step-%d" % step)
-    shutil.rmtree(temporary, ignore_errors=True)
-    os.makedirs(temporary)
-    with open(os.path.join(temporary, "shard-%d.pkl" % RANK), "wb") as f:
-        pickle.dump({"step": step, "world": WORLD, "rank": RANK, "params": state["params"],
-                     "velocity": state["velocity"], "rng": state["rng"]}, f, protocol=4)
-    os.replace(temporary, final)
-    report({"step": step, "total_steps": TOTAL_STEPS, "checkpoint": "step-%d" % step})
+def save(checkpoint, state):
+    checkpoint.save_pickle("shard-%d.pkl" % RANK, {"step": state["step"], "world": WORLD, "rank": RANK,
+                                                   "params": state["params"], "velocity": state["velocity"],
+                                                   "rng": state["rng"]})
 
 
-def load(directory):
-    own = os.path.join(directory, "shard-%d.pkl" % RANK)
-    path = own if os.path.exists(own) else os.path.join(directory, "shard-0.pkl")
-    with open(path, "rb") as f:
-        saved = pickle.load(f)
+def load(checkpoint):
+    own = "shard-%d.pkl" % RANK
+    saved = checkpoint.load_pickle(own if checkpoint.exists(own) else "shard-0.pkl")
     return {"step": saved["step"], "params": saved["params"], "velocity": saved["velocity"], "rng": saved["rng"]}
 
 
@@ -183,12 +146,11 @@ def local_gradient_sum(params, xb, yb):
 
 
 def main():
-    global checkpoint_requested
-    state = load(resume_dir) if resume_dir else fresh_state()
+    resumed = run.restore()
+    state = load(resumed) if resumed else fresh_state()
     start = state["step"]
-    print("digits-ddp rank %d/%d: %s at step %d of %d" % (RANK, WORLD, "resuming" if resume_dir else "starting",
+    print("digits-ddp rank %d/%d: %s at step %d of %d" % (RANK, WORLD, "resuming" if resumed else "starting",
                                                           start, TOTAL_STEPS), flush=True)
-    report({"pid": os.getpid(), "step": start, "total_steps": TOTAL_STEPS})
     try:
         gang = Gang()
         while state["step"] < TOTAL_STEPS:
@@ -198,8 +160,8 @@ def main():
             state["rng"] = rng.get_state()
             mine = index[RANK::WORLD]
             grads, loss = local_gradient_sum(state["params"], X_train[mine], y_train[mine])
-            total = gang.all_reduce({"grads": grads, "loss": loss, "checkpoint": checkpoint_requested,
-                                     "stop": stop_requested})
+            # The signals' flags travel with the gradients, so that every rank decides alike.
+            total = gang.all_reduce({"grads": grads, "loss": loss, "requests": run.requests()})
             for k in state["params"]:
                 mean = total["grads"][k] / BATCH
                 state["velocity"][k] = MOMENTUM * state["velocity"][k] - LEARNING_RATE * mean
@@ -209,31 +171,20 @@ def main():
             if STEP_DELAY:
                 time.sleep(STEP_DELAY)
             if step % 10 == 0 or step == start + 1:
-                report({"step": step, "total_steps": TOTAL_STEPS, "metrics": {"loss": total["loss"] / BATCH}})
-            if (step % every == 0 or total["checkpoint"]) and step < TOTAL_STEPS:
-                save(state, step)
-                checkpoint_requested = False
-                if total["stop"]:
-                    print("digits-ddp rank %d: the gang checkpointed step %d on a notice; exiting" % (RANK, step),
-                          flush=True)
-                    sys.exit(143)
+                run.report(step, loss=total["loss"] / BATCH)
+            if run.should_checkpoint(step, total["requests"]):  # a peer's notice stops this rank too
+                with run.checkpoint(step) as checkpoint:  # this rank's shard; after a notice, exits 143
+                    save(checkpoint, state)
     except (ConnectionError, OSError) as error:
-        print("digits-ddp rank %d: %s; exiting for a gang restart" % (RANK, error), flush=True)
-        sys.exit(PEER_LOST)
-    os.makedirs(output_dir, exist_ok=True)
+        run.exit_peer_lost("digits-ddp rank %d: %s; exiting for a gang restart" % (RANK, error))  # 75
     if RANK == 0:
-        np.savez(os.path.join(output_dir, "model.npz"), **state["params"])
-        metrics = evaluate(state["params"])
-        with open(os.path.join(output_dir, "metrics.json"), "w") as f:
-            json.dump(metrics, f, sort_keys=True)
-        report({"step": TOTAL_STEPS, "total_steps": TOTAL_STEPS, "metrics": metrics})
+        run.save_model("model.npz", **state["params"])
+        metrics = run.finish(evaluate(state["params"]))
         print("digits-ddp: done at step %d: accuracy %.4f auc %.4f" % (TOTAL_STEPS, metrics["accuracy"],
                                                                         metrics["auc"]), flush=True)
     else:
-        with open(os.path.join(output_dir, "replica-%d.sha256" % RANK), "w") as f:
-            import hashlib
-            digest = hashlib.sha256(b"".join(state["params"][k].tobytes() for k in sorted(state["params"])))
-            f.write(digest.hexdigest() + "\n")
+        digest = hashlib.sha256(b"".join(state["params"][k].tobytes() for k in sorted(state["params"])))
+        run.output.save_bytes("replica-%d.sha256" % RANK, (digest.hexdigest() + "\n").encode())
 
 
 if __name__ == "__main__":

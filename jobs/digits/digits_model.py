@@ -1,17 +1,17 @@
 """What the digits trainers share (train.py, and ../digits-ddp/train.py): hyperparameters, the
-fixed data split, the MLP's initial state, forward pass and evaluation, and progress lines.
+fixed data split, the MLP's initial state, forward pass and evaluation.
 
-Imported after a trainer has installed its signal handlers: numpy and scikit-learn take a while
-to import, and a notice may come meanwhile.
+Imported after a trainer has imported spotwise (which installs the signal handlers): numpy and
+scikit-learn take a while to import, and a notice may come meanwhile.
 """
-import json
 import os
 
 import numpy as np
+import spotwise
 from sklearn.datasets import load_digits
 from sklearn.metrics import roc_auc_score
 
-hp = json.loads(os.environ.get("SPOTWISE_HPARAMS") or "{}")
+hp = spotwise.context().hparams
 LEARNING_RATE = float(hp.get("learning_rate", 0.1))
 EPOCHS = int(hp.get("epochs", 40))
 BATCH = int(hp.get("batch_size", 64))
@@ -20,8 +20,6 @@ HIDDEN = int(hp.get("hidden", 64))
 MOMENTUM = float(hp.get("momentum", 0.9))
 # Slows each step so that a demo's interruptions land mid-run; results do not depend on it.
 STEP_DELAY = float(os.environ.get("DIGITS_STEP_DELAY_MS", "0")) / 1000.0
-
-progress_path = os.environ.get("SPOTWISE_PROGRESS")
 
 # Data: a fixed, seeded split (the split never depends on the training RNG).
 _digits = load_digits()
@@ -34,14 +32,6 @@ X_train, y_train, X_test, y_test = _X[:_split], _y[:_split], _X[_split:], _y[_sp
 CLASSES = 10
 steps_per_epoch = (len(X_train) + BATCH - 1) // BATCH
 TOTAL_STEPS = EPOCHS * steps_per_epoch
-
-
-def report(line):
-    """Appends one JSON line to the progress file (SPOTWISE_PROGRESS)."""
-    if progress_path:
-        with open(progress_path, "a") as f:
-            f.write(json.dumps(line) + "\n")
-            f.flush()
 
 
 def fresh_state():

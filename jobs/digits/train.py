@@ -1,79 +1,46 @@
 #!/usr/bin/env python3
-"""A small MLP on scikit-learn's bundled handwritten digits, following Spotwise's trainer contract.
+"""A small MLP on scikit-learn's bundled handwritten digits, following Spotwise's trainer contract
+through the `spotwise` library (docs/trainer-sdk.md).
 
 Deterministic: the same hyperparameters give byte-identical final weights whether or not the run
 was interrupted and resumed, because weights, optimizer state, the RNG state and the step are all
 checkpointed, and every batch is drawn from the checkpointed RNG.
 
-Contract (docs/job-spec.md): SPOTWISE_CHECKPOINT_DIR (write step-K/ here, then report it on the
-progress file), SPOTWISE_RESUME_DIR (restored checkpoint, unset on a fresh start),
-SPOTWISE_CHECKPOINT_EVERY, SPOTWISE_PROGRESS (JSON lines), SPOTWISE_OUTPUT_DIR (final model and
-metrics.json), SPOTWISE_HPARAMS (JSON). SIGUSR1: checkpoint at the next step and go on. SIGTERM:
-checkpoint at the next step and exit with 143 (the attempt did not finish; the job resumes).
+The library does the contract (docs/job-spec.md): SIGUSR1 checkpoints at the next step and goes
+on; SIGTERM checkpoints at the next step and exits 143 (the attempt did not finish; the job
+resumes); `step-K/` is published atomically and reported; the model and metrics.json go to the
+output directory.
 """
-import json
 import os
-import pickle
-import shutil
-import signal
 import sys
 import time
 
-# Signals first: a notice may come while numpy and scikit-learn are still importing.
-checkpoint_requested = False
-stop_requested = False
-
-
-def on_usr1(signum, frame):
-    global checkpoint_requested
-    checkpoint_requested = True
-
-
-def on_term(signum, frame):
-    global checkpoint_requested, stop_requested
-    checkpoint_requested = True
-    stop_requested = True
-
-
-signal.signal(signal.SIGUSR1, on_usr1)
-signal.signal(signal.SIGTERM, on_term)
+# This checkout's library (python/ at the repository root), else the installed one.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "python"))
+import spotwise  # noqa: E402  (first: its signal handlers are in place while numpy and scikit-learn load)
 
 import numpy as np  # noqa: E402
 
 from digits_model import (  # noqa: E402
-    BATCH, LEARNING_RATE, MOMENTUM, STEP_DELAY, TOTAL_STEPS, X_train, evaluate, forward, fresh_state, report,
+    BATCH, LEARNING_RATE, MOMENTUM, STEP_DELAY, TOTAL_STEPS, X_train, evaluate, forward, fresh_state,
     steps_per_epoch, y_train)
 
 # Tests only: die at this step without checkpointing, as a node killed without notice would.
 CRASH_AT = int(os.environ.get("DIGITS_CRASH_AT_STEP", "0"))
 
-checkpoint_dir = os.environ.get("SPOTWISE_CHECKPOINT_DIR", "checkpoints-local")
-resume_dir = os.environ.get("SPOTWISE_RESUME_DIR")
-every = int(os.environ.get("SPOTWISE_CHECKPOINT_EVERY", "50"))
-output_dir = os.environ.get("SPOTWISE_OUTPUT_DIR", "output")
+run = spotwise.init(total_steps=TOTAL_STEPS)
 
 
-def save(state, step):
-    temporary = os.path.join(checkpoint_dir, "step-%d.tmp" % step)
-    final = os.path.join(checkpoint_dir, "step-%d" % step)
-    shutil.rmtree(temporary, ignore_errors=True)  # a torn earlier try
-    os.makedirs(temporary)
-    np.savez(os.path.join(temporary, "weights.npz"), **state["params"])
-    np.savez(os.path.join(temporary, "optimizer.npz"), **state["velocity"])
-    with open(os.path.join(temporary, "state.pkl"), "wb") as f:
-        pickle.dump({"step": step, "rng": state["rng"]}, f, protocol=4)
-    os.replace(temporary, final)
-    report({"step": step, "total_steps": TOTAL_STEPS, "checkpoint": "step-%d" % step})
+def save(checkpoint, state):
+    checkpoint.save_arrays("weights.npz", **state["params"])
+    checkpoint.save_arrays("optimizer.npz", **state["velocity"])
+    checkpoint.save_pickle("state.pkl", {"step": state["step"], "rng": state["rng"]})
 
 
-def load(directory):
-    with np.load(os.path.join(directory, "weights.npz")) as w:
-        params = {k: w[k].copy() for k in w.files}
-    with np.load(os.path.join(directory, "optimizer.npz")) as v:
-        velocity = {k: v[k].copy() for k in v.files}
-    with open(os.path.join(directory, "state.pkl"), "rb") as f:
-        extra = pickle.load(f)
-    return {"step": extra["step"], "params": params, "velocity": velocity, "rng": extra["rng"]}
+def load(checkpoint):
+    extra = checkpoint.load_pickle("state.pkl")
+    return {"step": extra["step"], "params": checkpoint.load_arrays("weights.npz"),
+            "velocity": checkpoint.load_arrays("optimizer.npz"), "rng": extra["rng"]}
 
 
 def train_step(state):
@@ -100,12 +67,10 @@ def train_step(state):
 
 
 def main():
-    global checkpoint_requested
-    state = load(resume_dir) if resume_dir else fresh_state()
+    resumed = run.restore()
+    state = load(resumed) if resumed else fresh_state()
     start = state["step"]
-    print("digits-mlp: %s at step %d of %d" % ("resuming" if resume_dir else "starting", start, TOTAL_STEPS), flush=True)
-    # The pid: the agent signals this process even when `run` reaches it through a wrapper shell.
-    report({"pid": os.getpid(), "step": start, "total_steps": TOTAL_STEPS})
+    print("digits-mlp: %s at step %d of %d" % ("resuming" if resumed else "starting", start, TOTAL_STEPS), flush=True)
     while state["step"] < TOTAL_STEPS:
         loss = train_step(state)
         step = state["step"]
@@ -114,21 +79,14 @@ def main():
         if step == CRASH_AT:
             os._exit(137)
         if step % 10 == 0 or step == start + 1:  # the first step of a (re)start shows recovery time
-            report({"step": step, "total_steps": TOTAL_STEPS, "metrics": {"loss": loss}})
+            run.report(step, loss=loss)
         if step % steps_per_epoch == 0 and (step // steps_per_epoch) % 10 == 0:
             print("epoch %d step %d loss %.4f" % (step // steps_per_epoch, step, loss), flush=True)
-        if (step % every == 0 or checkpoint_requested) and step < TOTAL_STEPS:
-            save(state, step)
-            checkpoint_requested = False
-            if stop_requested:
-                print("digits-mlp: checkpointed step %d on SIGTERM; exiting" % step, flush=True)
-                sys.exit(143)
-    os.makedirs(output_dir, exist_ok=True)
-    np.savez(os.path.join(output_dir, "model.npz"), **state["params"])
-    metrics = evaluate(state["params"])
-    with open(os.path.join(output_dir, "metrics.json"), "w") as f:
-        json.dump(metrics, f, sort_keys=True)
-    report({"step": TOTAL_STEPS, "total_steps": TOTAL_STEPS, "metrics": metrics})
+        if run.should_checkpoint(step):  # every N steps, or asked by a signal; never the last step
+            with run.checkpoint(step) as checkpoint:  # published as step-K/; after a notice, exits 143
+                save(checkpoint, state)
+    run.save_model("model.npz", **state["params"])
+    metrics = run.finish(evaluate(state["params"]))
     print("digits-mlp: done at step %d: accuracy %.4f auc %.4f" % (TOTAL_STEPS, metrics["accuracy"], metrics["auc"]), flush=True)
 
 
