@@ -45,6 +45,7 @@ let package = Package(
         .target(
             name: "CloudAuth",
             dependencies: [
+                "SpotwiseCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

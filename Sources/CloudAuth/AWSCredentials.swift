@@ -1,4 +1,5 @@
 import Foundation
+import SpotwiseCore
 
 /// AWS credentials: long-lived keys, or temporary ones with a session token and an expiry.
 public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
@@ -138,7 +139,7 @@ public struct AWSCredentialChain: Sendable {
         } catch {
             throw AWSCredentialsError("\(source) answered something that is not credentials JSON: \(error)")
         }
-        let expiration = decoded.expiration.flatMap { ISO8601DateFormatter().date(from: $0) }
+        let expiration = decoded.expiration.flatMap { RFC3339.dateTime($0) }
         return AWSCredentials(
             accessKeyID: decoded.accessKeyID, secretAccessKey: decoded.secretAccessKey, sessionToken: decoded.token,
             expiration: expiration, source: source)

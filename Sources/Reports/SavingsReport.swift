@@ -220,13 +220,7 @@ public struct SavingsReport: Hashable, Sendable, Codable {
     /// Parses a report window's bound: an RFC 3339 time (`2026-11-30T09:00:00Z`, fractions
     /// allowed) or a date (`2026-11-30`, midnight UTC).
     public static func time(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withFullDate]
-        return formatter.date(from: text)
+        RFC3339.dateTime(text) ?? RFC3339.fullDate(text)
     }
 
     /// What `job` has cost so far: its ledger rows' sum, open segments priced up to `now`.

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SpotwiseCore
 import Synchronization
 
 /// A notice that the node is about to be taken back (or should checkpoint now).
@@ -86,7 +87,7 @@ public final class EC2MetadataWatcher: InterruptionWatcher {
                 }
                 let action = try? JSONDecoder().decode(Action.self, from: Data(body.readableBytesView))
                 return InterruptionNotice(
-                    kind: .spotTermination, deadline: action.flatMap { ISO8601DateFormatter().date(from: $0.time) })
+                    kind: .spotTermination, deadline: action.flatMap { RFC3339.dateTime($0.time) })
             }
             let (rebalanceStatus, rebalanceBody) = try await get("/latest/meta-data/events/recommendations/rebalance")
             if rebalanceStatus == .ok {

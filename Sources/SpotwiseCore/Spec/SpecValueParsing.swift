@@ -31,13 +31,9 @@ public enum SpecValueParsing {
         return total
     }
 
-    /// RFC 3339 with a time zone, with or without fractional seconds.
+    /// RFC 3339 with a time zone, with or without fractional seconds (`RFC3339`, not ICU).
     static func rfc3339(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        RFC3339.dateTime(text)
     }
 
     static let memoryGrammar = "a size like 64GB, 512MiB or 1.5TB (a bare number means GB)"
