@@ -38,6 +38,8 @@ enum TrainerImports {
             for name in importedNames(in: text) {
                 if let local = localModule(name, near: directory) {
                     pending.append(local)
+                } else if isBundledPackage(name, workdir: workdir) {
+                    continue
                 } else if !found.contains(name) {
                     found.append(name)
                 }
@@ -56,6 +58,15 @@ enum TrainerImports {
         let siblings = (try? files.contentsOfDirectory(atPath: parent.path))?.sorted() ?? []
         return siblings.lazy.map { parent.appendingPathComponent($0).appendingPathComponent("\(name).py") }
             .first { files.fileExists(atPath: $0.path) }
+    }
+
+    /// A package of the checkout the job runs in, at `python/NAME/` of its workdir: the bundled
+    /// trainers put that directory on `sys.path` themselves, so the `spotwise` trainer library
+    /// (python/spotwise) imports without `pip install ./python`.
+    static func isBundledPackage(_ name: String, workdir: URL) -> Bool {
+        let initFile = workdir.appendingPathComponent("python").appendingPathComponent(name)
+            .appendingPathComponent("__init__.py")
+        return FileManager.default.fileExists(atPath: initFile.path)
     }
 
     /// The top-level names of `import a.b, c as d` and `from a.b import x` lines (relative

@@ -42,7 +42,11 @@ extension AgentInterruptionTests {
             let manifest = try await store.verify(
                 location: checkpoint.location, manifestDigest: checkpoint.manifestDigest)
             #expect(manifest.worldSize == 2)
-            #expect(manifest.files.map(\.path) == ["rank-0/shard-0.pkl", "rank-1/shard-1.pkl"])
+            #expect(
+                manifest.files.map(\.path) == [
+                    "rank-0/shard-0.pkl", "rank-0/spotwise-checkpoint.json", "rank-1/shard-1.pkl",
+                    "rank-1/spotwise-checkpoint.json",
+                ])
 
             // g-2's node is going away; g-1 stays and g-3 replaces g-2.
             group.addTask { try await agent("g-3", coordinator: url, market: marketURL, scratch: scratch).run() }
