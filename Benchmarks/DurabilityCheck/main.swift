@@ -289,8 +289,8 @@ for (key, id) in acknowledged {
 }
 coordinator.terminate()
 coordinator.waitUntilExit()
-try await http.shutdown()
-try await workerHTTP.shutdown()
+try await http.shutdown().get()
+try await workerHTTP.shutdown().get()
 
 let milliseconds = restartTimes.map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 }
     .sorted()

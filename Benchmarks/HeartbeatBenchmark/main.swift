@@ -174,7 +174,7 @@ for workers in [1_000, 10_000] {
     _ = await server.result
     try await store.close()
 }
-try await http.shutdown()
+try await http.shutdown().get()
 
 actor PortBox {
     var port: Int?

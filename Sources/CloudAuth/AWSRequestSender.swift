@@ -254,7 +254,7 @@ public struct AWSRequestSender: Sendable {
         }
         var handle: FileHandle?
         if let file {
-            FileManager.default.createFile(atPath: file.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
             handle = try FileHandle(forWritingTo: file)
         }
         defer { try? handle?.close() }

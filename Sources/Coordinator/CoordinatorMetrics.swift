@@ -19,30 +19,39 @@ public final class CoordinatorMetrics: Sendable {
     public init() {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
-        heartbeats = registry.makeCounter(name: "spotwise_heartbeats_total", help: "Heartbeats accepted.")
+        heartbeats = registry.makeCounter(
+            descriptor: Self.name("spotwise_heartbeats", "total", help: "Heartbeats accepted."))
         staleHeartbeats = registry.makeCounter(
-            name: "spotwise_stale_heartbeats_total", help: "Heartbeats refused for a stale epoch.")
+            descriptor: Self.name("spotwise_stale_heartbeats", "total", help: "Heartbeats refused for a stale epoch."))
         interruptionNotices = registry.makeCounter(
-            name: "spotwise_interruption_notices_total", help: "Heartbeats that reported an interruption notice.")
+            descriptor: Self.name(
+                "spotwise_interruption_notices", "total", help: "Heartbeats that reported an interruption notice."))
         leaseExpiries = registry.makeCounter(
-            name: "spotwise_lease_expiries_total", help: "Attempts ended as lost because their lease ran out.")
+            descriptor: Self.name(
+                "spotwise_lease_expiries", "total", help: "Attempts ended as lost because their lease ran out."))
         interruptions = registry.makeCounter(
-            name: "spotwise_interruptions_total", help: "Attempts that ended preempted (with or without notice).")
+            descriptor: Self.name(
+                "spotwise_interruptions", "total", help: "Attempts that ended preempted (with or without notice)."))
         jobsByState = Dictionary(
             uniqueKeysWithValues: JobState.allCases.map { state in
                 (
                     state,
                     registry.makeGauge(
-                        name: "spotwise_jobs", labels: [("state", state.rawValue)], help: "Jobs by state.")
+                        descriptor: Self.name("spotwise_jobs", "", help: "Jobs by state."),
+                        labels: [("state", state.rawValue)])
                 )
             })
         requestDuration = registry.makeDurationHistogram(
-            name: "spotwise_http_request_duration_seconds",
+            descriptor: Self.name("spotwise_http_request_duration", "seconds", help: "Time to answer an HTTP request."),
             buckets: [
                 .milliseconds(1), .milliseconds(5), .milliseconds(20), .milliseconds(100), .milliseconds(500),
                 .seconds(2),
-            ],
-            help: "Time to answer an HTTP request.")
+            ])
+    }
+
+    /// A metric's name as Prometheus writes it: `metric_unit` (`spotwise_heartbeats_total`).
+    static func name(_ metric: String, _ unit: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: metric, unitName: unit, helpText: help)
     }
 
     /// Refreshes the job gauges from the store and renders the Prometheus text format.

@@ -246,7 +246,7 @@ public struct JobScheduler: Sendable {
                 if let lease = try await store.lease(job: job.id), lease.epoch == live.epoch, !lease.revoked {
                     continue
                 }
-                try? await ending.end(job.id, attempt: live.number, epoch: live.epoch, reason: .lost)
+                _ = try? await ending.end(job.id, attempt: live.number, epoch: live.epoch, reason: .lost)
             }
         }
     }

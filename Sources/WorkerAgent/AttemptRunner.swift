@@ -100,7 +100,7 @@ struct AttemptRunner {
         let output = scratch.appendingPathComponent("output")
         let progressFile = scratch.appendingPathComponent("progress.jsonl")
         for directory in [staging, output] { try fm.createDirectory(at: directory, withIntermediateDirectories: true) }
-        fm.createFile(atPath: progressFile.path, contents: nil)
+        _ = fm.createFile(atPath: progressFile.path, contents: nil)
         let store = try checkpointStore()
         var pendingLogs: [String] = []
         var pendingMetrics: [WorkerProtocol.MetricBatch.Line] = []
