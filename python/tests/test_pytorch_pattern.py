@@ -1,6 +1,8 @@
 """docs/trainer-sdk.md's PyTorch pattern (python/examples/pytorch_train.py) resumes exactly: a
 run stopped by a notice and resumed ends with the weights of an uninterrupted run, on one node and
-as a gang of 2 (gloo). Skipped where torch is not installed: the library does not need it."""
+as a gang of 2 (gloo). Marked `torch` and left out by default (pyproject.toml's addopts), since
+the library does not need torch and CI does not install it (its wheels pull CUDA): run it where
+torch is installed with `python3 -m pytest -m torch python/tests`."""
 import os
 import signal
 import socket
@@ -12,7 +14,7 @@ import pytest
 
 from conftest import child_env, read_lines
 
-torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "pytorch_train.py")
 HPARAMS = '{"steps": 400, "seed": 3}'
@@ -42,6 +44,8 @@ def start(base, world, resume_step=None, port=None):
 
 
 def weights(base):
+    import torch
+
     state = torch.load(base / "rank-0" / "out" / "model.pt", weights_only=True)
     return {k: v.numpy().tobytes() for k, v in state.items()}
 
