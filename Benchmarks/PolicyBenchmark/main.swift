@@ -2,7 +2,9 @@
 // SkyNomad GCP H100 traces (C = 48 h, R = 60 h and 52 h, d = 0.2 h), single-zone (each zone on
 // its own) and all-zones (all 13 as pools). Prints a markdown table for docs/benchmarks.md.
 //
-//   swift run -c release PolicyBenchmark [--starts N] [--seed S] [--traces DIR]
+//   swift run -c release PolicyBenchmark [--starts N] [--seed S] [--traces DIR] [--policies a,b]
+//
+// --policies picks some of greedy, uniform-progress and spotwise (default all three).
 //
 // Times are per window, single-threaded, and given as a ratio to greedy's time in the same run.
 import Foundation
@@ -12,6 +14,7 @@ struct Arguments {
     var starts = 100
     var seed: UInt64 = 1
     var traces = "Benchmarks/traces/skynomad-h100-gcp-16node"
+    var policies = ["greedy", "uniform-progress", "spotwise"]
 
     init() {
         var iterator = CommandLine.arguments.dropFirst().makeIterator()
@@ -21,7 +24,8 @@ struct Arguments {
             case "--starts": starts = Int(value) ?? starts
             case "--seed": seed = UInt64(value) ?? seed
             case "--traces": traces = value
-            default: fatalError("unknown flag \(flag); known: --starts N --seed S --traces DIR")
+            case "--policies": policies = value.split(separator: ",").map(String.init)
+            default: fatalError("unknown flag \(flag); known: --starts N --seed S --traces DIR --policies a,b")
             }
         }
     }
@@ -40,7 +44,12 @@ let pools = try files.map {
     try PoolSeries(
         trace: SpotTrace.read(contentsOf: $0, convention: .preempted), nodes: 1, spotPrice: nil, onDemandPrice: nil)
 }
-let policies: [any SpotPolicy] = [GreedyPolicy(), UniformProgressPolicy(), SpotwisePolicy()]
+let known: [any SpotPolicy] = [GreedyPolicy(), UniformProgressPolicy(), SpotwisePolicy()]
+let policies = known.filter { arguments.policies.contains($0.name) }
+guard policies.count == arguments.policies.count else {
+    print("--policies: the known policies are \(known.map(\.name).joined(separator: ", "))")
+    exit(1)
+}
 
 func milliseconds(_ duration: Duration) -> String {
     let (seconds, attoseconds) = duration.components
@@ -89,4 +98,29 @@ for deadline in [60.0, 52.0] {
                 + "\(String(format: "%.1fx", optimumTime / baseline!)) (\(milliseconds(optimumTime / windows.count))) |"
         )
     }
+}
+
+// Per zone, each policy's cost against all-on-demand of the same windows (R = 60 h, single-zone):
+// a policy that tries spot should never cost much more than never trying it, least of all where
+// spot is scarce.
+print("")
+print(
+    "| zone | spot available | windows | " + policies.map { "\($0.name) / on-demand" }.joined(separator: " | ") + " |")
+print("|---|---|---|" + policies.map { _ in "---|" }.joined())
+let perZoneModel = ExecutionModel(
+    tickSeconds: 600, workSeconds: 48 * 3600, deadlineSeconds: 60 * 3600, changeoverSeconds: 0.2 * 3600, nodes: 1)
+for pool in pools.sorted(by: { $0.available.filter { $0 }.count < $1.available.filter { $0 }.count }) {
+    let simulation = PolicySimulation(
+        experiments: [[pool]], model: perZoneModel, startsPerExperiment: arguments.starts, seed: arguments.seed)
+    let windows = simulation.windows()
+    let replayer = TraceReplayer(pools: [pool], model: perZoneModel)
+    let onDemand = windows.map { replayer.replay(OnDemandPolicy(), startTick: $0.startTick).cost }
+    let ratios = policies.map { policy in
+        let costs = windows.map { replayer.replay(policy, startTick: $0.startTick).cost }
+        return Distribution(costs.indices.map { costs[$0] / onDemand[$0] }).mean
+    }
+    let share = Double(pool.available.filter { $0 }.count) / Double(pool.available.count)
+    print(
+        "| \(pool.name) | \(String(format: "%.0f%%", share * 100)) | \(windows.count) | "
+            + ratios.map { String(format: "%.3f", $0) }.joined(separator: " | ") + " |")
 }

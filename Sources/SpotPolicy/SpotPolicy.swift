@@ -47,6 +47,8 @@ public enum DecisionReason: Hashable, Sendable, CustomStringConvertible {
     case behindUniformProgress(bySeconds: Double)
     /// Uniform Progress hysteresis: stay on on-demand until ahead of the line 2d later.
     case hysteresis(untilAheadBySeconds: Double)
+    /// Uniform Progress: ahead of the line on on-demand, which is left only for spot.
+    case onDemandUntilSpot(aheadBySeconds: Double)
     /// Spotwise: the option with the lowest expected cost to finish under the learned model.
     case expectedCost(choice: String, dollars: Double, waitDollars: Double, onDemandDollars: Double)
     /// The decision context cannot be planned (a value out of range); the job waits.
@@ -69,6 +71,8 @@ public enum DecisionReason: Hashable, Sendable, CustomStringConvertible {
             return "behind uniform progress by \(hours(behind)): on-demand until caught up"
         case .hysteresis(let ahead):
             return "hysteresis: on-demand until ahead of the line 2d later (needs \(hours(ahead)) more)"
+        case .onDemandUntilSpot(let ahead):
+            return "ahead of uniform progress by \(hours(ahead)); on-demand until spot comes"
         case .expectedCost(let choice, let dollars, let wait, let onDemand):
             func money(_ value: Double) -> String {
                 value >= Double(MarkovPlan.missPenalty) / 10 ? "late" : "$\(Int(value.rounded()))"

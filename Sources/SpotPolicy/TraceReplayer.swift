@@ -7,7 +7,10 @@ public struct WindowOutcome: Hashable, Sendable {
     public var finishSeconds: Double
     public var spotSeconds: Double
     public var onDemandSeconds: Double
+    /// Instances started (each pays a changeover): on spot and on on-demand.
     public var changeovers: Int
+    public var spotStarts: Int
+    public var onDemandStarts: Int
     public var preemptions: Int
 }
 
@@ -41,7 +44,7 @@ public struct TraceReplayer: Sendable {
         var changeoverLeft = 0
         var outcome = WindowOutcome(
             cost: 0, metDeadline: false, finishSeconds: 0, spotSeconds: 0, onDemandSeconds: 0, changeovers: 0,
-            preemptions: 0)
+            spotStarts: 0, onDemandStarts: 0, preemptions: 0)
         let onDemandPool = pools.cheapestOnDemandPool
 
         for tick in 0..<model.deadlineTicks {
@@ -80,6 +83,11 @@ public struct TraceReplayer: Sendable {
                     instance = RunningInstance(pool: target.pool, market: target.market, changeoverLeftSeconds: 0)
                     changeoverLeft = model.changeoverUnits
                     outcome.changeovers += 1
+                    if target.market == .spot {
+                        outcome.spotStarts += 1
+                    } else {
+                        outcome.onDemandStarts += 1
+                    }
                 }
                 let step = model.runTick(progress: progress, changeoverLeft: changeoverLeft)
                 let price =
