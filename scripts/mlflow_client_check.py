@@ -1,8 +1,9 @@
 """MLflow's own client (mlflow-skinny from PyPI) against a live coordinator holding a demo's state.
 
 Run by scripts/mlflow-client, which starts the coordinator and passes its URL and tokens in the
-environment: SPOTWISE_URL, SPOTWISE_ADMIN_TOKEN, SPOTWISE_READONLY_TOKEN, SPOTWISE_MODEL. Every
-call docs/mlflow.md lists goes through `MlflowClient`; each check fails loudly with what it saw.
+environment: SPOTWISE_URL, SPOTWISE_ADMIN_TOKEN, SPOTWISE_READONLY_TOKEN, SPOTWISE_BOOTSTRAP_TOKEN,
+SPOTWISE_MODEL. Every call docs/mlflow.md lists goes through `MlflowClient`; each check fails
+loudly with what it saw.
 """
 
 import os
@@ -83,6 +84,19 @@ history = reader.get_metric_history(run_id, "loss")
 steps = [point.step for point in history]
 check(len(steps) > 1 and steps == sorted(set(steps)), f"history steps once each, in order: {steps[:20]}")
 
+# Paging: the history in pages of 10, following next_page_token, is the whole history.
+store = reader._tracking_client.store
+paged, token = [], None
+for _ in range(1000):
+    page = store.get_metric_history(run_id, "loss", max_results=10, page_token=token)
+    check(len(page) <= 10, f"a page of at most 10: {len(page)}")
+    paged += [point.step for point in page]
+    token = page.token
+    if not token:
+        break
+check(paged == steps, f"paged history {paged[:12]}... == whole {steps[:12]}...")
+check(len(steps) > 10, f"more than one page of history: {len(steps)} points")
+
 # Unknown names: MLflow's RESOURCE_DOES_NOT_EXIST.
 check(error_code(lambda: reader.get_registered_model("no-such-model")) == "RESOURCE_DOES_NOT_EXIST", "unknown model")
 check(error_code(lambda: reader.get_model_version(MODEL, "999")) == "RESOURCE_DOES_NOT_EXIST", "unknown version")
@@ -95,6 +109,15 @@ check(
     error_code(lambda: reader.search_model_versions(filter_string="team = 'y'")) == "INVALID_PARAMETER_VALUE",
     "unsupported filter",
 )
+
+# Tokens: a wrong one is UNAUTHENTICATED; the bootstrap token (workers' registration) reads nothing.
+check(error_code(lambda: client("wrong-token").get_registered_model(MODEL)) == "UNAUTHENTICATED", "wrong token")
+check(
+    error_code(lambda: client(os.environ["SPOTWISE_BOOTSTRAP_TOKEN"]).get_registered_model(MODEL))
+    == "PERMISSION_DENIED",
+    "bootstrap token reads the registry",
+)
+reader = client(READER)
 
 # Aliases: a read-only token may not write; the admin's moves are recorded.
 check(

@@ -59,9 +59,7 @@ public struct ModelRegistry: Sendable {
 
     /// Where each alias of `model` points now.
     public func aliases(of model: String) async throws -> [String: Int] {
-        try await store.aliasHistory(model: model).reduce(into: [:]) { current, move in
-            current[move.alias] = move.pointsAt
-        }
+        Self.current(try await store.aliasHistory(model: model))
     }
 
     public func list() async throws -> [ModelSummary] {
@@ -87,7 +85,7 @@ public struct ModelRegistry: Sendable {
         let history = try await store.aliasHistory(model: model)
         return ModelDetail(
             model: model, versions: versions,
-            aliases: history.reduce(into: [:]) { $0[$1.alias] = $1.pointsAt }, aliasHistory: history,
+            aliases: Self.current(history), aliasHistory: history,
             decisions: decisions)
     }
 
@@ -128,13 +126,17 @@ public struct ModelRegistry: Sendable {
             model: model, alias: alias, expectedFrom: current, to: version, kind: .promote, at: now)
     }
 
-    /// Deletes `alias` (recorded in its history as a removal); it must exist.
+    /// Deletes `alias` (recorded in its history as a removal). An alias the model does not have
+    /// is nothing to delete: nil, nothing recorded (as MLflow answers); an unknown model is 404.
     @discardableResult
-    public func removeAlias(model: String, alias: String, now: Date) async throws -> AliasMove {
+    public func removeAlias(model: String, alias: String, now: Date) async throws -> AliasMove? {
         try ModelReference.checkModel(model)
         try ModelReference.checkAlias(alias)
         guard let current = try await aliases(of: model)[alias] else {
-            throw RegistryError.notFound("model \(model) has no alias \(alias)")
+            guard try await !store.modelVersions(model: model).isEmpty else {
+                throw RegistryError.notFound("no model \(model)")
+            }
+            return nil
         }
         return try await store.moveAlias(
             model: model, alias: alias, expectedFrom: current, to: current, kind: .remove, at: now)
@@ -153,6 +155,15 @@ public struct ModelRegistry: Sendable {
         }
         return try await store.moveAlias(
             model: model, alias: alias, expectedFrom: current, to: stack[stack.count - 2], kind: .rollback, at: now)
+    }
+
+    /// Where each alias points after its moves, taken in each alias's own sequence (the order the
+    /// store's compare-and-swap wrote them), never by time: a clock stepped back between two moves
+    /// would otherwise make reads disagree with the next move's expected value for good.
+    static func current(_ moves: [AliasMove]) -> [String: Int] {
+        moves.sorted { ($0.alias, $0.sequence) < ($1.alias, $1.sequence) }.reduce(into: [:]) { current, move in
+            current[move.alias] = move.pointsAt
+        }
     }
 
     /// The versions an alias was promoted through that are still "under" it, oldest first.

@@ -134,9 +134,14 @@ extension AttemptLifecycleTests {
                     .status == .ok)
             let gone = try await mlflow(client, "registered-models/alias?name=digits-classifier&alias=champion")
             #expect(gone.status == .notFound && gone.json["error_code"] as? String == "RESOURCE_DOES_NOT_EXIST")
+            // Deleting it again is nothing to delete, as in MLflow; an unknown model is 404.
             let again = try await mlflow(
                 client, "registered-models/alias", method: .delete, token: Self.admin, body: remove)
-            #expect(again.status == .notFound)
+            #expect(again.status == .ok)
+            let unknown = try await mlflow(
+                client, "registered-models/alias", method: .delete, token: Self.admin,
+                body: #"{"name": "nothing", "alias": "champion"}"#)
+            #expect(unknown.status == .notFound)
             // The alias history keeps both moves; promoting again starts afresh.
             let moves = try await store.aliasHistory(model: "digits-classifier")
             #expect(moves.map(\.kind) == [.promote, .remove] && moves.last?.pointsAt == nil)
@@ -170,6 +175,10 @@ extension AttemptLifecycleTests {
                 code(try await mlflow(client, "model-versions/search?page_token=forged")) == "INVALID_PARAMETER_VALUE")
             #expect(code(try await mlflow(client, "model-versions/search?max_results=0")) == "INVALID_PARAMETER_VALUE")
             #expect(code(try await mlflow(client, "model-versions/search?order_by=size")) == "INVALID_PARAMETER_VALUE")
+            for version in ["%2B1", "01", "1.0"] {
+                let answer = try await mlflow(client, "model-versions/get?name=digits-classifier&version=\(version)")
+                #expect(code(answer) == "INVALID_PARAMETER_VALUE", "version=\(version)")
+            }
             #expect(code(try await mlflow(client, "runs/get?run_id=\(id)", token: nil)) == "UNAUTHENTICATED")
             #expect(code(try await mlflow(client, "runs/get?run_id=\(id)", token: token)) == "PERMISSION_DENIED")
             #expect(

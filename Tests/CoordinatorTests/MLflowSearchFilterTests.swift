@@ -30,6 +30,10 @@ import Testing
         #expect(prompts.matches(["name": "m"]))
         #expect(!prompts.matches(["name": "m", "tag.mlflow.prompt.is_prompt": "true"]))
         #expect(try MLflowSearchFilter(parsing: "tags.team = 'vision'", keys: keys).matches(["tag.team": "vision"]))
+        // Digits after the first character, as in Spotwise's own spotwise.metric.f1.
+        #expect(
+            try MLflowSearchFilter(parsing: "tag.k8s = 'x' AND tag.spotwise.metric.f1 = '1.0'", keys: keys).clauses.map(
+                \.key) == ["tag.k8s", "tag.spotwise.metric.f1"])
     }
 
     @Test func refusesWhatItDoesNotAnswerWithWhereAndWhatIsAllowed() {
@@ -104,8 +108,10 @@ import Testing
             maxResults: "7", pageToken: MLflowPage.token(offset: 14), defaultSize: 100, largest: 1_000)
         #expect(last.slice(Array(1...20)).items == Array(15...20) && last.slice(Array(1...20)).next == nil)
         #expect(try MLflowPage(maxResults: nil, pageToken: "", defaultSize: 100, largest: 1_000).size == 100)
+        let plusFive = Data("offset:+5".utf8).base64EncodedString()
         for (size, token) in [
-            ("0", nil), ("1001", nil), ("x", nil), (nil, "forged"), (nil, MLflowPage.token(offset: -1)),
+            ("0", nil), ("1001", nil), ("x", nil), ("+5", nil), ("007", nil), (nil, "forged"),
+            (nil, MLflowPage.token(offset: -1)), (nil, plusFive),
         ] {
             #expect(throws: MLflowPage.Refusal.self) {
                 try MLflowPage(maxResults: size, pageToken: token, defaultSize: 100, largest: 1_000)

@@ -1,8 +1,9 @@
 import Foundation
-import Registry
 import SpotwiseCore
 import StateStore
 import Testing
+
+@testable import Registry
 
 @Suite struct ModelRegistryTests {
     static let artifact = ModelArtifact(
@@ -101,5 +102,37 @@ import Testing
         await #expect(throws: RegistryError.self) {
             _ = try await registry.promote(model: "digits", version: 1, alias: "Bad Alias", now: Date())
         }
+    }
+}
+
+/// Where aliases point is read in each alias's sequence, never by time (found in review: a clock
+/// stepped back between two moves made reads disagree with the compare-and-swap for good).
+@Suite struct AliasOrderTests {
+    @Test func aliasesFollowTheirSequenceNotTheirTimes() {
+        let later = Date(timeIntervalSince1970: 1_796_210_392)
+        let earlier = later.addingTimeInterval(-1)
+        // As the SQL store returns them: by time, so sequence 2 (stamped earlier) comes first.
+        let moves = [
+            AliasMove(model: "m", alias: "skew", sequence: 2, from: 1, to: 2, kind: .promote, at: earlier),
+            AliasMove(model: "m", alias: "skew", sequence: 1, from: nil, to: 1, kind: .promote, at: later),
+            AliasMove(model: "m", alias: "gone", sequence: 2, from: 3, to: 3, kind: .remove, at: earlier),
+            AliasMove(model: "m", alias: "gone", sequence: 1, from: nil, to: 3, kind: .promote, at: later),
+        ]
+        #expect(ModelRegistry.current(moves) == ["skew": 2])
+    }
+
+    @Test func deletingAnAliasTheModelDoesNotHaveRecordsNothing() async throws {
+        let store = InMemoryStateStore()
+        let registry = ModelRegistry(store: store)
+        let job = try await ModelRegistryTests.finishedJob("a", in: store, gate: nil, metrics: ["auc": 0.9])
+        try await registry.decide(job, cost: .zero, now: Date())
+        #expect(try await registry.removeAlias(model: "digits", alias: "production", now: Date()) == nil)
+        #expect(try await store.aliasHistory(model: "digits").isEmpty)
+        await #expect(throws: RegistryError.self) {
+            _ = try await registry.removeAlias(model: "nothing", alias: "production", now: Date())
+        }
+        try await registry.promote(model: "digits", version: 1, alias: "production", now: Date())
+        #expect(try await registry.removeAlias(model: "digits", alias: "production", now: Date())?.kind == .remove)
+        #expect(try await registry.aliases(of: "digits").isEmpty)
     }
 }

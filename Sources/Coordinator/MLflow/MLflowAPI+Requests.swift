@@ -27,7 +27,7 @@ extension MLflowAPI {
     static func nameAndVersion(_ request: Request) throws -> (String, Int) {
         let name = try required("name", request)
         let text = try required("version", request)
-        guard let number = Int(text), number >= 1 else {
+        guard let number = MLflowPage.wholeNumber(text), number >= 1 else {
             throw invalid("version is '\(text.prefix(40))'; it must be a version number from 1")
         }
         return (name, number)
@@ -144,8 +144,11 @@ extension MLflowAPI {
             }
             orders.append((words[0], direction == "ASC"))
         }
-        if orders.isEmpty {
-            orders = [("name", true), ("version_number", false)]
+        // By name, newest version first when nothing is asked, and after what is asked as the
+        // tiebreaker: a total order, so that pages neither repeat nor skip items that tie.
+        for tiebreaker in [("name", true), ("version_number", false)]
+        where !orders.contains(where: { $0.key == tiebreaker.0 }) {
+            orders.append(tiebreaker)
         }
         return items.sorted { left, right in
             for order in orders {

@@ -132,7 +132,7 @@ public struct MLflowAPI: Sendable {
     @Sendable func setAlias(_ request: Request, context: CoordinatorContext) async throws -> Response {
         try context.requireAdmin("set model aliases")
         let body: MLflowWire.SetAlias = try await Self.decode(request, context: context)
-        guard let number = Int(body.version), number >= 1 else {
+        guard let number = MLflowPage.wholeNumber(body.version), number >= 1 else {
             throw APIError.badRequest(
                 "invalid_version", "version is '\(body.version.prefix(40))'; it must be a version number from 1")
         }

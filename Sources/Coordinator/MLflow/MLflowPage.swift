@@ -19,7 +19,7 @@ struct MLflowPage: Equatable, Sendable {
     /// Reads `max_results` and `page_token` as the client sent them (query text).
     init(maxResults: String?, pageToken: String?, defaultSize: Int, largest: Int) throws(Refusal) {
         if let text = maxResults, !text.isEmpty {
-            guard let value = Int(text), (1...largest).contains(value) else {
+            guard let value = Self.wholeNumber(text), (1...largest).contains(value) else {
                 throw Refusal(
                     message: "max_results is '\(text.prefix(40))'; it must be a whole number from 1 to \(largest)")
             }
@@ -38,12 +38,20 @@ struct MLflowPage: Equatable, Sendable {
         }
     }
 
+    /// A whole number written plainly: ASCII digits, no sign, no leading zero, at most 18 digits.
+    static func wholeNumber(_ text: some StringProtocol) -> Int? {
+        guard (1...18).contains(text.utf8.count), text.utf8.allSatisfy({ (48...57).contains($0) }),
+            text == "0" || text.utf8.first != 48
+        else { return nil }
+        return Int(text)
+    }
+
     static func token(offset: Int) -> String { Data("offset:\(offset)".utf8).base64EncodedString() }
 
     static func offset(of token: String) -> Int? {
         guard token.utf8.count <= 64, let data = Data(base64Encoded: token),
             let text = String(data: data, encoding: .utf8), text.hasPrefix("offset:"),
-            let offset = Int(text.dropFirst("offset:".count)), offset >= 0, offset <= 1_000_000_000
+            let offset = wholeNumber(text.dropFirst("offset:".count)), offset <= 1_000_000_000
         else { return nil }
         return offset
     }

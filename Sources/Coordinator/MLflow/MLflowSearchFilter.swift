@@ -206,7 +206,10 @@ extension MLflowSearchFilter {
 
         mutating func word() -> String {
             let begin = at
-            while at < text.count, text[at].properties.isAlphabetic || text[at] == "_" || text[at] == "." {
+            while at < text.count,
+                text[at].properties.isAlphabetic || text[at] == "_" || text[at] == "."
+                    || (at > begin && ("0"..."9").contains(text[at]))
+            {
                 at += 1
             }
             return String(String.UnicodeScalarView(text[begin..<at]))
