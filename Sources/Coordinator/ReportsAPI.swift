@@ -39,7 +39,9 @@ public struct ReportsAPI: Sendable {
             guard let text = parameters[Substring(name)].map(String.init) else { continue }
             guard let time = SavingsReport.time(text) else {
                 throw APIError.badRequest(
-                    "invalid_\(name)", "\(name) must be an RFC 3339 time (2026-11-30T09:00:00Z) or a date (2026-11-30)")
+                    "invalid_\(name)",
+                    "\(name) must be an RFC 3339 time (2026-11-30T09:00:00Z, at most 9 fractional digits) or a date (2026-11-30) that exists"
+                )
             }
             if name == "since" { query.since = time } else { query.until = time }
         }

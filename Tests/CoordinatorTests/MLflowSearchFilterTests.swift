@@ -110,7 +110,7 @@ import Testing
         #expect(try MLflowPage(maxResults: nil, pageToken: "", defaultSize: 100, largest: 1_000).size == 100)
         let plusFive = Data("offset:+5".utf8).base64EncodedString()
         for (size, token) in [
-            ("0", nil), ("1001", nil), ("x", nil), ("+5", nil), ("007", nil), (nil, "forged"),
+            ("0", nil), ("1001", nil), ("x", nil), ("+5", nil), ("007", nil), ("", nil), (nil, "forged"),
             (nil, MLflowPage.token(offset: -1)), (nil, plusFive),
         ] {
             #expect(throws: MLflowPage.Refusal.self) {

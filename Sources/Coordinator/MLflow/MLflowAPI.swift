@@ -79,7 +79,7 @@ public struct MLflowAPI: Sendable {
         let found = try await model(body.name)
         // Every version is in stage None: asked for other stages only, there is none.
         let stages = body.stages ?? []
-        let wanted = stages.isEmpty || stages.contains { $0.caseInsensitiveCompare("None") == .orderedSame }
+        let wanted = stages.isEmpty || stages.contains { $0.lowercased() == "none" }
         return try Self.json(MLflowWire.LatestVersions(modelVersions: wanted ? found.latestVersions : []))
     }
 

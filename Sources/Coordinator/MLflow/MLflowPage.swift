@@ -18,7 +18,8 @@ struct MLflowPage: Equatable, Sendable {
 
     /// Reads `max_results` and `page_token` as the client sent them (query text).
     init(maxResults: String?, pageToken: String?, defaultSize: Int, largest: Int) throws(Refusal) {
-        if let text = maxResults, !text.isEmpty {
+        // Absent is the default; present but empty is not a number (a page token may be empty).
+        if let text = maxResults {
             guard let value = Self.wholeNumber(text), (1...largest).contains(value) else {
                 throw Refusal(
                     message: "max_results is '\(text.prefix(40))'; it must be a whole number from 1 to \(largest)")
