@@ -39,14 +39,21 @@ def init(total_steps=None):
     """This process's `Run`, created on the first call from the environment (a `ContractError`
     names a missing or malformed variable), which also writes `{"pid": PID}` on the progress
     file so that the agent's signals reach this process. Later calls return the same `Run`;
-    `total_steps`, when given, is sent with every progress line."""
+    `total_steps`, when given, is sent with every progress line.
+
+    In a process that multiprocessing started (a DataLoader's or a Pool's worker, which with
+    spawn and forkserver re-imports the trainer's `__main__`) the `Run` only reads the contract:
+    no pid is announced (the agent would signal the worker instead of the trainer) and no signal
+    handlers are installed."""
     global _current
     if _current is None:
-        if not _signals.install():
+        trainer = not _signals.in_child_process()
+        if trainer and not _signals.install():
             raise RuntimeError("spotwise cannot install its signal handlers (%s); import spotwise in the main thread"
                                " or call spotwise.install_signal_handlers() there first" % _signals.flags.install_error)
         run = Run(total_steps=total_steps)
-        run.announce()
+        if trainer:
+            run.announce()
         _current = run
     elif total_steps is not None:
         _current.total_steps = check_step(total_steps)

@@ -4,6 +4,9 @@ import json
 import math
 import os
 import shutil
+import stat
+import sys
+import tempfile
 from collections import namedtuple
 
 from . import _signals
@@ -90,7 +93,7 @@ class Run:
         self.checkpoint_every = (_integer("SPOTWISE_CHECKPOINT_EVERY", every, 0) if every is not None
                                  else LOCAL_CHECKPOINT_EVERY)
 
-        self.world_size, self.rank = self._gang(env)
+        self.world_size, self.rank = self._gang(env, agent)
         self.local_rank = _integer("LOCAL_RANK", env["LOCAL_RANK"], 0) if env.get("LOCAL_RANK") else 0
         self.master_addr = self.master_port = None
         if self.world_size > 1:
@@ -125,10 +128,16 @@ class Run:
         #: step at or past it is never checkpointed (the run is about to save its model).
         self.total_steps = None if total_steps is None else check_step(total_steps)
         self._mark = None  # the request count at the last look at the flags
+        self._decision = None  # (step, stop): what a gang's combined requests decided for that step
 
     @staticmethod
-    def _gang(env):
-        """(world size, rank): SPOTWISE_WORLD_SIZE and SPOTWISE_RANK, or torchrun's WORLD_SIZE and RANK."""
+    def _gang(env, agent):
+        """(world size, rank): SPOTWISE_WORLD_SIZE and SPOTWISE_RANK, or torchrun's WORLD_SIZE and RANK.
+
+        Under an agent only SPOTWISE_WORLD_SIZE makes a gang (the agent sets it, with WORLD_SIZE,
+        for `resources.nodes` > 1): a WORLD_SIZE past 1 without it is a launcher's inside a
+        single-node job (torchrun --nproc-per-node), whose processes would share one checkpoint
+        directory and progress file."""
         values = {}
         for key, names in (("world", ("SPOTWISE_WORLD_SIZE", "WORLD_SIZE")), ("rank", ("SPOTWISE_RANK", "RANK"))):
             found = [(name, env[name]) for name in names if env.get(name)]
@@ -137,6 +146,14 @@ class Run:
                 raise ContractError("%s=%d and %s=%d disagree" % (parsed[0] + parsed[1]))
             values[key] = parsed[0] if parsed else None
         world = values["world"][1] if values["world"] else 1
+        if agent and world > 1 and not env.get("SPOTWISE_WORLD_SIZE"):
+            raise ContractError(
+                "WORLD_SIZE=%d is set without SPOTWISE_WORLD_SIZE: Spotwise runs one trainer process per node; the "
+                "agent sets SPOTWISE_WORLD_SIZE for a gang of nodes (resources.nodes > 1). A launcher inside a "
+                "single-node job (torchrun --nproc-per-node=%d; RANK=%s, LOCAL_RANK=%s here) starts processes that "
+                "would share one checkpoint directory and progress file: make the trainer itself the job's command, "
+                "one process per node (docs/trainer-sdk.md, docs/distributed.md)"
+                % (world, world, env.get("RANK") or "unset", env.get("LOCAL_RANK") or "unset"))
         if values["rank"] is None:
             if world > 1:
                 raise ContractError("SPOTWISE_RANK is not set, but SPOTWISE_WORLD_SIZE=%d: each member of a gang needs "
@@ -193,12 +210,20 @@ class Run:
         """Whether to checkpoint after `step`: every `checkpoint_every` steps, or when asked
         (SIGUSR1, a notice), but never at or past `total_steps`. A gang passes its members'
         combined `requests()` so that every rank decides alike; a stop among them becomes this
-        rank's too."""
+        rank's too, and in a gang `checkpoint(step)` then exits 143 after this step exactly when
+        the combination says stop: a notice that lands after `requests()` (during the all-reduce
+        or the write) is left for the next step's combination, so that no rank leaves alone. One
+        process (world size 1) exits on a notice that came before the publish, as without
+        `requests`."""
         step = check_step(step)
+        self._decision = None
         if requests is None:
             requests = self.requests()
-        elif requests.stop and not _signals.flags.stop:
-            _signals.flags.stop = True
+        else:
+            if requests.stop and not _signals.flags.stop:
+                _signals.flags.stop = True
+            if self.is_gang:
+                self._decision = (step, bool(requests.stop))
         if self.total_steps is not None and step >= self.total_steps:
             return False
         due = self.checkpoint_every > 0 and step % self.checkpoint_every == 0
@@ -282,10 +307,19 @@ class Run:
         if bad:
             raise ValueError("final metrics must be finite numbers; not %s" % ", ".join(bad))
         out = self.output
-        temporary = out.path("metrics.json.tmp")
-        with open(temporary, "w") as f:
-            json.dump(values, f, sort_keys=True)
-        os.replace(temporary, out.path("metrics.json"))
+        fd, temporary = tempfile.mkstemp(prefix=".metrics.json.", suffix=".tmp", dir=out.directory)
+        try:
+            with os.fdopen(fd, "w") as f:
+                os.fchmod(f.fileno(), 0o644)  # as open() would make it; mkstemp's is 0600
+                json.dump(values, f, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, out.path("metrics.json"))
+        except BaseException:
+            if os.path.lexists(temporary):
+                os.unlink(temporary)
+            raise
+        fsync_path(out.directory, directory=True)
         step = self.total_steps if step is None else step
         if step is not None:
             line = {"step": check_step(step)}
@@ -306,8 +340,25 @@ class Run:
 
 def _exit(code, message):
     if message:
-        print(message, flush=True)  # stdout, as the trainer's own lines: the agent ships both
+        try:
+            print(message, flush=True)  # stdout, as the trainer's own lines: the agent ships both
+        except (OSError, ValueError):  # a broken pipe, a closed stdout: the exit status is what counts
+            _discard_stdout()
     raise SystemExit(code)
+
+
+def _discard_stdout():
+    """Points stdout's descriptor at /dev/null, so that the interpreter's flush at exit does not
+    fail again on what is left in its buffer (which would make the status 120)."""
+    try:
+        target = sys.stdout.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, target)
+        finally:
+            os.close(null)
+    except (AttributeError, OSError, ValueError):  # no stdout, or one without a descriptor
+        pass
 
 
 def _numbers(metrics, finite_only):
@@ -340,6 +391,10 @@ class _Checkpoint:
         # The flags the decision was taken on: requests counted later get a checkpoint of their own.
         self.mark = self.run._mark if self.run._mark is not None else _signals.flags.requested
         self.run._mark = None
+        # A gang's decision to stop after this step (its combined requests), or None: one
+        # process decides alone, on the flag as it is when the checkpoint is published.
+        decision, self.run._decision = self.run._decision, None
+        self.stop = decision[1] if decision is not None and decision[0] == self.step else None
         return CheckpointWriter(self.staging, self.step, self.run.rank, self.run.world_size)
 
     def __exit__(self, kind, error, traceback):
@@ -353,7 +408,7 @@ class _Checkpoint:
             raise
         flags = _signals.flags
         flags.served = max(flags.served, self.mark)
-        if self.exit_on_stop and flags.stop:
+        if self.exit_on_stop and (flags.stop if self.stop is None else self.stop):
             _exit(EXIT_NOTICE, "spotwise: checkpointed step %d on a notice; exiting %d" % (self.step, EXIT_NOTICE))
         return False
 
@@ -361,14 +416,19 @@ class _Checkpoint:
         with open(os.path.join(self.staging, METADATA_FILE), "w") as f:
             json.dump({"format": 1, "step": self.step, "rank": self.run.rank, "world_size": self.run.world_size}, f,
                       sort_keys=True)
-        # Every file durable before the rename that publishes them; the agent refuses links.
-        for root, directories, files in os.walk(self.staging, topdown=False):
+        # Every file durable before the rename that publishes them; the agent refuses links. A
+        # directory that cannot be listed fails the checkpoint (os.walk would skip it).
+        for root, directories, files in os.walk(self.staging, topdown=False, onerror=_raise):
             for name in files + directories:
                 path = os.path.join(root, name)
                 info = os.lstat(path)
                 relative = os.path.relpath(path, self.staging)
-                if os.path.islink(path):
+                if stat.S_ISLNK(info.st_mode):
                     raise ValueError("checkpoint file %r is a symlink; the agent commits regular files only" % relative)
+                if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                    # a FIFO would block the fsync's open; the agent commits neither
+                    raise ValueError("checkpoint entry %r is a %s, not a regular file or directory; the agent commits "
+                                     "regular files only" % (relative, _kind(info.st_mode)))
                 if name in files:
                     if info.st_nlink > 1:
                         raise ValueError("checkpoint file %r has %d hard links; the agent commits files with one"
@@ -389,3 +449,15 @@ class _Checkpoint:
             line["total_steps"] = self.run.total_steps
         line["checkpoint"] = self.name
         self.run._write_line(line)
+
+
+def _raise(error):
+    raise error
+
+
+def _kind(mode):
+    for test, kind in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return kind
+    return "special file (mode %o)" % stat.S_IFMT(mode)

@@ -47,9 +47,14 @@ def contract(tmp_path):
     return env, paths
 
 
+#: Set by torchrun or an agent around pytest itself: never passed on to the tests' child trainers.
+OUTER_GANG = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
 def child_env(env):
-    """The environment of a child trainer: the contract's variables and this checkout's library."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SPOTWISE_")}
+    """The environment of a child trainer: the contract's variables and this checkout's library
+    (the outer process's own contract and gang variables left out)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SPOTWISE_") and k not in OUTER_GANG}
     base.update(env)
     base["PYTHONPATH"] = PYTHON_DIR + os.pathsep + base.get("PYTHONPATH", "")
     return base

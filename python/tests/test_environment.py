@@ -108,3 +108,16 @@ def test_the_version_is_the_projects():
     if not os.path.exists(swift):
         pytest.skip("not in the Spotwise repository")
     assert re.search(r'current = "([^"]+)"', open(swift).read()).group(1) == spotwise.__version__
+
+
+def test_child_trainers_do_not_inherit_the_outer_gang_variables(monkeypatch):
+    """tests/conftest.py's child_env: a pytest run under torchrun or a gang (RANK, WORLD_SIZE,
+    ...) must not turn the tests' single-node child trainers into gang members."""
+    from conftest import child_env
+    for name, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "10.0.0.9",
+                        "MASTER_PORT": "29400", "SPOTWISE_RANK": "1"}.items():
+        monkeypatch.setenv(name, value)
+    env = child_env({"SPOTWISE_JOB_ID": "job-test", "MASTER_PORT": "23456"})
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "SPOTWISE_RANK"):
+        assert name not in env
+    assert env["SPOTWISE_JOB_ID"] == "job-test" and env["MASTER_PORT"] == "23456"  # the test's own stay

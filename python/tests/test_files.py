@@ -136,3 +136,83 @@ def test_final_metrics_must_be_finite_numbers(contract):
     with pytest.raises(TypeError):
         run.finish({"auc": "high"})
     assert not (paths["output"] / "metrics.json").exists()
+
+
+def test_a_directory_that_cannot_be_listed_fails_the_checkpoint(contract, monkeypatch):
+    """os.walk skips a directory it cannot list unless told otherwise: the checkpoint would be
+    published without its files. (Root lists anything, so the failure is made by hand.)"""
+    run, paths = make_run(contract)
+    scandir = os.scandir
+
+    def unreadable(path="."):
+        if not isinstance(path, int) and os.path.basename(os.fspath(path)) == "shards":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    with pytest.raises(PermissionError, match="shards"):
+        with run.checkpoint(10) as checkpoint:
+            checkpoint.save_bytes("shards/0.bin", b"0")
+            checkpoint.save_bytes("state.bin", b"s")
+            monkeypatch.setattr(os, "scandir", unreadable)
+    monkeypatch.undo()
+    assert os.listdir(paths["checkpoints"]) == []
+    assert read_lines(paths["progress"]) == []
+
+
+def _no_hang(seconds):
+    """Fails the test with TimeoutError instead of hanging it (a FIFO's open blocks)."""
+    import signal
+
+    def expired(signum, frame):
+        raise TimeoutError("the checkpoint's publish hung")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    return lambda: (signal.alarm(0), signal.signal(signal.SIGALRM, previous))
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "socket"])
+def test_anything_but_files_and_directories_is_refused(contract, kind):
+    import socket
+    run, paths = make_run(contract)
+    restore = _no_hang(5)
+    server = None
+    try:
+        with pytest.raises(ValueError, match="'nested/special' is a %s, not a regular file or directory" % kind):
+            with run.checkpoint(10) as checkpoint:
+                checkpoint.save_bytes("state.bin", b"s")
+                path = os.path.join(os.path.dirname(checkpoint.path("nested/x")), "special")
+                if kind == "FIFO":
+                    os.mkfifo(path)
+                else:
+                    server = socket.socket(socket.AF_UNIX)
+                    server.bind(path)
+    finally:
+        restore()
+        if server is not None:
+            server.close()
+    assert os.listdir(paths["checkpoints"]) == []
+
+
+def test_final_metrics_are_fsynced_under_a_name_of_their_own(contract, tmp_path, monkeypatch):
+    """metrics.json is durable before it is renamed into place, and the temporary file is never
+    a fixed name: a stale metrics.json.tmp (here a symlink out of the directory) is not written
+    through."""
+    run, paths = make_run(contract)
+    victim = tmp_path / "victim"
+    os.symlink(victim, paths["output"] / "metrics.json.tmp")
+    synced = []
+    fsync = os.fsync
+
+    def recording(fd):
+        synced.append(os.fstat(fd).st_ino)
+        return fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    run.finish({"auc": 0.5})
+    monkeypatch.undo()
+    assert not victim.exists()
+    assert (paths["output"] / "metrics.json").read_text() == '{"auc": 0.5}'
+    assert os.stat(paths["output"] / "metrics.json").st_ino in synced
+    assert os.stat(paths["output"]).st_ino in synced  # the rename too
+    assert sorted(os.listdir(paths["output"])) == ["metrics.json", "metrics.json.tmp"]
+    assert oct(os.stat(paths["output"] / "metrics.json").st_mode & 0o777) == oct(0o644)

@@ -26,11 +26,31 @@ def test_the_rank_environment(tmp_path):
     assert run.is_gang and not run.is_primary and run.attempt == 3 and run.job_id == "job-gang"
 
 
-def test_torchrun_names_alone_are_enough(tmp_path):
+def test_by_hand_torchrun_names_alone_are_enough(tmp_path):
     env = gang_env(tmp_path, 1)
-    del env["SPOTWISE_RANK"], env["SPOTWISE_WORLD_SIZE"]
+    del env["SPOTWISE_RANK"], env["SPOTWISE_WORLD_SIZE"], env["SPOTWISE_JOB_ID"]
     run = spotwise.Run(environ=env)
     assert (run.rank, run.world_size) == (1, 2)
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_under_an_agent_torchrun_inside_a_single_node_job_is_refused(contract, rank):
+    """torchrun --nproc-per-node=2 inside a single-node job: both processes would share one
+    checkpoint directory and progress file (and collide on step-K.tmp). The agent sets
+    SPOTWISE_WORLD_SIZE only for a gang; without it a WORLD_SIZE past 1 is torchrun's."""
+    env, _ = contract
+    env.update({"RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank), "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": "29500"})
+    with pytest.raises(spotwise.ContractError, match="^WORLD_SIZE=2 is set without SPOTWISE_WORLD_SIZE: "
+                                                     "Spotwise runs one trainer process per node"):
+        spotwise.Run(environ=env)
+
+
+def test_under_an_agent_torchrun_with_one_process_is_one_node(contract):
+    env, _ = contract
+    env.update({"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0"})
+    run = spotwise.Run(environ=env)
+    assert (run.rank, run.world_size, run.is_gang) == (0, 1, False)
 
 
 @pytest.mark.parametrize("change, named", [
@@ -105,3 +125,30 @@ def test_a_notice_to_one_rank_makes_the_whole_gang_checkpoint_the_same_step_and_
         assert (ckpt / "step-73" / ("shard-%d.pkl" % rank)).exists()
         lines = read_lines(tmp_path / ("rank-%d" % rank) / "progress.jsonl")
         assert [line["checkpoint"] for line in lines if "checkpoint" in line] == ["step-50", "step-73"]
+
+
+def test_a_notice_after_the_requests_were_combined_still_stops_every_rank_after_the_same_step(tmp_path):
+    """SIGTERM to rank 1 after the step's requests were combined (during the all-reduce or the
+    write) on a step due anyway: the gang decided 'go on', so both ranks publish step 50 and go on;
+    the notice is in rank 1's next requests, and both checkpoint step 51 and exit 143. Deciding on
+    the live flag, rank 1 alone exited after step 50 and rank 0 lost its peer (75)."""
+    left, right = socket.socketpair()
+    children = []
+    for rank, sock in enumerate((left, right)):
+        children.append(start_child("gang-late-notice", gang_env(tmp_path, rank), sock.fileno(), 50,
+                                    pass_fds=(sock.fileno(),)))
+    left.close()
+    right.close()
+    for child in children:
+        assert child.stdout.readline().split() == ["combined", "50"]
+    children[1].send_signal(signal.SIGTERM)  # lands in rank 1's read: its handler runs before "go" is read
+    for child in children:
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    outputs = [child.communicate(timeout=30)[0] for child in children]
+    assert [child.returncode for child in children] == [143, 143], outputs
+    for rank in range(2):
+        ckpt = tmp_path / ("rank-%d" % rank) / "ckpt"
+        assert sorted(os.listdir(ckpt)) == ["step-50", "step-51"]
+        lines = read_lines(tmp_path / ("rank-%d" % rank) / "progress.jsonl")
+        assert [line["checkpoint"] for line in lines if "checkpoint" in line] == ["step-50", "step-51"]

@@ -4,7 +4,7 @@ import os
 import pytest
 
 import spotwise
-from conftest import read_lines
+from conftest import OUTER_GANG, read_lines
 
 
 def test_progress_lines(contract):
@@ -54,6 +54,8 @@ def test_without_a_progress_file_lines_go_nowhere(tmp_path):
 
 def test_init_announces_the_pid_once(contract, monkeypatch):
     env, paths = contract
+    for name in [n for n in os.environ if n.startswith("SPOTWISE_") or n in OUTER_GANG]:  # pytest under an agent
+        monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     run = spotwise.init(total_steps=50)

@@ -1,4 +1,6 @@
 """should_checkpoint: every N steps, on a request, on a notice; never at or past the total."""
+import pytest
+
 import spotwise
 
 
@@ -61,3 +63,76 @@ def test_a_gangs_combined_requests_decide_over_the_local_flags(tmp_path):
     assert snapshot == (True, False)
     assert not run.should_checkpoint(3, spotwise.Requests(False, False))  # the gang says no
     assert run.should_checkpoint(3, spotwise.Requests(True, False))
+
+
+def gang_member(tmp_path, every=10):
+    """Rank 1 of 2, by hand (its peer is the test's Requests)."""
+    return spotwise.Run(environ={"SPOTWISE_CHECKPOINT_EVERY": str(every), "SPOTWISE_RANK": "1",
+                                 "SPOTWISE_WORLD_SIZE": "2", "SPOTWISE_CHECKPOINT_DIR": str(tmp_path / "c")})
+
+
+def _exit_code(block):
+    try:
+        block()
+    except SystemExit as exit:
+        return exit.code
+    return None
+
+
+def test_a_notice_after_a_gangs_decision_is_left_to_the_next_combine(tmp_path):
+    """The gang decided on step 10 (due) without a stop; a notice during the write must not make
+    this rank alone exit after it: it goes into the next step's requests, and every rank stops
+    after step 11."""
+    run = gang_member(tmp_path)
+    decided = run.requests() | spotwise.Requests(False, False)
+    assert run.should_checkpoint(10, decided)
+
+    def step_10():
+        with run.checkpoint(10) as checkpoint:
+            checkpoint.save_bytes("a", b"10")
+            run.request_stop()  # as SIGTERM during the write
+    assert _exit_code(step_10) is None
+    assert run.stop_requested and run.checkpoint_requested
+    decided = run.requests() | spotwise.Requests(False, False)
+    assert decided == (True, True) and run.should_checkpoint(11, decided)
+
+    def step_11():
+        with run.checkpoint(11) as checkpoint:
+            checkpoint.save_bytes("a", b"11")
+    assert _exit_code(step_11) == 143
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["step-10", "step-11"]
+
+
+def test_a_gangs_stop_exits_after_the_step_even_without_a_notice_here(tmp_path):
+    run = gang_member(tmp_path)
+    assert run.should_checkpoint(4, run.requests() | spotwise.Requests(True, True))
+
+    def step_4():
+        with run.checkpoint(4) as checkpoint:
+            checkpoint.save_bytes("a", b"4")
+    assert _exit_code(step_4) == 143
+
+
+@pytest.mark.parametrize("own_requests", [False, True])
+def test_one_process_exits_on_a_notice_during_the_write(tmp_path, own_requests):
+    """One process has no peer to wait for: the flag as it is at the publish decides, whether it
+    asked should_checkpoint alone or passed its own requests (as the PyTorch pattern does)."""
+    run = local(10, tmp_path)
+    assert run.should_checkpoint(10, run.requests() if own_requests else None)
+
+    def step_10():
+        with run.checkpoint(10) as checkpoint:
+            checkpoint.save_bytes("a", b"10")
+            run.request_stop()
+    assert _exit_code(step_10) == 143
+
+
+def test_a_decision_for_another_step_does_not_hold_back_a_notice(tmp_path):
+    run = gang_member(tmp_path)
+    assert not run.should_checkpoint(3, spotwise.Requests(False, False))
+    run.request_stop()
+
+    def step_5():  # checkpointed without asking should_checkpoint for it
+        with run.checkpoint(5) as checkpoint:
+            checkpoint.save_bytes("a", b"5")
+    assert _exit_code(step_5) == 143

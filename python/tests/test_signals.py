@@ -3,6 +3,7 @@ import json
 import os
 import pickle
 import signal
+import subprocess
 import time
 
 import spotwise
@@ -103,3 +104,15 @@ def test_sigterm_during_a_checkpoint_write_lets_it_finish_then_exits_143(contrac
     assert not (paths["checkpoints"] / "step-20.tmp").exists()
     checkpoints = [line["checkpoint"] for line in read_lines(paths["progress"]) if "checkpoint" in line]
     assert checkpoints == ["step-10", "step-20"]
+
+
+def test_a_broken_stdout_still_exits_143(contract):
+    """The exit message goes to stdout; when nobody reads it any more (a pipe closed), the
+    checkpoint is still published and the exit status is still 143, not a traceback's 1 or 120."""
+    env, paths = contract
+    child = start_child("broken-stdout", env, stderr=subprocess.PIPE)
+    out, err = child.communicate(timeout=30)
+    assert out.splitlines() == ["ready"]
+    assert child.returncode == 143, err
+    assert "Traceback" not in err and "not-exited" not in err, err
+    assert json.load(open(paths["checkpoints"] / "step-7" / "state.json")) == {"step": 7}
