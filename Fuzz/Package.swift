@@ -32,5 +32,6 @@ let package = Package(
         .executableTarget(name: "WorkerBodyFuzz", dependencies: ["SpotwiseCore"], swiftSettings: strictSwift6),
         .executableTarget(name: "CheckpointManifestFuzz", dependencies: ["Checkpoints"], swiftSettings: strictSwift6),
         .executableTarget(name: "SpotTraceFuzz", dependencies: ["SpotPolicy"], swiftSettings: strictSwift6),
+        .executableTarget(name: "TimeFuzz", dependencies: ["SpotwiseCore"], swiftSettings: strictSwift6),
     ]
 )
