@@ -8,10 +8,11 @@ public struct WindowOutcome: Hashable, Sendable {
     public var spotSeconds: Double
     public var onDemandSeconds: Double
     /// Instances started (each pays a changeover): on spot and on on-demand.
-    public var changeovers: Int
     public var spotStarts: Int
     public var onDemandStarts: Int
     public var preemptions: Int
+
+    public var changeovers: Int { spotStarts + onDemandStarts }
 }
 
 /// Replays spot traces through a policy: the SAME `SpotPolicy.decide` the coordinator calls,
@@ -43,8 +44,8 @@ public struct TraceReplayer: Sendable {
         var instance: RunningInstance?
         var changeoverLeft = 0
         var outcome = WindowOutcome(
-            cost: 0, metDeadline: false, finishSeconds: 0, spotSeconds: 0, onDemandSeconds: 0, changeovers: 0,
-            spotStarts: 0, onDemandStarts: 0, preemptions: 0)
+            cost: 0, metDeadline: false, finishSeconds: 0, spotSeconds: 0, onDemandSeconds: 0, spotStarts: 0,
+            onDemandStarts: 0, preemptions: 0)
         let onDemandPool = pools.cheapestOnDemandPool
 
         for tick in 0..<model.deadlineTicks {
@@ -82,7 +83,6 @@ public struct TraceReplayer: Sendable {
                 if instance?.pool != target.pool || instance?.market != target.market {
                     instance = RunningInstance(pool: target.pool, market: target.market, changeoverLeftSeconds: 0)
                     changeoverLeft = model.changeoverUnits
-                    outcome.changeovers += 1
                     if target.market == .spot {
                         outcome.spotStarts += 1
                     } else {
