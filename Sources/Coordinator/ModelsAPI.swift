@@ -88,8 +88,9 @@ public struct ModelsAPI: Sendable {
         try context.requireReader("the model registry")
     }
 
-    /// Registry and store errors as HTTP errors that say what to do.
-    static func mapping(_ body: () async throws -> Response) async throws -> Response {
+    /// Registry and store errors as HTTP errors that say what to do (the MLflow routes too: their
+    /// error shape takes the status, not the code).
+    static func mapping<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as RegistryError {

@@ -160,7 +160,7 @@ public struct ModelRegistry: Sendable {
     /// Where each alias points after its moves, taken in each alias's own sequence (the order the
     /// store's compare-and-swap wrote them), never by time: a clock stepped back between two moves
     /// would otherwise make reads disagree with the next move's expected value for good.
-    static func current(_ moves: [AliasMove]) -> [String: Int] {
+    public static func current(_ moves: [AliasMove]) -> [String: Int] {
         moves.sorted { ($0.alias, $0.sequence) < ($1.alias, $1.sequence) }.reduce(into: [:]) { current, move in
             current[move.alias] = move.pointsAt
         }

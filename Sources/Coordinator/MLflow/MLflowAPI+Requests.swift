@@ -78,22 +78,9 @@ extension MLflowAPI {
         }
     }
 
-    /// Registry and store errors as the API's errors.
+    /// Registry and store errors as the API's errors: `ModelsAPI`'s mapping, shared.
     static func mapping<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as RegistryError {
-            switch error {
-            case .invalid(let text): throw invalid(text)
-            case .notFound(let text): throw APIError.notFound(text)
-            case .conflict(let text): throw APIError.conflict("alias_conflict", text)
-            }
-        } catch StateStoreError.aliasMoved {
-            throw APIError.conflict("alias_moved", "the alias moved meanwhile; read it again and retry")
-        } catch let error as StateStoreError {
-            if case .noSuchModelVersion = error { throw APIError.notFound("\(error)") }
-            throw error
-        }
+        try await ModelsAPI.mapping(body)
     }
 
     // MARK: order_by

@@ -60,10 +60,10 @@ public struct MLflowAPI: Sendable {
         try ModelsAPI.requireReader(context)
         let filter = try Self.filter(request, keys: ["name"])
         let page = try Self.page(request, defaultSize: 100, largest: Self.largestModelsPage)
-        let names = Set(try await store.modelVersions(model: nil).map(\.model)).sorted()
+        let versionsByModel = Dictionary(grouping: try await store.modelVersions(model: nil), by: \.model)
         var matching: [MLflowWire.RegisteredModel] = []
-        for name in names {
-            guard let found = try await model(name, orNil: true), filter.matches(Self.fields(of: found)) else {
+        for (name, versions) in versionsByModel {
+            guard let found = try await model(name, versions: versions), filter.matches(Self.fields(of: found)) else {
                 continue
             }
             matching.append(found)
@@ -200,23 +200,20 @@ public struct MLflowAPI: Sendable {
         version.tags.reduce(into: ["name": version.name, "run_id": version.runId]) { $0["tag." + $1.key] = $1.value }
     }
 
+    /// The model `name`; 404 when it has no version.
     func model(_ name: String) async throws -> MLflowWire.RegisteredModel {
-        guard let found = try await model(name, orNil: false) else {
-            throw APIError.notFound("registered model '\(name)' has no versions")
+        try await Self.mapping { try ModelReference.checkModel(name) }
+        guard let found = try await model(name, versions: try await store.modelVersions(model: name)) else {
+            throw APIError.notFound("no registered model '\(name)'")
         }
         return found
     }
 
-    func model(_ name: String, orNil: Bool) async throws -> MLflowWire.RegisteredModel? {
-        try await Self.mapping { try ModelReference.checkModel(name) }
-        let versions = try await store.modelVersions(model: name)
-        guard !versions.isEmpty else {
-            if orNil { return nil }
-            throw APIError.notFound("no registered model '\(name)'")
-        }
+    /// A model from its versions (already read), with its aliases; nil without versions.
+    func model(_ name: String, versions: [SpotwiseCore.ModelVersion]) async throws -> MLflowWire.RegisteredModel? {
+        let moves = try await store.aliasHistory(model: name)
         return MLflowTranslation.model(
-            name: name, versions: versions, aliases: try await registry.aliases(of: name),
-            moves: try await store.aliasHistory(model: name))
+            name: name, versions: versions, aliases: ModelRegistry.current(moves), moves: moves)
     }
 
     func version(_ name: String, _ number: Int) async throws -> MLflowWire.ModelVersion {
