@@ -166,6 +166,7 @@ let package = Package(
                 "Registry",
                 "Reports",
                 "CloudAuth",
+                "Spawning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift6
@@ -212,7 +213,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SpotwiseCoreTests",
-            dependencies: ["SpotwiseCore", "SpotwiseTesting"],
+            dependencies: ["SpotwiseCore", "SpotwiseTesting", "Spawning"],
             exclude: ["Fixtures"],
             swiftSettings: strictSwift6
         ),
@@ -269,7 +270,7 @@ let package = Package(
         .testTarget(
             name: "ProvisionersTests",
             dependencies: [
-                "Provisioners", "SpotwiseCore", "SpotwiseTesting", "CloudAuth",
+                "Provisioners", "SpotwiseCore", "SpotwiseTesting", "CloudAuth", "Spawning",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -289,7 +290,7 @@ let package = Package(
         .testTarget(
             name: "SpotwiseCLITests",
             dependencies: [
-                "SpotwiseCLI", "SpotwiseCore", "SpotwiseTesting", "Registry", "StateStore",
+                "SpotwiseCLI", "SpotwiseCore", "SpotwiseTesting", "Registry", "StateStore", "Spawning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift6

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Synchronization
 
@@ -17,6 +18,10 @@ public final class ChildProcess: Sendable {
     public let pid: Int32
     private let output = Mutex<(lines: [String], partial: String)>(([], ""))
     private let exit = Mutex<Int32?>(nil)
+    /// Left once the process has exited (and `exit` holds its status).
+    private let exited = DispatchGroup()
+    /// Left once the output pipe has been read to its end (at once with a log file).
+    private let drained = DispatchGroup()
 
     /// Runs `/bin/sh -c 'cd -- DIR && exec COMMAND'`. With `logFile`, stdout and stderr are
     /// appended to that file instead of being collected as lines.
@@ -80,9 +85,16 @@ public final class ChildProcess: Sendable {
         pid = child
         let spawned = child
 
+        // Entered only once the child runs: a group deallocated while entered traps. The threads
+        // below hold `self` until they leave.
+        exited.enter()
         if collect {
+            drained.enter()
             let readEnd = fds[0]
-            Thread.detachNewThread { [self] in self.drain(readEnd) }
+            Thread.detachNewThread { [self] in
+                self.drain(readEnd)
+                self.drained.leave()
+            }
         }
         Thread.detachNewThread { [self] in
             var raw: Int32 = 0
@@ -90,6 +102,7 @@ public final class ChildProcess: Sendable {
             // Exit code, or 128 + N when killed by signal N (what a shell reports).
             let code = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
             self.exit.withLock { $0 = code }
+            self.exited.leave()
         }
     }
 
@@ -126,6 +139,39 @@ public final class ChildProcess: Sendable {
 
     /// The exit status once the process ended (128 + N when killed by signal N).
     public var exitStatus: Int32? { exit.withLock { $0 } }
+
+    /// Waits until the process has exited, without polling, and returns its exit status (what
+    /// `exitStatus` then reads); at once when it already has. The wait ends with the process
+    /// only: to bound it, signal the process (cancelling the waiting task does not end it).
+    public func waitForExit() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            exited.notify(queue: .global()) { continuation.resume() }
+        }
+        return exitStatus!
+    }
+
+    /// `waitForExit()` for synchronous code: blocks the calling thread until the process exits.
+    public func waitUntilExit() -> Int32 {
+        exited.wait()
+        return exitStatus!
+    }
+
+    /// Waits until the output has been read to its end, that is until every process holding the
+    /// pipe (the child and whatever it started without redirecting) has closed it, and returns
+    /// the lines `takeLines()` has not returned yet, the last one even without a newline. `[]` at
+    /// once when the output goes to a log file.
+    public func waitForEndOfOutput() async -> [String] {
+        await withCheckedContinuation { continuation in
+            drained.notify(queue: .global()) { continuation.resume() }
+        }
+        return takeLines()
+    }
+
+    /// `waitForEndOfOutput()` for synchronous code: blocks the calling thread until then.
+    public func waitUntilEndOfOutput() -> [String] {
+        drained.wait()
+        return takeLines()
+    }
 
     /// Whether any process of the child's group is still running.
     public var groupAlive: Bool { kill(-pid, 0) == 0 }

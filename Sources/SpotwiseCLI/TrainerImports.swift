@@ -1,4 +1,5 @@
 import Foundation
+import Spawning
 
 /// The Python modules a job's trainer imports, checked before the demo starts anything: without
 /// them every attempt fails at once, and the demo would end in a failed job after a minute of
@@ -98,32 +99,34 @@ enum TrainerImports {
 
     /// The modules of `names` that `python` cannot import, each with Python's own error; one
     /// entry naming `python` when it does not run at all.
+    ///
+    /// Run as a `ChildProcess` (a clean signal mask, as every process the project starts), whose
+    /// stdout and stderr are one stream: the answer lines carry a prefix, so what an imported
+    /// module writes to stderr (a deprecation warning) is not taken for a missing module.
     static func missing(_ names: [String], python: String = "python3") -> [String] {
+        let prefix = "spotwise-missing-module: "
         let check = """
             import importlib, sys
             for name in sys.argv[1:]:
                 try:
                     importlib.import_module(name)
                 except BaseException as error:
-                    print("%s (%s: %s)" % (name, type(error).__name__, str(error).splitlines()[0] if str(error) else ""))
+                    print("\(prefix)%s (%s: %s)" % (name, type(error).__name__, str(error).splitlines()[0] if str(error) else ""))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-c", check] + names
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        let process: ChildProcess
         do {
-            try process.run()
+            process = try ChildProcess(
+                executable: "/usr/bin/env", arguments: [python, "-c", check] + names,
+                environment: ProcessInfo.processInfo.environment)
         } catch {
             return ["\(python) (it does not start: \(error))"]
         }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let lines = process.waitUntilEndOfOutput()
         // env exits 127 when it cannot find the interpreter.
-        guard process.terminationStatus == 0 else {
-            return ["\(python) (it exited with status \(process.terminationStatus); is it installed and on PATH?)"]
+        let status = process.waitUntilExit()
+        guard status == 0 else {
+            return ["\(python) (it exited with status \(status); is it installed and on PATH?)"]
         }
-        return text.split(separator: "\n").map(String.init)
+        return lines.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
     }
 }

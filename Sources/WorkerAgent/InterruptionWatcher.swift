@@ -125,26 +125,56 @@ public struct GCEMetadataWatcher: InterruptionWatcher {
     }
 }
 
-/// Set by the agent's SIGTERM handler; a plain atomic store is all a signal handler may do.
-private let sigtermReceived = Atomic<Bool>(false)
+/// The flag a `SignalWatcher` reads: raised once, read by polling. A plain atomic store is all a
+/// signal handler may do.
+public final class SignalFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+
+    /// A flag of its own, which only `raise()` sets (no signal handler is bound to it).
+    public init() {}
+
+    /// The one flag of the process that its SIGTERM handler raises (see `SignalWatcher()`).
+    static let sigterm = SignalFlag()
+
+    public func raise() { raised.store(true, ordering: .relaxed) }
+
+    public var isRaised: Bool { raised.load(ordering: .relaxed) }
+}
 
 /// SIGTERM to the agent (what Kubernetes, systemd, Modal and a spot reclaim on many platforms send).
 ///
 /// A plain signal handler that sets an atomic flag: nothing to keep alive, and no Dispatch signal
 /// source blocking SIGTERM in the agent's threads (children are spawned with a clean mask
 /// anyway; see `ChildProcess`).
+///
+/// `SignalWatcher()` is the agent's: it installs the process's SIGTERM handler, bound to the
+/// process's one flag. `SignalWatcher(flag:)` reads a flag of the caller's and installs nothing,
+/// so a test can make as many watchers as it likes and trigger each without signalling the
+/// process that runs it.
 public final class SignalWatcher: InterruptionWatcher {
     public let name = "sigterm"
+    /// What `check()` reads and `trigger()` raises.
+    public let flag: SignalFlag
 
-    public init() {
-        signal(SIGTERM) { _ in sigtermReceived.store(true, ordering: .relaxed) }
+    /// The agent's watcher: installs the SIGTERM handler of the process, which raises the
+    /// process's flag (every watcher made this way shares it).
+    public convenience init() {
+        // The flag exists before the handler can run: the handler only stores to it.
+        self.init(flag: SignalFlag.sigterm)
+        signal(SIGTERM) { _ in SignalFlag.sigterm.raise() }
     }
 
-    /// For tests and for the agent's own shutdown path.
-    public func trigger() { sigtermReceived.store(true, ordering: .relaxed) }
+    /// A watcher of `flag`, with no signal handler installed: it sees a notice once `flag` is
+    /// raised (by `trigger()` or `flag.raise()`).
+    public init(flag: SignalFlag) {
+        self.flag = flag
+    }
+
+    /// For tests and for the agent's own shutdown path: raises this watcher's flag.
+    public func trigger() { flag.raise() }
 
     public func check() async -> InterruptionNotice? {
-        sigtermReceived.load(ordering: .relaxed) ? InterruptionNotice(kind: .sigterm) : nil
+        flag.isRaised ? InterruptionNotice(kind: .sigterm) : nil
     }
 }
 

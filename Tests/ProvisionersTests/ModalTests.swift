@@ -2,6 +2,7 @@ import CloudAuth
 import Foundation
 import Hummingbird
 import Provisioners
+import Spawning
 import SpotwiseCore
 import SpotwiseTesting
 import Synchronization
@@ -24,41 +25,41 @@ import Testing
     }
 
     /// Runs provisioners/modal/check_app.py on a request; its JSON answer.
-    static func runApp(_ request: ModalAPI.Request, authorization: String) throws -> [String: Any] {
+    static func runApp(_ request: ModalAPI.Request, authorization: String) async throws -> [String: Any] {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("modal-\(UUID().uuidString).json")
         try JSONEncoder().encode(request).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", RepositoryPaths.url("provisioners/modal/check_app.py").path, file.path, authorization,
-        ]
         var environment = ProcessInfo.processInfo.environment
         environment["SPOTWISE_MODAL_TOKEN"] = "app-token"
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        let process = try ChildProcess(
+            executable: "/usr/bin/env",
+            arguments: [
+                "python3", RepositoryPaths.url("provisioners/modal/check_app.py").path, file.path, authorization,
+            ],
+            environment: environment)
+        let lines = await process.waitForEndOfOutput()
+        let status = await process.waitForExit()
+        // stdout and stderr are one stream: the answer is the script's one JSON line.
+        let answer = try #require(
+            lines.last { $0.hasPrefix("{") }, "check_app.py exited \(status) without an answer: \(lines)")
+        return try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any] ?? [:]
     }
 
-    @Test func theAppSpawnsWhatTheSwiftSideAsksAndRefusesAWrongToken() throws {
+    @Test func theAppSpawnsWhatTheSwiftSideAsksAndRefusesAWrongToken() async throws {
         let request = try Self.request()
         #expect(
             request.gpu == "A100" && request.timeoutSeconds == 7_200 && request.env?["SPOTWISE_PRICE"] == "3.400000")
-        let accepted = try Self.runApp(request, authorization: "Bearer app-token")
+        let accepted = try await Self.runApp(request, authorization: "Bearer app-token")
         #expect(accepted["status"] as? Int == 200)
         #expect((accepted["answer"] as? [String: Any])?["call_id"] as? String == "fc-test-1")
         let spawned = try #require(accepted["spawned"] as? [String: Any])
         #expect((spawned["options"] as? [String: Any])?["gpu"] as? String == "A100")
         #expect((spawned["options"] as? [String: Any])?["timeout"] as? Int == 7_200)
         #expect((spawned["env"] as? [String: Any])?["SPOTWISE_WORKER_NAME"] as? String == "job-9-a2")
-        let refused = try Self.runApp(request, authorization: "Bearer wrong")
+        let refused = try await Self.runApp(request, authorization: "Bearer wrong")
         #expect(refused["status"] as? Int == 401 && refused["spawned"] is NSNull)
-        let status = try Self.runApp(
+        let status = try await Self.runApp(
             ModalAPI.Request(action: "status", callID: "fc-1"), authorization: "Bearer app-token")
         #expect((status["answer"] as? [String: Any])?["state"] as? String == "running")
         #expect(throws: ModalLaunches.Invalid.self) {

@@ -1,4 +1,5 @@
 import Foundation
+import Spawning
 import Testing
 
 #if canImport(Glibc)
@@ -25,34 +26,37 @@ import Testing
         defer { try? FileManager.default.removeItem(at: base) }
         let state = base.appendingPathComponent("state")
         let log = base.appendingPathComponent("stdout.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let output = try FileHandle(forWritingTo: log)
-        let process = Process()
-        process.executableURL = Self.spotwise
-        process.arguments = ["coordinator", "--state-dir", state.path, "--bind", "127.0.0.1:0"]
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            try? output.close()
-        }
+        // Only stdout goes to the file, as a user's `>` would send it (a shell opens it and execs
+        // spotwise); stderr is collected by the `ChildProcess`, for the messages below.
+        let process = try ChildProcess(
+            executable: "/bin/sh",
+            arguments: [
+                "-c", #"out=$1 && shift && exec "$@" >"$out""#, "sh", log.path, Self.spotwise.path, "coordinator",
+                "--state-dir", state.path, "--bind", "127.0.0.1:0",
+            ],
+            environment: ProcessInfo.processInfo.environment)
+        defer { if process.exitStatus == nil { process.signalGroup(SIGKILL) } }
         // Waits for what the process writes, not for time: the serving line follows the tokens.
+        // A coordinator that exits ends the wait at once.
         let deadline = ContinuousClock.now + .seconds(60)
         var text = ""
-        while ContinuousClock.now < deadline, !text.contains("spotwise coordinator serving on") {
+        while ContinuousClock.now < deadline, process.exitStatus == nil,
+            !text.contains("spotwise coordinator serving on")
+        {
             try await Task.sleep(for: .milliseconds(50))
             text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         }
-        #expect(text.contains("serving on"), "nothing reached the file while it ran: \(text)")
+        #expect(
+            text.contains("serving on"),
+            "nothing reached the file while it ran (exit status \(String(describing: process.exitStatus))): \(text)\nstderr: \(process.takeLines())"
+        )
         // The database and its WAL files while it runs, then a crash.
         let database = state.appendingPathComponent("state.db").path
         for file in [database, database + "-wal", database + "-shm"] {
             #expect(Self.mode(file) == 0o600, "\(file): \(String(Self.mode(file) ?? 0, radix: 8))")
         }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        #expect(await process.waitForExit() == 128 + SIGKILL)
 
         text = try String(contentsOf: log, encoding: .utf8)
         #expect(Self.mode(state.path) == 0o700)

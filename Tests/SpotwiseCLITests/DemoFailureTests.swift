@@ -1,4 +1,5 @@
 import Foundation
+import Spawning
 import SpotwiseTesting
 import StateStore
 import Testing
@@ -14,24 +15,22 @@ import Testing
     }
 
     /// Runs `spotwise demo ARGUMENTS` from the repository root (where the demo finds its pool and
-    /// runs its trainers), stdout and stderr to files as a user's redirect would; its exit status
-    /// and output.
-    static func demo(_ arguments: [String], in directory: URL) throws -> (status: Int32, out: String, err: String) {
+    /// runs its trainers), stdout and stderr to files as a user's redirect would (a shell opens
+    /// them and execs spotwise, as a `ChildProcess`); its exit status and output.
+    static func demo(_ arguments: [String], in directory: URL) async throws -> (
+        status: Int32, out: String, err: String
+    ) {
         let out = directory.appendingPathComponent("demo.out")
         let err = directory.appendingPathComponent("demo.err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = spotwise
-        process.arguments = ["demo"] + arguments
-        process.currentDirectoryURL = RepositoryPaths.root
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        process.waitUntilExit()
+        let redirected = #"cd -- "$1" && out=$2 && err=$3 && shift 3 && exec "$@" >"$out" 2>"$err""#
+        let process = try ChildProcess(
+            executable: "/bin/sh",
+            arguments: ["-c", redirected, "sh", RepositoryPaths.root.path, out.path, err.path, spotwise.path, "demo"]
+                + arguments,
+            environment: ProcessInfo.processInfo.environment)
+        let status = await process.waitForExit()
         return (
-            process.terminationStatus, try String(contentsOf: out, encoding: .utf8),
-            try String(contentsOf: err, encoding: .utf8)
+            status, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8)
         )
     }
 
@@ -41,7 +40,7 @@ import Testing
         return directory
     }
 
-    @Test func aDemoWhoseJobFailsPrintsItsSummaryAndTheTrainersLastLinesAndExitsOne() throws {
+    @Test func aDemoWhoseJobFailsPrintsItsSummaryAndTheTrainersLastLinesAndExitsOne() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.spotwise.path), "build spotwise first")
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -54,7 +53,7 @@ import Testing
 
             """.utf8
         ).write(to: spec)
-        let (status, out, err) = try Self.demo(
+        let (status, out, err) = try await Self.demo(
             [
                 "--job", spec.path, "--state-dir", directory.appendingPathComponent("state").path, "--interruptions",
                 "0",
@@ -69,7 +68,7 @@ import Testing
         #expect(out.contains("log lines:") && out.contains("trainer says boom"), "the trainer's last lines: \(out)")
     }
 
-    @Test func aDemoWhoseTrainerCannotImportItsModulesSaysRunSetupAndStartsNothing() throws {
+    @Test func aDemoWhoseTrainerCannotImportItsModulesSaysRunSetupAndStartsNothing() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.spotwise.path), "build spotwise first")
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -79,7 +78,7 @@ import Testing
         let script = directory.appendingPathComponent("train.py").path
         try Data("name: needs-modules\nrun: python3 \(script)\n".utf8).write(to: spec)
         let state = directory.appendingPathComponent("state")
-        let (status, out, err) = try Self.demo(["--job", spec.path, "--state-dir", state.path], in: directory)
+        let (status, out, err) = try await Self.demo(["--job", spec.path, "--state-dir", state.path], in: directory)
         #expect(status == 1, "stdout:\n\(out)\nstderr:\n\(err)")
         #expect(err.contains("spotwise_no_such_module_q7") && err.contains("./setup.sh"), "\(err)")
         #expect(!err.contains("json ("), "a module that imports is not listed: \(err)")

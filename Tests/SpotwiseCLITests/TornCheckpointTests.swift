@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import Spawning
 import Testing
 
 #if canImport(Glibc)
@@ -14,16 +15,14 @@ import Testing
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("spotwise")
     }
 
-    func commitProcess(root: URL, step: Int, source: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = Self.spotwise
-        process.arguments = [
-            "checkpoint", "commit", "--root", root.path, "--job", "torn", "--step", String(step), source.path,
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+    /// `spotwise checkpoint commit` of `source` as `step`, its output discarded.
+    func commitProcess(root: URL, step: Int, source: URL) throws -> ChildProcess {
+        try ChildProcess(
+            executable: Self.spotwise.path,
+            arguments: [
+                "checkpoint", "commit", "--root", root.path, "--job", "torn", "--step", String(step), source.path,
+            ],
+            environment: ProcessInfo.processInfo.environment, logFile: URL(fileURLWithPath: "/dev/null"))
     }
 
     @Test func aWriterKilledAtRandomPointsNeverLeavesACheckpointThatIsResumedFrom() async throws {
@@ -41,8 +40,7 @@ import Testing
         // How long one whole commit takes here: kill points are drawn across it.
         let started = ContinuousClock.now
         let whole = try commitProcess(root: root, step: 0, source: source)
-        whole.waitUntilExit()
-        #expect(whole.terminationStatus == 0)
+        #expect(await whole.waitForExit() == 0)
         let span = ContinuousClock.now - started
         let store = LocalCheckpointStore(root: root)
 
@@ -50,10 +48,11 @@ import Testing
         var committed = 0
         for step in 1...100 {
             let writer = try commitProcess(root: root, step: step, source: source)
+            // The kill point: a random moment of a commit's span (past its end now and then).
             let fraction = Double.random(in: 0...1.2, using: &generator)
             try await Task.sleep(for: span * fraction)
-            kill(writer.processIdentifier, SIGKILL)
-            writer.waitUntilExit()
+            writer.signal(SIGKILL)
+            _ = await writer.waitForExit()
             let directory = root.appendingPathComponent("torn/" + String(format: "step-%010d", step))
             let hasManifest = FileManager.default.fileExists(
                 atPath: directory.appendingPathComponent("manifest.json").path)

@@ -1,4 +1,5 @@
 import Foundation
+import Spawning
 import SpotwiseTesting
 import Testing
 
@@ -21,45 +22,45 @@ import Testing
         var why: String
     }
 
-    func verdicts(for files: [URL]) throws -> [String: Verdict] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments =
-            [
-                "python3", RepositoryPaths.url("scripts/check-job-spec-schema.py").path,
+    /// The checker's verdict on each file, by file name. Its stderr goes to a file of its own (a
+    /// shell redirects it and execs Python, as a `ChildProcess`), so a warning never splits a
+    /// verdict line.
+    func verdicts(for files: [URL]) async throws -> [String: Verdict] {
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("schema-\(UUID().uuidString).err")
+        defer { try? FileManager.default.removeItem(at: errors) }
+        let process = try ChildProcess(
+            executable: "/bin/sh",
+            arguments: [
+                "-c", #"err=$1 && shift && exec "$@" 2>"$err""#, "sh", errors.path, "/usr/bin/env", "python3",
+                RepositoryPaths.url("scripts/check-job-spec-schema.py").path,
                 RepositoryPaths.url("docs/job-spec.schema.json").path,
-            ] + files.map(\.path)
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+            ] + files.map(\.path),
+            environment: ProcessInfo.processInfo.environment)
+        let lines = await process.waitForEndOfOutput()
+        let status = await process.waitForExit()
+        let errorText = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
         try #require(
-            process.terminationStatus == 0,
-            "the schema checker failed (run ./setup.sh for PyYAML and jsonschema): \(errorText)")
+            status == 0, "the schema checker failed (run ./setup.sh for PyYAML and jsonschema): \(errorText)")
         var byName: [String: Verdict] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        for line in lines where !line.isEmpty {
             let verdict = try JSONDecoder().decode(Verdict.self, from: Data(line.utf8))
             byName[URL(fileURLWithPath: verdict.file).lastPathComponent] = verdict
         }
         return byName
     }
 
-    @Test func schemaAcceptsEveryExample() throws {
+    @Test func schemaAcceptsEveryExample() async throws {
         let examples = try RepositoryPaths.files(in: "jobs", extensions: ["yaml"])
-        let results = try verdicts(for: examples)
+        let results = try await verdicts(for: examples)
         #expect(results.count == examples.count)
         for (name, verdict) in results {
             #expect(verdict.verdict == "accepted", "\(name): \(verdict.why)")
         }
     }
 
-    @Test func schemaRejectsEveryBadFixtureItCanExpress() throws {
+    @Test func schemaRejectsEveryBadFixtureItCanExpress() async throws {
         let fixtures = try RepositoryPaths.files(in: SpecFixtureTests.badDirectory, extensions: ["yaml", "json"])
-        let results = try verdicts(for: fixtures)
+        let results = try await verdicts(for: fixtures)
         #expect(results.count == fixtures.count)
         for (name, verdict) in results {
             let expected = Self.beyondASchema[name] == nil ? "rejected" : "accepted"

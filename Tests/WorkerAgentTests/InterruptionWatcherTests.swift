@@ -8,10 +8,6 @@ import Synchronization
 import Testing
 import WorkerAgent
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Each watcher against a local server that speaks its real endpoint's format.
 @Suite struct InterruptionWatcherTests {
     @Test func theEC2WatcherReadsSpotInstanceActionThroughAnIMDSv2Session() async throws {
@@ -60,14 +56,25 @@ import WorkerAgent
         }
     }
 
-    @Test func aRealSIGTERMToTheAgentIsANotice() async throws {
-        let watcher = SignalWatcher()
-        kill(getpid(), SIGTERM)
-        var notice: InterruptionNotice?
-        for _ in 0..<200 where notice == nil {
-            notice = await watcher.check()
-            if notice == nil { try await Task.sleep(for: .milliseconds(5)) }
-        }
-        #expect(notice?.kind == .sigterm)
+    /// A watcher of its own flag is a SIGTERM notice once triggered; a watcher of another flag
+    /// sees nothing, and watchers of one flag see the same. No signal is sent to the process that
+    /// runs the tests: the real handler is proved in a child, by `WorkerSigtermTests`.
+    @Test func aWatcherOfItsOwnFlagSeesItsTriggerAndNoOtherWatchers() async {
+        let flag = SignalFlag()
+        let watcher = SignalWatcher(flag: flag)
+        let sharing = SignalWatcher(flag: flag)
+        let other = SignalWatcher(flag: SignalFlag())
+        #expect(watcher.name == "sigterm")
+        #expect(await watcher.check() == nil)
+        #expect(!flag.isRaised)
+        watcher.trigger()
+        let notice = await watcher.check()
+        #expect(notice == InterruptionNotice(kind: .sigterm) && notice?.isTermination == true)
+        #expect(flag.isRaised)
+        #expect(await sharing.check()?.kind == .sigterm)
+        #expect(await other.check() == nil, "another watcher's flag is not raised")
+        let raisedDirectly = SignalFlag()
+        raisedDirectly.raise()
+        #expect(await SignalWatcher(flag: raisedDirectly).check()?.kind == .sigterm)
     }
 }
