@@ -46,6 +46,13 @@ public struct CommittedCheckpointRef: Hashable, Sendable {
     public var location: String
     public var manifestDigest: String
     public var bytes: Int64
+
+    public init(step: Int, location: String, manifestDigest: String, bytes: Int64) {
+        self.step = step
+        self.location = location
+        self.manifestDigest = manifestDigest
+        self.bytes = bytes
+    }
 }
 
 public struct RestoreResult: Sendable, Equatable {

@@ -167,21 +167,21 @@ public struct WorkersAPI: Sendable {
         if renewed.members.count > 1,
             try await gangLostMember(renewed, heardFrom: workerID, notice: beat.notice, now: now)
         {
-            return try JobsAPI.json(HeartbeatReply(command: "stop", leaseExpiresInMilliseconds: 0))
+            return try JobsAPI.json(HeartbeatReply(command: .stop, leaseExpiresInMilliseconds: 0))
         }
         guard let stored = try await store.job(jobID) else { throw APIError.notFound("no job \(jobID)") }
         let job =
             stored.state == .provisioning
             ? try await markStarted(jobID, attempt: beat.attempt, epoch: epoch) : stored
-        let command: String
+        let command: WorkerProtocol.HeartbeatCommand
         if job.state.isTerminal || job.record.liveAttempt?.epoch != epoch || board.stopRequest(jobID) != nil {
-            command = "stop"
+            command = .stop
         } else if beat.notice != nil {
-            command = "checkpoint_now"
+            command = .checkpointNow
         } else if renewed.members.count > 1, beat.notice == nil, board.gangNotice(jobID, epoch: epoch) != nil {
-            command = "notice"
+            command = .notice
         } else {
-            command = "continue"
+            command = .continue
         }
         return try JobsAPI.json(
             HeartbeatReply(command: command, leaseExpiresInMilliseconds: renewed.expiresAtMilliseconds - now))

@@ -64,7 +64,7 @@ struct ProgressReader {
 
     init(url: URL) { self.url = url }
 
-    struct Line: Decodable {
+    struct Line: Decodable, Equatable, Sendable {
         var step: Int?
         var totalSteps: Int?
         var checkpoint: String?

@@ -128,7 +128,7 @@ public struct WorkerAgent: Sendable {
             if let assignment {
                 let runner = AttemptRunner(
                     assignment: assignment, workerID: registered.workerID, client: client,
-                    configuration: configuration, heartbeatPeriod: period, logger: logger)
+                    configuration: configuration, heartbeatPeriod: period, logger: logger, clock: ContinuousClock())
                 let outcome = await runner.run()
                 logger.info("job \(assignment.job) attempt \(assignment.attempt): \(outcome)")
                 if case .preempted = outcome, configuration.exitAfterTermination {

@@ -40,7 +40,7 @@ extension AttemptLifecycleTests {
             #"{"job": "\#(job)", "attempt": 1, "epoch": \#(epoch), "step": 12\#(noticeField)}"#)
     }
 
-    static func command(_ response: TestResponse) throws -> String {
+    static func command(_ response: TestResponse) throws -> WorkerProtocol.HeartbeatCommand {
         try JSONDecoder().decode(WorkerProtocol.HeartbeatReply.self, from: Data(buffer: response.body)).command
     }
 
@@ -80,7 +80,7 @@ extension AttemptLifecycleTests {
             #expect(try await assignment(client, spare.0, spare.1) == nil)
             #expect(try await store.segments(job: JobID(job)).first?.nodes == 2)
 
-            #expect(try Self.command(try await beat(client, members[1], job, epoch: epoch)) == "continue")
+            #expect(try Self.command(try await beat(client, members[1], job, epoch: epoch)) == .continue)
             #expect(try await beat(client, spare, job, epoch: epoch).status == .forbidden)
             let checkpoint =
                 #"{"epoch": \#(epoch), "step": 10, "location": "\#(job)/step-0000000010", "manifest_digest": "\#(Self.digest)"}"#
@@ -107,10 +107,10 @@ extension AttemptLifecycleTests {
     @Test func aMembersNoticeStopsTheWholeGangAndItsNodeIsNotPlacedOnAgain() async throws {
         try await app().test(.router) { client in
             let (members, spare, job, epoch) = try await placedGang(client)
-            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "continue")
+            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == .continue)
             let noticed = try await beat(client, members[1], job, epoch: epoch, notice: "spot-termination")
-            #expect(try Self.command(noticed) == "checkpoint_now")
-            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "notice")
+            #expect(try Self.command(noticed) == .checkpointNow)
+            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == .notice)
             let stopped = try await post(
                 client, "/v1/jobs/\(job)/attempts/1/finish", token: members[0].1,
                 #"{"epoch": \#(epoch), "outcome": "preempted", "notice": true}"#)
@@ -129,10 +129,10 @@ extension AttemptLifecycleTests {
             // Rank 0 keeps beating; rank 1 goes quiet for longer than a lease (3 s).
             for _ in 0..<3 {
                 clock.advance(milliseconds: 1_000)
-                #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "continue")
+                #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == .continue)
             }
             clock.advance(milliseconds: 500)
-            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "stop")
+            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == .stop)
             let stored = try #require(try await store.job(JobID(job)))
             #expect(stored.state == .recovering && stored.record.liveAttempt == nil)
             let history = try await store.history(JobID(job)).map(\.message)
@@ -179,7 +179,7 @@ extension AttemptLifecycleTests {
             // A third worker arrives early: the gang is too young to restart for it.
             let third = try await register(client)
             try await scheduler.scheduleOnce()
-            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "continue")
+            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == .continue)
             for _ in 0..<12 {
                 clock.advance(milliseconds: 1_000)
                 for member in members + [third] where member.0 != third.0 {
@@ -191,7 +191,7 @@ extension AttemptLifecycleTests {
             let history = try await store.history(JobID(job)).map(\.message)
             #expect(history.contains { $0.contains("the gang of 2 checkpoints and restarts as 3 (max 3)") })
             for member in members {
-                #expect(try Self.command(try await beat(client, member, job, epoch: epoch)) == "notice")
+                #expect(try Self.command(try await beat(client, member, job, epoch: epoch)) == .notice)
             }
             // Rank 0 reports the stop at its checkpoint: a resize, not a preemption.
             let stopped = try await post(
@@ -212,11 +212,11 @@ extension AttemptLifecycleTests {
         try await restartedApp().test(.router) { (client) async throws -> Void in
             #expect(try await assignment(client, members[1].0, members[1].1)?.gang?.rank == 1)
             // Rank 1 was never heard by this process: it gets a lease's grace, not a verdict.
-            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "continue")
+            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == .continue)
             clock.advance(milliseconds: 2_000)
-            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "continue")
+            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == .continue)
             clock.advance(milliseconds: 1_500)
-            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == "stop")
+            #expect(try Self.command(try await beat(client, members[0], job, epoch: epoch)) == .stop)
             #expect(try await store.job(JobID(job))?.state == .recovering)
         }
     }

@@ -103,14 +103,14 @@ import Testing
             #expect(first.status == .ok)
             #expect(
                 try Self.reply(first)
-                    == WorkersAPI.HeartbeatReply(command: "continue", leaseExpiresInMilliseconds: 15_000))
+                    == WorkersAPI.HeartbeatReply(command: .continue, leaseExpiresInMilliseconds: 15_000))
             #expect(try await store.job(job.id)?.state == .running)
             #expect(try await store.lease(job: job.id)?.expiresAtMilliseconds == 20_000)
 
             let noticed = try await heartbeat(
                 client, worker: worker, token: token, job: job.id, attempt: 1, epoch: epoch.value,
                 notice: "spot-interruption")
-            #expect(try Self.reply(noticed).command == "checkpoint_now")
+            #expect(try Self.reply(noticed).command == .checkpointNow)
 
             _ = try await client.execute(uri: "/v1/jobs/j1/cancel", method: .post, headers: Self.bearer(Self.admin))
             // Cancelling fences the attempt: its next heartbeat is refused and told to stop.

@@ -153,14 +153,25 @@ public enum WorkerProtocol {
         ]
     }
 
-    /// The heartbeat reply: what the worker must do next (`continue`, `checkpoint_now`, `stop`, or
-    /// `notice`: another member of the gang got an interruption notice, so checkpoint and stop as
-    /// if this worker had).
+    /// What a heartbeat reply tells the worker to do next; the wire strings are the raw values.
+    public enum HeartbeatCommand: String, Codable, Sendable, CaseIterable {
+        /// Keep training.
+        case `continue`
+        /// Checkpoint at the next step and keep going (SIGUSR1 to the trainer).
+        case checkpointNow = "checkpoint_now"
+        /// Another member of the gang got an interruption notice: checkpoint and stop as if this
+        /// worker had (SIGTERM to the trainer).
+        case notice
+        /// The attempt is over for this worker (fenced, cancelled, `max_cost`, a lost gang member).
+        case stop
+    }
+
+    /// The heartbeat reply: what the worker must do next, and how long its lease now runs.
     public struct HeartbeatReply: Codable, Sendable, Equatable {
-        public var command: String
+        public var command: HeartbeatCommand
         public var leaseExpiresInMilliseconds: Int64
 
-        public init(command: String, leaseExpiresInMilliseconds: Int64) {
+        public init(command: HeartbeatCommand, leaseExpiresInMilliseconds: Int64) {
             self.command = command
             self.leaseExpiresInMilliseconds = leaseExpiresInMilliseconds
         }
