@@ -18,7 +18,8 @@ final class AttemptEffects {
     let client: CoordinatorClient
     let configuration: WorkerAgentConfiguration
     let logger: Logger
-    let store: any CheckpointStore
+    /// The job's checkpoint store, once `prepare()` opened it.
+    private(set) var store: (any CheckpointStore)?
     let scratch: URL
     var trainer: TrainerProcess?
     var progress: ProgressReader
@@ -28,11 +29,10 @@ final class AttemptEffects {
     var output: URL { scratch.appendingPathComponent("output") }
     var progressFile: URL { scratch.appendingPathComponent("progress.jsonl") }
 
-    /// Makes the attempt's scratch directory (staging, output, progress file) and opens its store.
     init(
         assignment: WorkerProtocol.Assignment, workerID: String, client: CoordinatorClient,
         configuration: WorkerAgentConfiguration, logger: Logger
-    ) throws {
+    ) {
         self.assignment = assignment
         self.workerID = workerID
         self.client = client
@@ -40,13 +40,24 @@ final class AttemptEffects {
         self.logger = logger
         scratch = configuration.workDirectory.appendingPathComponent("\(assignment.job)-\(assignment.attempt)")
         progress = ProgressReader(url: scratch.appendingPathComponent("progress.jsonl"))
+    }
+
+    /// Makes the attempt's scratch directory (staging, output, progress file) and opens its store.
+    func prepare() throws {
         let fm = FileManager.default
         try? fm.removeItem(at: scratch)
-        for directory in [scratch.appendingPathComponent("checkpoints"), scratch.appendingPathComponent("output")] {
-            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        }
-        _ = fm.createFile(atPath: scratch.appendingPathComponent("progress.jsonl").path, contents: nil)
+        for directory in [staging, output] { try fm.createDirectory(at: directory, withIntermediateDirectories: true) }
+        _ = fm.createFile(atPath: progressFile.path, contents: nil)
         store = try CheckpointStorageSetting.store(for: assignment.checkpointStorage, configuration: configuration)
+    }
+
+    /// The store; the supervisor asks for none before `prepare()` succeeded.
+    private func openStore() throws -> any CheckpointStore {
+        guard let store else {
+            throw CheckpointStorageSetting.ConfigurationError(
+                value: assignment.checkpointStorage, problem: "was not opened")
+        }
+        return store
     }
 
     /// The restore, run beside the supervisor's heartbeats (see `AttemptRunner`).
@@ -149,7 +160,7 @@ final class AttemptEffects {
     private func commit(step: Int, name: String) async -> Event {
         let directory = staging.appendingPathComponent(name)
         do {
-            let committed = try await store.commit(
+            let committed = try await openStore().commit(
                 job: assignment.job, attempt: assignment.attempt, step: step, from: directory)
             try? FileManager.default.removeItem(at: directory)
             return .committed(committed)
@@ -163,7 +174,7 @@ final class AttemptEffects {
     private func commitShard(step: Int, name: String, rank: Int) async -> Event {
         let directory = staging.appendingPathComponent(name)
         do {
-            try await store.commitShard(
+            try await openStore().commitShard(
                 job: assignment.job, attempt: assignment.attempt, step: step, rank: rank, from: directory)
             try? FileManager.default.removeItem(at: directory)
             return .shardCommitted(step: step)
@@ -174,7 +185,7 @@ final class AttemptEffects {
 
     private func commitGang(step: Int, worldSize: Int) async -> Event {
         do {
-            if let committed = try await store.commitGang(
+            if let committed = try await openStore().commitGang(
                 job: assignment.job, attempt: assignment.attempt, step: step, worldSize: worldSize)
             {
                 return .gangCommitted(committed)
@@ -187,7 +198,7 @@ final class AttemptEffects {
 
     /// Retention, then the coordinator hears of the commit.
     private func record(_ committed: CommittedCheckpointRef) async -> Event {
-        _ = try? await store.collectGarbage(job: assignment.job, keepLast: assignment.keepLast)
+        _ = try? await openStore().collectGarbage(job: assignment.job, keepLast: assignment.keepLast)
         do {
             try await client.commitCheckpoint(
                 job: assignment.job, attempt: assignment.attempt,
@@ -230,7 +241,7 @@ final class AttemptEffects {
 
     private func commitOutput() async -> ModelArtifact? {
         do {
-            let committed = try await store.commitArtifact(
+            let committed = try await openStore().commitArtifact(
                 job: assignment.job, attempt: assignment.attempt, from: output)
             return ModelArtifact(
                 storage: assignment.checkpointStorage, location: committed.location,

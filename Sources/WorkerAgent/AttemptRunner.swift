@@ -17,9 +17,6 @@ struct AttemptRunner<C: Clock> where C.Duration == Duration {
     let logger: Logger
     let clock: C
 
-    /// How often a running restore is looked at.
-    static var restorePoll: Duration { .milliseconds(20) }
-
     var settings: AttemptSupervisor.Settings {
         AttemptSupervisor.Settings(
             job: assignment.job, attempt: assignment.attempt, epoch: assignment.epoch, workerID: workerID,
@@ -33,34 +30,39 @@ struct AttemptRunner<C: Clock> where C.Duration == Duration {
         let start = clock.now
         let elapsed = { start.duration(to: clock.now) }
         var supervisor = AttemptSupervisor(settings: settings)
-        let effects: AttemptEffects?
+        let effects = AttemptEffects(
+            assignment: assignment, workerID: workerID, client: client, configuration: configuration, logger: logger)
         do {
-            effects = try AttemptEffects(
-                assignment: assignment, workerID: workerID, client: client, configuration: configuration,
-                logger: logger)
+            try effects.prepare()
             supervisor.handle(.begin, at: elapsed())
         } catch {
-            effects = nil
             supervisor.handle(.infrastructureFailed("\(error)"), at: elapsed())
         }
         // A restore runs beside the supervisor; its event waits here until the loop picks it up.
         let restore = RestoreInFlight()
-        defer { restore.cancel() }
+        var cancellationSeen = false
         while true {
+            if Task.isCancelled, !cancellationSeen {
+                cancellationSeen = true
+                supervisor.handle(.cancelled, at: elapsed())
+            }
             if let action = supervisor.nextAction(at: elapsed()) {
                 switch action {
-                case .end(let outcome): return outcome
+                case .end(let outcome):
+                    await restore.cancelAndWait()  // nothing it writes may outlive the attempt
+                    return outcome
                 case .restore(let atMost):
-                    guard let effects else { continue }
-                    let (store, job, directory) = (effects.store, assignment.job, effects.resume)
-                    let gang = assignment.gang != nil
+                    guard let store = effects.store else {
+                        supervisor.handle(.infrastructureFailed("no checkpoint store to restore from"), at: elapsed())
+                        continue
+                    }
+                    let (job, directory, gang) = (assignment.job, effects.resume, assignment.gang != nil)
                     restore.start {
                         await AttemptEffects.restore(
                             store: store, job: job, atMost: atMost, into: directory, gang: gang)
                     }
-                case .cancelRestore: restore.cancel()
+                case .cancelRestore: await restore.cancelAndWait()
                 default:
-                    guard let effects else { continue }
                     for event in await effects.perform(action) { supervisor.handle(event, at: elapsed()) }
                 }
                 continue
@@ -69,37 +71,49 @@ struct AttemptRunner<C: Clock> where C.Duration == Duration {
                 supervisor.handle(event, at: elapsed())
                 continue
             }
-            let now = elapsed()
-            let wake = supervisor.wakeAt ?? now + .milliseconds(100)
-            if wake > now {
-                // While a restore runs, look at it every `restorePoll` so the trainer starts at once.
-                try? await clock.sleep(
-                    until: start.advanced(by: restore.running ? min(wake, now + Self.restorePoll) : wake),
-                    tolerance: nil)
-                if restore.running || restore.hasResult, elapsed() < wake { continue }
+            // The supervisor always says when it wants its next tick; a second is the fallback.
+            let wake = start.advanced(by: supervisor.wakeAt ?? elapsed() + .seconds(1))
+            if restore.running {
+                await restore.wait(until: wake, on: clock)  // or the restore's end, whichever first
+                if restore.hasResult { continue }
+            } else {
+                try? await clock.sleep(until: wake, tolerance: nil)
             }
             supervisor.handle(.tick, at: elapsed())
         }
     }
 }
 
-/// The restore running beside the supervisor: its task, and its event once it ended.
+/// The restore running beside the supervisor: its task, its event once it ended, and whoever
+/// waits for that event.
 final class RestoreInFlight: Sendable {
-    private let state = Mutex<(task: Task<Void, Never>?, event: AttemptSupervisor.Event?)>((nil, nil))
-    private let generation = Atomic<Int>(0)
+    private struct State {
+        var task: Task<Void, Never>?
+        var event: AttemptSupervisor.Event?
+        var generation = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
 
     func start(_ work: @escaping @Sendable () async -> AttemptSupervisor.Event) {
-        let mine = generation.add(1, ordering: .relaxed).newValue
-        let task = Task { [self] in
-            let event = await work()
-            deliver(event, generation: mine)
+        let mine = state.withLock { current in
+            current.generation += 1
+            current.event = nil
+            return current.generation
         }
+        let task = Task { [self] in deliver(await work(), generation: mine) }
         state.withLock { $0.task = task }
     }
 
     private func deliver(_ event: AttemptSupervisor.Event, generation mine: Int) {
-        guard generation.load(ordering: .relaxed) == mine else { return }  // cancelled meanwhile
-        state.withLock { $0.event = event }
+        let waiters = state.withLock { current -> [CheckedContinuation<Void, Never>] in
+            guard current.generation == mine else { return [] }  // cancelled meanwhile
+            current.event = event
+            defer { current.waiters = [] }
+            return current.waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     var running: Bool { state.withLock { $0.task != nil && $0.event == nil } }
@@ -109,16 +123,51 @@ final class RestoreInFlight: Sendable {
     func take() -> AttemptSupervisor.Event? {
         state.withLock { current in
             guard let event = current.event else { return nil }
-            current = (nil, nil)
+            current.event = nil
+            current.task = nil
             return event
         }
     }
 
-    func cancel() {
-        generation.add(1, ordering: .relaxed)
-        state.withLock { current in
-            current.task?.cancel()
-            current = (nil, nil)
+    /// Returns at `deadline` on `clock` or when the restore ended, whichever comes first.
+    func wait<C: Clock>(until deadline: C.Instant, on clock: C) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await clock.sleep(until: deadline, tolerance: nil) }
+            group.addTask { await self.ended() }
+            await group.next()
+            group.cancelAll()
         }
+    }
+
+    private func ended() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { current -> Bool in
+                    if current.event != nil || current.task == nil || Task.isCancelled { return true }
+                    current.waiters.append(waiter)
+                    return false
+                }
+                if now { waiter.resume() }
+            }
+        } onCancel: {
+            let waiters = state.withLock { current -> [CheckedContinuation<Void, Never>] in
+                defer { current.waiters = [] }
+                return current.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// Cancels the restore and waits until it stopped: nothing it writes outlives the attempt.
+    func cancelAndWait() async {
+        let task = state.withLock { current -> Task<Void, Never>? in
+            current.generation += 1
+            let task = current.task
+            current.task = nil
+            current.event = nil
+            return task
+        }
+        task?.cancel()
+        await task?.value
     }
 }

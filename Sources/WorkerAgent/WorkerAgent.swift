@@ -67,13 +67,16 @@ public struct WorkerAgentConfiguration: Sendable {
 /// The agent on a node: registers, asks for work, runs each attempt (`AttemptRunner`) and
 /// leaves cleanly on a termination notice. A coordinator that cannot be reached is retried with
 /// backoff; the trainer keeps running meanwhile.
-public struct WorkerAgent: Sendable {
+public struct WorkerAgent<C: Clock>: Sendable where C.Duration == Duration {
     let configuration: WorkerAgentConfiguration
     let logger: Logger
+    /// Every wait and every timer of the agent and its attempts.
+    let clock: C
 
-    public init(configuration: WorkerAgentConfiguration, logger: Logger) {
+    public init(configuration: WorkerAgentConfiguration, logger: Logger, clock: C) {
         self.configuration = configuration
         self.logger = logger
+        self.clock = clock
     }
 
     public func run() async throws {
@@ -92,7 +95,7 @@ public struct WorkerAgent: Sendable {
                 throw failure
             } catch {
                 logger.warning("cannot register yet: \(error); retrying")
-                try await Task.sleep(for: backoff.next())
+                try await clock.sleep(for: backoff.next())
             }
         }
         try? FileManager.default.createDirectory(at: configuration.workDirectory, withIntermediateDirectories: true)
@@ -104,9 +107,9 @@ public struct WorkerAgent: Sendable {
             baseURL: configuration.coordinatorURL, token: registered.token, timeout: .seconds(5))
         let period = Duration.milliseconds(registered.heartbeatEveryMilliseconds)
         backoff = Backoff()
-        var idleSince = ContinuousClock.now
+        var idleSince = clock.now
         while !Task.isCancelled {
-            if let limit = configuration.idleExitSeconds, ContinuousClock.now - idleSince > .seconds(limit) {
+            if let limit = configuration.idleExitSeconds, idleSince.duration(to: clock.now) > .seconds(limit) {
                 logger.info("no assignment for \(Int(limit)) s: leaving")
                 try? await client.deregister(worker: registered.workerID)
                 return
@@ -122,13 +125,13 @@ public struct WorkerAgent: Sendable {
                 backoff = Backoff()
             } catch {
                 logger.warning("cannot reach the coordinator: \(error)")
-                try await Task.sleep(for: backoff.next())
+                try await clock.sleep(for: backoff.next())
                 continue
             }
             if let assignment {
                 let runner = AttemptRunner(
                     assignment: assignment, workerID: registered.workerID, client: client,
-                    configuration: configuration, heartbeatPeriod: period, logger: logger, clock: ContinuousClock())
+                    configuration: configuration, heartbeatPeriod: period, logger: logger, clock: clock)
                 let outcome = await runner.run()
                 logger.info("job \(assignment.job) attempt \(assignment.attempt): \(outcome)")
                 if case .preempted = outcome, configuration.exitAfterTermination {
@@ -139,9 +142,9 @@ public struct WorkerAgent: Sendable {
                     try? await client.deregister(worker: registered.workerID)
                     return
                 }
-                idleSince = ContinuousClock.now
+                idleSince = clock.now
             } else {
-                try await Task.sleep(for: period)
+                try await clock.sleep(for: period)
             }
         }
     }
@@ -151,6 +154,12 @@ public struct WorkerAgent: Sendable {
             if let notice = await watcher.check() { return notice }
         }
         return nil
+    }
+}
+
+extension WorkerAgent where C == ContinuousClock {
+    public init(configuration: WorkerAgentConfiguration, logger: Logger) {
+        self.init(configuration: configuration, logger: logger, clock: ContinuousClock())
     }
 }
 

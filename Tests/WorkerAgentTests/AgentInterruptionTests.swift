@@ -21,7 +21,7 @@ import WorkerAgent
 
     func agent(
         _ name: String, coordinator: String, market: String, scratch: URL, s3: URL? = nil
-    ) -> WorkerAgent {
+    ) -> WorkerAgent<ContinuousClock> {
         var logger = Logger(label: "test.agent.\(name)")
         logger.logLevel = .critical
         return WorkerAgent(

@@ -21,11 +21,13 @@ import Testing
 
     @Test(arguments: 0..<300) func anyWorldEndsOnceWithEveryAnnouncedCheckpointCommittedFirst(seed: Int) throws {
         var random = Generator(state: UInt64(seed))
-        let gang: AttemptSupervisor.Gang? = Bool.random(using: &random) ? .init(rank: 0, worldSize: 2) : nil
+        let gang: AttemptSupervisor.Gang? =
+            Bool.random(using: &random) ? .init(rank: Int.random(in: 0...1, using: &random), worldSize: 2) : nil
         let world = SupervisorWorld(
             SupervisorWorld.settings(
                 gang: gang, resume: Bool.random(using: &random) ? 50 : nil,
-                heartbeat: .milliseconds(Int.random(in: 200...5000, using: &random))))
+                heartbeat: .milliseconds(Int.random(in: 200...5000, using: &random)),
+                noticeWindow: .seconds(Int64.random(in: 2...120, using: &random))))
         world.start()
         if world.supervisor.phase != .running {
             world.advance(by: .seconds(Int64.random(in: 0...20, using: &random)))
@@ -49,6 +51,7 @@ import Testing
             case 4: world.exitOnStop = [0, 143, nil].randomElement(using: &random)!
             case 5: world.groupAlive = false
             case 6: world.fencedOnCommit = Int.random(in: 0..<10, using: &random) == 0
+            case 7: world.fencedSends = Int.random(in: 0..<5, using: &random) == 0
             default:
                 if world.exitStatus == nil || world.groupAlive {
                     step += 1
@@ -70,12 +73,10 @@ import Testing
         #expect(ends.count == 1, "seed \(seed): \(ends.count) ends")
         #expect(world.actions.last.map { if case .end = $0 { true } else { false } } == true)
         guard let finish = world.index(of: { if case .finish = $0 { true } else { false } }) else { return }
-        // A report comes after the trainer was seen gone.
-        let exited = world.performed.prefix(finish).contains { entry in
-            if case .observe = entry.action { return true }
-            return false
-        }
-        #expect(exited || world.finished?.outcome == .infrastructure)
+        #expect(world.stuck == 0, "seed \(seed): left with no action and no tick")
+        // A report comes after the trainer was seen gone (or killed), unless it never started.
+        let gone = (world.exitSeenAt.map { $0 < finish } ?? false) || world.actions.prefix(finish).contains(.killGroup)
+        #expect(gone || world.finished?.outcome == .infrastructure, "seed \(seed): report before the trainer was gone")
         // Every checkpoint announced (and so looked at) before the report was committed before it.
         let committedBefore = Set(
             world.actions.prefix(finish).compactMap { action -> Int? in

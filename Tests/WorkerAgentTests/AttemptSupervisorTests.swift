@@ -188,11 +188,11 @@ import Testing
         world.metricsFile = ["auc": 0.9]
         world.advance(by: .seconds(1))
         #expect(!world.ended)
-        world.advance(by: .seconds(2))
+        world.advance(by: .seconds(3))
         #expect(world.outcome == .completed)
         let tries = world.performed.filter { if case .finish = $0.action { true } else { false } }.map(\.at)
         #expect(tries.count == 4)
-        #expect(zip(tries, tries.dropFirst()).allSatisfy { $1 - $0 >= .milliseconds(250) })
+        #expect(zip(tries, tries.dropFirst()).allSatisfy { $1 - $0 >= .milliseconds(125) })
     }
 
     @Test func theGroupGetsTenSecondsAfterItsFirstProcessExits() {

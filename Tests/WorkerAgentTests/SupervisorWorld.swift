@@ -21,6 +21,11 @@ final class SupervisorWorld {
     private(set) var outcome: AttemptOutcome?
     /// Every action carried out, with when.
     private(set) var performed: [(at: Duration, action: Action)] = []
+    /// Where in `performed` a look first saw the trainer exited.
+    private(set) var exitSeenAt: Int?
+    /// Times the supervisor was left with nothing queued, not ended and no tick asked for.
+    private(set) var stuck = 0
+    var fencedSends = false
 
     // The trainer, as the next look will see it.
     var progress: [ProgressReader.Line] = []
@@ -38,6 +43,7 @@ final class SupervisorWorld {
     var coordinatorUp = true
     var fencedOnCommit = false
     var finishFailures = 0
+    var fencedOnFinish = false
     var metricsFile: [String: Double]?
     /// Gang steps whose every shard is in (rank 0's commit succeeds for them).
     var completeGangSteps: Set<Int> = []
@@ -89,12 +95,14 @@ final class SupervisorWorld {
             }
             for event in respond(to: action) { supervisor.handle(event, at: now) }
         }
+        if outcome == nil, supervisor.wakeAt == nil { stuck += 1 }
     }
 
     private func respond(to action: Action) -> [Event] {
         switch action {
         case .startTrainer: return [.trainerStarted]
         case .observe:
+            if exitStatus != nil, exitSeenAt == nil { exitSeenAt = performed.count - 1 }
             defer {
                 progress = []
                 output = []
@@ -130,13 +138,15 @@ final class SupervisorWorld {
         case .commitGang(let step, _):
             return completeGangSteps.contains(step) ? [.gangCommitted(Self.ref(step))] : [.gangIncomplete(step: step)]
         case .recordCommit: return [.commitRecorded(fenced: fencedOnCommit ? "403 fenced" : nil)]
-        case .sendLogs(let lines): return [coordinatorUp ? .logsSent(count: lines.count) : .logsFailed(fenced: false)]
+        case .sendLogs(let lines):
+            return [coordinatorUp ? .logsSent(count: lines.count) : .logsFailed(fenced: fencedSends)]
         case .sendMetrics(let lines, _):
-            return [coordinatorUp ? .metricsSent(count: lines.count) : .metricsFailed(fenced: false)]
+            return [coordinatorUp ? .metricsSent(count: lines.count) : .metricsFailed(fenced: fencedSends)]
         case .readOutputMetrics: return [.outputMetrics(metricsFile)]
         case .commitOutput:
             return [.outputCommitted(ModelArtifact(storage: "file://c", location: "m", manifestDigest: "d", bytes: 1))]
         case .finish:
+            if fencedOnFinish { return [.finishFailed(fenced: "403 fenced")] }
             guard finishFailures == 0 else {
                 finishFailures -= 1
                 return [.finishFailed(fenced: nil)]

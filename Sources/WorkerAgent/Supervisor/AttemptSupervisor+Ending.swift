@@ -82,14 +82,26 @@ extension AttemptSupervisor {
         return end(outcome)
     }
 
-    /// Retried with backoff (0.25 s doubling to 8 s), `finishTries` times; fenced ends it.
+    /// Retried with backoff (0.25 s doubling to 8 s, each wait between half and all of that,
+    /// spread by worker so that agents do not retry in step after an outage), `finishTries`
+    /// times; fenced ends it.
     mutating func finishFailed(fenced: String?, at now: Duration) -> [Item] {
         guard case .reporting(_, let outcome) = phase else { return [] }
         if let why = fenced { return end(.fenced(why)) }
         finishTries += 1
         guard finishTries < settings.finishTries else { return end(outcome) }
-        let seconds = min(8.0, 0.25 * Double(1 << min(finishTries - 1, 6)))
-        wake(at: now + .milliseconds(Int(seconds * 1000)))
+        wake(at: now + Self.backoff(try: finishTries, worker: settings.workerID))
         return []
+    }
+
+    /// The wait before try `n + 1`: a ceiling of 0.25 s doubling to 8 s, and a point between half
+    /// and all of it that depends on the worker and the try (FNV-1a: stable, no randomness).
+    static func backoff(try n: Int, worker: String) -> Duration {
+        let ceiling = min(8_000, 250 << min(n - 1, 5))
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in Array(worker.utf8) + [UInt8(truncatingIfNeeded: n)] {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return .milliseconds(ceiling / 2 + Int(hash % UInt64(ceiling / 2 + 1)))
     }
 }

@@ -129,6 +129,10 @@ extension AttemptSupervisor {
             wake(at: now + settings.attemptEndPoll)
             return []
         case .running: break
+        case .settlingGang:
+            // The attempt is over: the shards still missing would be refused; one more look each.
+            if command == .stop { for index in pendingGang.indices { pendingGang[index].deadline = now } }
+            return []
         default: return []  // the trainer has exited: what is left is committing and reporting
         }
         switch command {

@@ -116,6 +116,8 @@ struct AttemptSupervisor: Sendable {
         case outputCommitted(ModelArtifact?)
         case finishAcknowledged
         case finishFailed(fenced: String?)
+        /// The agent is shutting down (its task was cancelled): nothing may outlive it.
+        case cancelled
     }
 
     enum Action: Equatable, Sendable {
@@ -262,6 +264,7 @@ struct AttemptSupervisor: Sendable {
         case .outputCommitted(let artifact): return outputCommitted(artifact)
         case .finishAcknowledged: return finishAcknowledged()
         case .finishFailed(let fenced): return finishFailed(fenced: fenced, at: now)
+        case .cancelled: return end(.fenced("the agent was stopped"), after: [.cancelRestore, .killGroup])
         }
     }
 
@@ -310,7 +313,6 @@ struct AttemptSupervisor: Sendable {
 
     /// SIGKILL at `time` at the latest (a later deadline never postpones an earlier one).
     mutating func killNoLaterThan(_ time: Duration) { killAt = min(killAt ?? time, time) }
-    mutating func extendKill(to time: Duration) { killAt = time }
 
     static func milliseconds(_ duration: Duration) -> Int {
         Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
