@@ -89,6 +89,18 @@ import Testing
         #expect(!MLflowSearchFilter.like(long, stars))
     }
 
+    /// A key repeated thousands of times sorts as once: each key is kept once, so a read-only
+    /// caller cannot make every comparison walk a long list.
+    @Test func repeatedOrderByKeysAreKeptOnce() throws {
+        let clauses = Array(repeating: "name DESC", count: 5_000) + ["version_number", "name ASC"]
+        let orders = try MLflowAPI.sortOrders(clauses, keys: MLflowAPI.versionOrderKeys)
+        #expect(orders.map(\.key) == ["name", "version_number"])
+        #expect(orders.map(\.ascending) == [false, true])
+        #expect(
+            try MLflowAPI.sortOrders([], keys: MLflowAPI.versionOrderKeys).map(\.key) == ["name", "version_number"])
+        #expect(throws: (any Error).self) { try MLflowAPI.sortOrders(["size"], keys: MLflowAPI.versionOrderKeys) }
+    }
+
     /// MLflow's client form-encodes its queries: `+` is a space, `%2B` a plus.
     @Test func queriesAreFormDecoded() {
         let query = MLflowQuery("filter=name+%3D+%27a%2Bb%27&order_by=name+DESC&order_by=version_number&empty=&bad=%zz")

@@ -119,8 +119,23 @@ extension MLflowAPI {
     static func ordered<T>(
         _ items: [T], _ request: Request, keys: [String], key: (T, String) -> SortValue?
     ) throws -> [T] {
+        let orders = try sortOrders(MLflowQuery(request.uri.query).all("order_by"), keys: keys)
+        return items.sorted { left, right in
+            for order in orders {
+                guard let a = key(left, order.key), let b = key(right, order.key), a != b else { continue }
+                return order.ascending ? a < b : b < a
+            }
+            return false
+        }
+    }
+
+    /// The sort keys `order_by` clauses ask for, each key once (a repeat could never decide a
+    /// comparison its first use left tied, so it is dropped: thousands of repeats cost one), then
+    /// name and newest version as tiebreakers: a total order, so that pages neither repeat nor
+    /// skip items that tie.
+    static func sortOrders(_ clauses: [String], keys: [String]) throws -> [(key: String, ascending: Bool)] {
         var orders: [(key: String, ascending: Bool)] = []
-        for clause in MLflowQuery(request.uri.query).all("order_by") {
+        for clause in clauses {
             let words = clause.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
             let direction = words.count == 2 ? words[1].uppercased() : "ASC"
             guard (1...2).contains(words.count), keys.contains(words[0]), direction == "ASC" || direction == "DESC"
@@ -129,20 +144,13 @@ extension MLflowAPI {
                     "order_by '\(clause.prefix(60))' is not KEY, KEY ASC or KEY DESC with KEY one of \(keys.joined(separator: ", "))"
                 )
             }
+            guard !orders.contains(where: { $0.key == words[0] }) else { continue }
             orders.append((words[0], direction == "ASC"))
         }
-        // By name, newest version first when nothing is asked, and after what is asked as the
-        // tiebreaker: a total order, so that pages neither repeat nor skip items that tie.
         for tiebreaker in [("name", true), ("version_number", false)]
         where !orders.contains(where: { $0.key == tiebreaker.0 }) {
             orders.append(tiebreaker)
         }
-        return items.sorted { left, right in
-            for order in orders {
-                guard let a = key(left, order.key), let b = key(right, order.key), a != b else { continue }
-                return order.ascending ? a < b : b < a
-            }
-            return false
-        }
+        return orders
     }
 }
