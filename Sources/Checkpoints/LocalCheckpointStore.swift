@@ -13,7 +13,14 @@ public struct LocalCheckpointStore: CheckpointStore {
 
     static let chunkBytes = 1 << 20
 
-    public init(root: URL, now: @escaping @Sendable () -> Date = Date.init) {
+    /// How many files a commit or a restore copies and hashes at once (default: every core).
+    public let fileParallelism: Int
+
+    public init(
+        root: URL, now: @escaping @Sendable () -> Date = Date.init,
+        fileParallelism: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) {
+        self.fileParallelism = max(1, fileParallelism)
         self.root = root.standardizedFileURL
         self.now = now
     }
@@ -124,13 +131,7 @@ public struct LocalCheckpointStore: CheckpointStore {
         guard let target = try confinedDirectory([job, name], creating: true) else {
             throw CheckpointError.io("cannot create \(job)/\(name) under \(root.path)")
         }
-        var entries: [CheckpointManifest.Entry] = []
-        for relative in files {
-            let destination = target.appendingPathComponent(relative)
-            try fm.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let (size, digest) = try Self.copyHashing(from: directory.appendingPathComponent(relative), to: destination)
-            entries.append(CheckpointManifest.Entry(path: relative, size: size, sha256: digest))
-        }
+        let entries = try Self.copyIn(files, from: directory, to: target, width: fileParallelism)
         let manifest = CheckpointManifest(job: job, attempt: attempt, step: step, createdAt: now(), files: entries)
         return try writeManifest(manifest, into: target, job: job, name: name)
     }
@@ -200,13 +201,7 @@ public struct LocalCheckpointStore: CheckpointStore {
         guard let shard = try confinedDirectory([job, name, rankName], creating: true) else {
             throw CheckpointError.io("cannot create \(shown)/\(rankName) under \(root.path)")
         }
-        var entries: [CheckpointManifest.Entry] = []
-        for relative in files {
-            let destination = shard.appendingPathComponent(relative)
-            try fm.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let (size, digest) = try Self.copyHashing(from: directory.appendingPathComponent(relative), to: destination)
-            entries.append(CheckpointManifest.Entry(path: relative, size: size, sha256: digest))
-        }
+        let entries = try Self.copyIn(files, from: directory, to: shard, width: fileParallelism)
         Self.syncDirectory(shard)
         let part = GangCheckpoint.part(job: job, attempt: attempt, step: step, rank: rank, entries: entries, at: now())
         try Self.writeAtomically(
@@ -266,6 +261,22 @@ public struct LocalCheckpointStore: CheckpointStore {
         }
         if requireFiles, files.isEmpty { throw CheckpointError.emptyCheckpoint(base) }
         return files.sorted()
+    }
+
+    /// Copies `files` (paths relative to `directory`) into `target`, each hashed and synced, on
+    /// every core (`ParallelFiles`); the entries come back in the order of `files`.
+    static func copyIn(_ files: [String], from directory: URL, to target: URL, width: Int) throws
+        -> [CheckpointManifest.Entry]
+    {
+        for parent in Set(files.map { target.appendingPathComponent($0).deletingLastPathComponent().path }) {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        }
+        return try ParallelFiles.map(files.count, width: width) { index in
+            let relative = files[index]
+            let (size, digest) = try copyHashing(
+                from: directory.appendingPathComponent(relative), to: target.appendingPathComponent(relative))
+            return CheckpointManifest.Entry(path: relative, size: size, sha256: digest)
+        }
     }
 
     /// Copies a file in chunks, hashing each chunk as it passes, then (when `durable`) fsyncs the
@@ -396,7 +407,7 @@ public struct LocalCheckpointStore: CheckpointStore {
     public func restore(job: String, atMost: Int?, into directory: URL) async throws -> RestoreResult {
         guard let jobDirectory = try jobDirectory(job) else { return RestoreResult(restored: nil, skipped: []) }
         var result = try await restoreNewestVerified(job: job, atMost: atMost, into: directory) { name in
-            try Self.verifiedCopy(from: jobDirectory, name: name, job: job, to: directory)
+            try Self.verifiedCopy(from: jobDirectory, name: name, job: job, to: directory, width: fileParallelism)
         }
         // A step directory that is a symlink is never listed as committed; say that it was refused.
         let refused = Self.refusedStepEntries(in: jobDirectory, job: job).filter { refused in
@@ -411,7 +422,7 @@ public struct LocalCheckpointStore: CheckpointStore {
     /// Copies every file the manifest of `JOB/name` lists into `destination`, checking size and
     /// hash; refuses a path that leaves the checkpoint directory, a directory on the way that is a
     /// symlink, and a listed file that is not a single-link regular file.
-    static func verifiedCopy(from jobDirectory: URL, name: String, job: String, to destination: URL) throws
+    static func verifiedCopy(from jobDirectory: URL, name: String, job: String, to destination: URL, width: Int) throws
         -> (CheckpointManifest, String)
     {
         let shown = "\(job)/\(name)"
@@ -424,14 +435,22 @@ public struct LocalCheckpointStore: CheckpointStore {
         let fm = FileManager.default
         if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
         try fm.createDirectory(at: destination, withIntermediateDirectories: true)
+        var sources: [URL] = []
         for entry in manifest.files {
             let (file, size) = try confinedFile(entry.path, in: source)
             guard size == entry.size else {
                 throw CheckpointError.sizeMismatch(path: entry.path, expected: entry.size, found: size)
             }
-            let target = destination.appendingPathComponent(entry.path)
-            try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let (_, digest) = try copyHashing(from: file, to: target, durable: false)
+            try fm.createDirectory(
+                at: destination.appendingPathComponent(entry.path).deletingLastPathComponent(),
+                withIntermediateDirectories: true)
+            sources.append(file)
+        }
+        // Copied and checked on every core.
+        _ = try ParallelFiles.map(sources.count, width: width) { index in
+            let entry = manifest.files[index]
+            let (_, digest) = try copyHashing(
+                from: sources[index], to: destination.appendingPathComponent(entry.path), durable: false)
             guard digest == entry.sha256 else {
                 throw CheckpointError.hashMismatch(path: entry.path, expected: entry.sha256, found: digest)
             }

@@ -8,7 +8,7 @@ import Testing
 @Suite struct GateCommandTests {
     static func exitCode(_ arguments: [String]) async -> Int32 {
         do {
-            var command = try GateCommand.parse(arguments)
+            let command = try GateCommand.parse(arguments)
             try await command.run()
             return 0
         } catch let exit as ExitCode {
