@@ -9,10 +9,16 @@ import Testing
     typealias World = SupervisorWorld
 
     static func running(_ settings: AttemptSupervisor.Settings = World.settings()) -> World {
-        let world = World(settings)
+        World.trained(settings, through: 5)
+    }
+
+    /// Rank 0 of two whose trainer announced step 30 and exited: it waits for rank 1's shard.
+    static func rankZeroSettling() -> World {
+        let world = World(World.settings(gang: .init(rank: 0, worldSize: 2), heartbeat: .seconds(1)))
         world.start()
-        world.progress = (1...5).map { World.line(step: $0) }
-        world.advance(by: .milliseconds(100))
+        world.progress = [World.line(step: 30, checkpoint: true)]
+        world.exitStatus = 0
+        world.groupAlive = false
         return world
     }
 
@@ -66,16 +72,12 @@ import Testing
     }
 
     @Test func rankZeroHeartbeatsWhileItWaitsForTheLastShards() {
-        let world = World(World.settings(gang: .init(rank: 0, worldSize: 2), heartbeat: .seconds(1)))
-        world.start()
-        world.progress = [World.line(step: 30, checkpoint: true)]
-        world.exitStatus = 0
-        world.groupAlive = false
+        let world = Self.rankZeroSettling()
         world.advance(by: .seconds(1))
-        let before = world.count { if case .heartbeat = $0 { true } else { false } }
+        let before = world.heartbeats
         world.advance(by: .seconds(10))
         #expect(!world.ended)
-        #expect(world.count { if case .heartbeat = $0 { true } else { false } } >= before + 9)
+        #expect(world.heartbeats >= before + 9)
         world.completeGangSteps = [30]
         world.advance(by: .milliseconds(200))
         #expect(world.supervisor.committedStep == 30 && world.outcome == .completed)
@@ -161,11 +163,7 @@ import Testing
     }
 
     @Test func aStopWhileRankZeroSettlesGivesUpTheMissingShards() {
-        let world = World(World.settings(gang: .init(rank: 0, worldSize: 2), heartbeat: .seconds(1)))
-        world.start()
-        world.progress = [World.line(step: 30, checkpoint: true)]
-        world.exitStatus = 0
-        world.groupAlive = false
+        let world = Self.rankZeroSettling()
         world.beatAnswers = [.command(.continue), .command(.stop)]
         world.advance(by: .seconds(3))
         #expect(world.ended)

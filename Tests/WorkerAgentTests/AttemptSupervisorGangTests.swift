@@ -9,11 +9,7 @@ import Testing
     typealias World = SupervisorWorld
 
     static func member(rank: Int) -> World {
-        let world = World(World.settings(gang: .init(rank: rank, worldSize: 2)))
-        world.start()
-        world.progress = (1...20).map { World.line(step: $0) }
-        world.advance(by: .milliseconds(100))
-        return world
+        World.trained(World.settings(gang: .init(rank: rank, worldSize: 2)), through: 20)
     }
 
     @Test func rankZeroCommitsAGangStepOnlyWithEveryShard() {

@@ -8,19 +8,8 @@ import Testing
 /// attempt ends, ends once, reports only after the trainer is gone, and commits every checkpoint
 /// the trainer announced before it reports.
 @Suite struct AttemptSupervisorPropertyTests {
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test(arguments: 0..<300) func anyWorldEndsOnceWithEveryAnnouncedCheckpointCommittedFirst(seed: Int) throws {
-        var random = Generator(state: UInt64(seed))
+        var random = SeededGenerator(seed: UInt64(seed))
         let gang: AttemptSupervisor.Gang? =
             Bool.random(using: &random) ? .init(rank: Int.random(in: 0...1, using: &random), worldSize: 2) : nil
         let world = SupervisorWorld(

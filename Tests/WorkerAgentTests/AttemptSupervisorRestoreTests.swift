@@ -31,7 +31,7 @@ import Testing
         world.start()
         world.advance(to: .seconds(5))
         #expect(world.actions.suffix(2) == [.cancelRestore, .end(.fenced("409 stale_epoch"))])
-        #expect(world.count { if case .heartbeat = $0 { true } else { false } } == 1)
+        #expect(world.heartbeats == 1)
     }
 
     @Test func aStopDuringARestoreStartsNoTrainer() {

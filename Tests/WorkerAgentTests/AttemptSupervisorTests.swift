@@ -9,17 +9,11 @@ import Testing
 @Suite struct AttemptSupervisorTests {
     typealias World = SupervisorWorld
 
-    /// A single node trained to step 45 with a checkpoint at 40.
-    static func training(_ settings: AttemptSupervisor.Settings = World.settings()) -> World {
-        let world = World(settings)
-        world.start()
-        world.progress = (1...45).map { World.line(step: $0, checkpoint: $0 == 40, total: 100) }
-        world.advance(by: .milliseconds(100))
-        return world
-    }
+    /// A single node trained to step 45 of 100 with a checkpoint at 40.
+    static var training: World { World.trained(through: 45, checkpointAt: 40, total: 100) }
 
     @Test func aNoticeBetweenCheckpointsLosesNoStep() throws {
-        let world = Self.training()
+        let world = Self.training
         #expect(world.supervisor.committedStep == 40)
         // The trainer checkpoints at its next step on SIGTERM and exits 143.
         world.onStop = [World.line(step: 46, checkpoint: true)]
@@ -42,7 +36,7 @@ import Testing
     }
 
     @Test func aNoticeDuringACommitStillCommitsAndStops() throws {
-        let world = Self.training()
+        let world = Self.training
         // The checkpoint line and the notice arrive in the same look: the commit goes first.
         world.progress = [World.line(step: 50, checkpoint: true)]
         world.notices = [(.preempted, .seconds(30))]
@@ -56,7 +50,7 @@ import Testing
     }
 
     @Test func theTrainerIsKilledWhenTheNoticeWindowRunsOutAndNotBefore() {
-        let world = Self.training()
+        let world = Self.training
         world.notices = [(.preempted, .seconds(30))]
         world.advance(by: .milliseconds(300))
         #expect(world.actions.contains(.signal(.stop)))
@@ -84,7 +78,7 @@ import Testing
         }
         #expect(!world.ended)
         #expect(!world.actions.contains(.killGroup) && !world.actions.contains(.signal(.stop)))
-        #expect(world.count { if case .heartbeat = $0 { true } else { false } } >= 29)
+        #expect(world.heartbeats >= 29)
         #expect(world.supervisor.pendingLogs.count <= 50 + 10)
         #expect(world.supervisor.pendingMetrics.count <= 50 + 1)
         // Back: what was kept goes out, newest last.
@@ -94,7 +88,7 @@ import Testing
     }
 
     @Test func aFencedAttemptGetsSIGTERMThenSIGKILLAndReportsNothing() {
-        let world = Self.training()
+        let world = Self.training
         world.beatAnswers = [.fenced]
         world.advance(by: .seconds(5))
         #expect(world.actions.contains(.signal(.stop)))
@@ -118,7 +112,7 @@ import Testing
     }
 
     @Test func maxCostStopCommitsTheLastCheckpointAndLeavesTheReportToTheCoordinator() {
-        let world = Self.training()
+        let world = Self.training
         world.beatAnswers = [.command(.stop)]
         world.onStop = [World.line(step: 46, checkpoint: true)]
         world.exitOnStop = 143
@@ -129,7 +123,7 @@ import Testing
     }
 
     @Test func aReplyDuringTheKillGraceChangesNothing() {
-        let world = Self.training()
+        let world = Self.training
         world.beatAnswers = [.command(.stop), .command(.notice), .command(.checkpointNow)]
         world.advance(by: .seconds(5))  // stop: SIGTERM, SIGKILL due at 25 s
         world.advance(by: .seconds(10))  // notice and checkpoint_now arrive during the grace
@@ -143,7 +137,7 @@ import Testing
     }
 
     @Test func twoNoticesActOnce() {
-        let world = Self.training()
+        let world = Self.training
         // A rebalance recommendation stays up: one checkpoint for it, not one per look.
         world.notices = [(.rebalance, nil), (.rebalance, nil), (.spotTermination, .seconds(120)), (.sigterm, nil)]
         world.advance(by: .seconds(2))
@@ -156,7 +150,7 @@ import Testing
 
     @Test func aTrainerThatExitsZeroAfterANoticeCompletedOnlyIfItsOutputSaysSo() throws {
         // Finished at the notice: its metrics are there; the model is committed and registered.
-        let done = Self.training()
+        let done = Self.training
         done.metricsFile = ["auc": 0.93]
         done.notices = [(.preempted, .seconds(30))]
         done.exitOnStop = 0
@@ -164,14 +158,14 @@ import Testing
         #expect(done.outcome == .completed)
         #expect(done.actions.contains(.commitOutput) && done.finished?.metrics == ["auc": 0.93])
         // Stopped early with status 0 and no metrics: preempted with notice, nothing registered.
-        let early = Self.training()
+        let early = Self.training
         early.notices = [(.preempted, .seconds(30))]
         early.exitOnStop = 0
         early.advance(by: .seconds(1))
         #expect(early.outcome == .preempted(committedStep: 40))
         #expect(!early.actions.contains(.commitOutput))
         // Reached its last step (no metrics file): completed.
-        let last = Self.training()
+        let last = Self.training
         last.notices = [(.preempted, .seconds(30))]
         last.onStop = [World.line(step: 100, total: 100)]
         last.exitOnStop = 0
@@ -180,7 +174,7 @@ import Testing
     }
 
     @Test func aFinishTheCoordinatorCannotTakeIsRetriedWithBackoff() throws {
-        let world = Self.training()
+        let world = Self.training
         world.finishFailures = 3
         world.progress = [World.line(step: 100)]
         world.exitStatus = 0
@@ -196,7 +190,7 @@ import Testing
     }
 
     @Test func theGroupGetsTenSecondsAfterItsFirstProcessExits() {
-        let world = Self.training()
+        let world = Self.training
         world.exitStatus = 0
         world.groupAlive = true  // a wrapper exited; the trainer behind it still writes
         world.advance(by: .seconds(5))

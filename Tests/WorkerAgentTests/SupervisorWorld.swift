@@ -86,6 +86,22 @@ final class SupervisorWorld {
         send(.begin)
     }
 
+    /// A fresh attempt whose trainer reported steps 1 through `last` (a checkpoint at
+    /// `checkpointAt`, `total` steps in all) in its first look.
+    static func trained(
+        _ settings: AttemptSupervisor.Settings = settings(), through last: Int, checkpointAt: Int? = nil,
+        total: Int? = nil
+    ) -> SupervisorWorld {
+        let world = SupervisorWorld(settings)
+        world.start()
+        world.progress = (1...last).map { line(step: $0, checkpoint: $0 == checkpointAt, total: total) }
+        world.advance(by: .milliseconds(100))
+        return world
+    }
+
+    /// How many heartbeats were sent.
+    var heartbeats: Int { count { if case .heartbeat = $0 { true } else { false } } }
+
     func drain() {
         while outcome == nil, let action = supervisor.nextAction(at: now) {
             performed.append((now, action))
