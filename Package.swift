@@ -197,7 +197,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "CheckpointBenchmark",
-            dependencies: ["Checkpoints", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Checkpoints", "CloudAuth", .product(name: "Crypto", package: "swift-crypto")],
             path: "Benchmarks/CheckpointBenchmark",
             swiftSettings: strictSwift6
         ),

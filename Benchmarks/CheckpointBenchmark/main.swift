@@ -13,7 +13,9 @@ import Synchronization
 // Each is timed with files copied and hashed one after another (`fileParallelism: 1`, the store
 // before issue 19) and on every core (the default), in the same process.
 // Usage: swift run -c release CheckpointBenchmark [--rounds 6] [--shapes 8x32768,1x262144,2000x64]
-// (a shape is FILESxKIB).
+//            [--s3 http://127.0.0.1:PORT]
+// (a shape is FILESxKIB). With --s3 (a moto server), the S3 store is measured instead, with 1, 4
+// and 8 parts in flight (S3Parts.swift).
 
 func option(_ name: String) -> String? {
     let arguments = CommandLine.arguments
@@ -158,4 +160,8 @@ func measure(files: Int, kib: Int) async throws {
     }
 }
 
-for shape in shapes { try await measure(files: shape.files, kib: shape.kib) }
+if let endpoint = option("--s3").flatMap(URL.init(string:)) {
+    for shape in shapes { try await measureS3(endpoint: endpoint, files: shape.files, kib: shape.kib, rounds: rounds) }
+} else {
+    for shape in shapes { try await measure(files: shape.files, kib: shape.kib) }
+}

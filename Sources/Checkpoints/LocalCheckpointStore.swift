@@ -11,8 +11,6 @@ public struct LocalCheckpointStore: CheckpointStore {
     public let root: URL
     let now: @Sendable () -> Date
 
-    static let chunkBytes = 1 << 20
-
     /// How many files a commit or a restore copies and hashes at once (default: every core).
     public let fileParallelism: Int
 
@@ -279,84 +277,16 @@ public struct LocalCheckpointStore: CheckpointStore {
         }
     }
 
-    /// Copies a file in chunks, hashing each chunk as it passes, then (when `durable`) fsyncs the
-    /// copy. A commit must be durable; a restore into scratch need not be (a crash restores again).
-    /// Copies a file, then hashes the copy: what is hashed is exactly what a resume will read.
-    /// The copy is the kernel's (`copy_file_range`, as `cp` does; read/write where it is not
-    /// supported), the hash reads the copy back from the page cache, and `durable` fsyncs it (a
-    /// commit must be durable; a restore into scratch need not be: a crash restores again).
-    /// Measured: copying through a user-space buffer while hashing ran restores at 250 MiB/s.
+    /// Copies a file and hashes the copy (`HashingCopy`: a large file's copy, hash and writeback
+    /// overlapped); `durable` fsyncs it. A commit must be durable; a restore into scratch need
+    /// not be (a crash restores again).
     static func copyHashing(from source: URL, to destination: URL, durable: Bool = true) throws -> (Int64, String) {
-        let input = open(source.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard input >= 0 else { throw CheckpointError.missingFile(source.lastPathComponent) }
-        defer { close(input) }
-        let output = open(destination.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard output >= 0 else { throw CheckpointError.io("cannot create \(destination.path): \(errnoText())") }
-        defer { close(output) }
-        try copyContents(from: input, to: output, source: source, destination: destination)
-        guard lseek(output, 0, SEEK_SET) == 0 else {
-            throw CheckpointError.io("cannot read back \(destination.path): \(errnoText())")
-        }
-        let (size, digest) = try hashContents(of: output, path: destination.path)
-        if durable, fsync(output) != 0 {
-            throw CheckpointError.io("cannot sync \(destination.path): \(errnoText())")
-        }
-        return (size, digest)
+        try HashingCopy.run(from: source, to: destination, durable: durable)
     }
 
-    /// glibc's `copy_file_range`, looked up at run time: Swift's Glibc module leaves it out
-    /// (it is declared only under _GNU_SOURCE).
-    typealias CopyFileRange =
-        @convention(c) (
-            Int32, UnsafeMutablePointer<off_t>?, Int32, UnsafeMutablePointer<off_t>?, Int, UInt32
-        ) -> Int
-    static let copyFileRange: CopyFileRange? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "copy_file_range").map {
-        unsafeBitCast($0, to: CopyFileRange.self)
-    }
-
-    static func copyContents(from input: Int32, to output: Int32, source: URL, destination: URL) throws {
-        while let copyFileRange {
-            let copied = copyFileRange(input, nil, output, nil, 1 << 30, 0)
-            if copied > 0 { continue }
-            if copied == 0 { return }
-            if errno == EINTR { continue }
-            guard errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP else {
-                throw CheckpointError.io("cannot copy \(source.path): \(errnoText())")
-            }
-            break  // this filesystem pair cannot: copy through a buffer
-        }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 4096)
-        defer { buffer.deallocate() }
-        while true {
-            let count = read(input, buffer.baseAddress, chunkBytes)
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw CheckpointError.io("cannot read \(source.path): \(errnoText())") }
-            if count == 0 { return }
-            var written = 0
-            while written < count {
-                let result = write(output, buffer.baseAddress! + written, count - written)
-                if result < 0 && errno == EINTR { continue }
-                guard result > 0 else { throw CheckpointError.io("cannot write \(destination.path): \(errnoText())") }
-                written += result
-            }
-        }
-    }
-
-    /// SHA-256 and size of what `fd` holds from its current offset to the end.
+    /// SHA-256 and size of what `fd` holds from offset 0 to the end.
     static func hashContents(of fd: Int32, path: String) throws -> (Int64, String) {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 4096)
-        defer { buffer.deallocate() }
-        var hasher = SHA256()
-        var size: Int64 = 0
-        while true {
-            let count = read(fd, buffer.baseAddress, chunkBytes)
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw CheckpointError.io("cannot read \(path): \(errnoText())") }
-            if count == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-            size += Int64(count)
-        }
-        return (size, hex(hasher.finalize()))
+        try HashingCopy.hash(fd, from: 0, upTo: nil, path: path, into: SHA256())
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }

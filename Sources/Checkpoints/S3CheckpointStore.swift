@@ -278,7 +278,12 @@ public struct S3CheckpointStore: CheckpointStore {
             }
             let got: (bytes: Int64, sha256: String)
             do {
-                got = try await sender.download(objectPath("\(base)/\(entry.path)"), to: target)
+                if let target, entry.size > Int64(partBytes), parallelParts > 1 {
+                    got = try await downloadInParts(
+                        "\(base)/\(entry.path)", path: entry.path, size: entry.size, to: target)
+                } else {
+                    got = try await sender.download(objectPath("\(base)/\(entry.path)"), to: target)
+                }
             } catch let error as AWSError where error.status == 404 {
                 throw CheckpointError.missingFile(entry.path)
             }

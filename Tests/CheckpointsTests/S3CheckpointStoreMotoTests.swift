@@ -107,6 +107,32 @@ import Testing
         try? FileManager.default.removeItem(at: source)
     }
 
+    /// A large file comes back as ranged GETs, several in flight, and is checked as a whole: an
+    /// object cut short, changed at the same length, or gone is never restored.
+    @Test func aLargeFileFetchedInPartsIsCheckedAsAWhole() async throws {
+        let (store, sender) = try await Self.store()
+        let size = 11 * 1_048_576 + 3  // three ranges of 5 MiB, 5 MiB and 1 MiB + 3
+        for step in [10, 20, 30, 40] {
+            let source = try Self.directory(["weights.bin": Self.random(size, seed: UInt8(step))])
+            _ = try await store.commit(job: "job-5", attempt: 1, step: step, from: source)
+            try? FileManager.default.removeItem(at: source)
+        }
+        let key = { (step: Int) in "/\(store.bucket)/team/ckpt/job-5/step-00000000\(step)/weights.bin" }
+        _ = try await sender.send("PUT", key(20), body: Self.random(size - 1_048_576, seed: 20))
+        var changed = Self.random(size, seed: 30)
+        changed[size - 2] ^= 0xFF  // in the last range
+        _ = try await sender.send("PUT", key(30), body: changed)
+        _ = try await sender.send("DELETE", key(40))
+
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("s3dst-\(UUID().uuidString)")
+        let restored = try await store.restore(job: "job-5", atMost: nil, into: target)
+        #expect(restored.restored?.step == 10)
+        #expect(restored.skipped.map(\.step) == [40, 30, 20])
+        #expect(restored.skipped.allSatisfy { $0.reason.contains("weights.bin") })
+        #expect(try Data(contentsOf: target.appendingPathComponent("weights.bin")) == Self.random(size, seed: 10))
+        try? FileManager.default.removeItem(at: target)
+    }
+
     @Test func s3ErrorsAreClassified() async throws {
         let (store, sender) = try await Self.store()
         do {
