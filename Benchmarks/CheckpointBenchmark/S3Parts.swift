@@ -3,10 +3,11 @@ import CloudAuth
 import Foundation
 
 /// The S3 store against a moto server on loopback (`--s3 http://127.0.0.1:PORT`): one checkpoint
-/// committed and restored with 1, 4 and 8 parts in flight (parts of 8 MiB), the same bytes in
-/// the same run. 1 is the store's single streaming GET per file on restore and one part at a
-/// time on commit; the figures are ratios against it, since moto is a local Python server and
-/// its absolute speed says nothing about S3's.
+/// committed and restored with 1, 4 and 8 parts in flight (parts of 8 MiB; `parallelParts` for
+/// the upload, `downloadParts` ranged GETs for the restore), the same bytes in the same run. 1 is
+/// one part at a time on commit and one streaming GET per file on restore; the figures are
+/// ratios against it, since moto is a local Python server and its absolute speed says nothing
+/// about S3's (and moto reads a whole object to answer each range).
 func measureS3(endpoint: URL, files: Int, kib: Int, rounds: Int) async throws {
     let sender = AWSRequestSender(
         endpoint: endpoint, region: "us-east-1", service: "s3",
@@ -30,7 +31,8 @@ func measureS3(endpoint: URL, files: Int, kib: Int, rounds: Int) async throws {
         for offset in 0..<widths.count {
             let width = widths[(round + offset) % widths.count]
             let store = S3CheckpointStore(
-                bucket: bucket, prefix: "w\(width)", sender: sender, partBytes: 8 << 20, parallelParts: width)
+                bucket: bucket, prefix: "w\(width)", sender: sender, partBytes: 8 << 20, parallelParts: width,
+                downloadParts: width)
             let step = round
             timings["commit, \(width)", default: []].append(
                 try await seconds { _ = try await store.commit(job: "bench", attempt: 1, step: step, from: source) })

@@ -10,8 +10,9 @@ import Synchronization
 // The bounds, measured here on the same bytes: a commit cannot beat copying and syncing them
 // (`cp -r` then `sync FILE...`) nor hashing them with every core; a restore cannot beat copying
 // them (`cp -r`) nor hashing them with every core. Bound = the slower of the two.
-// Each is timed with files copied and hashed one after another (`fileParallelism: 1`, the store
-// before issue 19) and on every core (the default), in the same process.
+// Each is timed on three stores in the same process: files one after another with copy, hash and
+// sync in sequence (the store before issue 19), files on every core, and files on every core with
+// a large file's copy, hash and writeback overlapped (the default).
 // Usage: swift run -c release CheckpointBenchmark [--rounds 6] [--shapes 8x32768,1x262144,2000x64]
 //            [--s3 http://127.0.0.1:PORT]
 // (a shape is FILESxKIB). With --s3 (a moto server), the S3 store is measured instead, with 1, 4
@@ -100,8 +101,21 @@ func measure(files: Int, kib: Int) async throws {
         paths.append(path)
     }
     let bytes = Double(files * kib * 1024)
-    let sequential = LocalCheckpointStore(root: base.appendingPathComponent("store-1"), fileParallelism: 1)
-    let parallel = LocalCheckpointStore(root: base.appendingPathComponent("store-n"))
+    // The store of issue 4 (one file at a time; copy, hash and sync one after another), the
+    // files on every core without overlap (issue 19's first step), and today's default (every
+    // core, and a large file's copy, hash and writeback overlapped).
+    let stores = [
+        (
+            "one file at a time",
+            LocalCheckpointStore(
+                root: base.appendingPathComponent("store-1"), fileParallelism: 1, overlapsLargeFiles: false)
+        ),
+        (
+            "every core, no overlap",
+            LocalCheckpointStore(root: base.appendingPathComponent("store-n"), overlapsLargeFiles: false)
+        ),
+        ("every core, overlapped", LocalCheckpointStore(root: base.appendingPathComponent("store-o"))),
+    ]
     var timings: [String: [Double]] = [:]
     var leftovers: [URL] = []
     for round in 0..<rounds {
@@ -120,14 +134,14 @@ func measure(files: Int, kib: Int) async throws {
         try FileManager.default.removeItem(at: synced)
         timings["sha256, \(cores) cores", default: []].append(
             try await seconds { hashOnEveryCore(paths, bytesEach: kib * 1024) })
-        // Which store goes first alternates by round: a write right after another's 256 MiB
-        // ran 1.5-3x slower here (the virtual disk, either store, measured), so neither may
-        // always be second.
-        let both = [("one file at a time", sequential), ("every core", parallel)]
-        for (label, store) in round.isMultiple(of: 2) ? both : both.reversed() {
+        // Which store goes first rotates by round: a write right after another's 256 MiB ran
+        // 1.5-3x slower here (the virtual disk, either store, measured), so none may always be
+        // second.
+        let order = stores.indices.map { stores[($0 + round) % stores.count] }
+        for (slot, (label, store)) in order.enumerated() {
             timings["commit, \(label)", default: []].append(
                 try await seconds { _ = try await store.commit(job: "bench", attempt: 1, step: round, from: source) })
-            let restored = base.appendingPathComponent("restore-\(round)-\(label.count)")
+            let restored = base.appendingPathComponent("restore-\(round)-\(slot)")
             timings["restore, \(label)", default: []].append(
                 try await seconds {
                     let result = try await store.restore(job: "bench", atMost: round, into: restored)
@@ -135,7 +149,7 @@ func measure(files: Int, kib: Int) async throws {
                 })
             leftovers.append(restored)
         }
-        // Removed once both are timed, so no timing follows a removal.
+        // Removed once all are timed, so no timing follows a removal.
         for directory in leftovers { try FileManager.default.removeItem(at: directory) }
         leftovers = []
     }
@@ -154,7 +168,7 @@ func measure(files: Int, kib: Int) async throws {
     for name in ["cp", "cp + sync", "sha256, \(cores) cores"] { row(name, bound: nil) }
     print(String(format: "| commit bound | %.3f | %.0f | - |", commitBound, bytes / 1_048_576 / commitBound))
     print(String(format: "| restore bound | %.3f | %.0f | - |", restoreBound, bytes / 1_048_576 / restoreBound))
-    for label in ["one file at a time", "every core"] {
+    for (label, _) in stores {
         row("commit, \(label)", bound: commitBound)
         row("restore, \(label)", bound: restoreBound)
     }

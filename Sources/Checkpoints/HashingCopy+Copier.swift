@@ -26,15 +26,18 @@ extension HashingCopy {
         let source: URL
         let destination: URL
         let durable: Bool
+        /// Whether each piece's writeback starts as soon as it is copied (durable copies only).
+        let startsWriteback: Bool
         /// False once this filesystem pair refused `copy_file_range`: copy through a buffer.
         let kernelCopy = Atomic<Bool>(HashingCopy.copyFileRange != nil)
 
-        init(input: Int32, output: Int32, source: URL, destination: URL, durable: Bool) {
+        init(input: Int32, output: Int32, source: URL, destination: URL, durable: Bool, startsWriteback: Bool) {
             self.input = input
             self.output = output
             self.source = source
             self.destination = destination
             self.durable = durable
+            self.startsWriteback = startsWriteback
         }
 
         /// Copies everything from offset 0; returns the bytes copied.
@@ -48,7 +51,7 @@ extension HashingCopy {
         /// asks the kernel to start writing them out, without waiting.
         func copyPiece(at offset: Int64, length: Int = HashingCopy.pieceBytes) throws -> Int {
             let copied = try copy(at: offset, length: length)
-            if durable, copied > 0, let syncFileRange = HashingCopy.syncFileRange {
+            if durable, startsWriteback, copied > 0, let syncFileRange = HashingCopy.syncFileRange {
                 // Only a hint for the disk: the fsync before the manifest is what makes it durable.
                 _ = syncFileRange(output, off_t(offset), off_t(copied), HashingCopy.startWriting)
             }

@@ -20,7 +20,10 @@ enum HashingCopy {
     /// The read-back buffer of the hash.
     static let bufferBytes = 1 << 20
 
-    static func run(from source: URL, to destination: URL, durable: Bool) throws -> (Int64, String) {
+    /// `overlap: false` copies, hashes and syncs one after another (the benchmark's baseline).
+    static func run(from source: URL, to destination: URL, durable: Bool, overlap: Bool = true) throws -> (
+        Int64, String
+    ) {
         let input = open(source.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard input >= 0 else { throw CheckpointError.missingFile(source.lastPathComponent) }
         defer { close(input) }
@@ -31,9 +34,12 @@ enum HashingCopy {
         guard fstat(input, &status) == 0 else {
             throw CheckpointError.io("cannot read \(source.path): \(errnoText())")
         }
-        let copier = Copier(input: input, output: output, source: source, destination: destination, durable: durable)
+        let large = overlap && Int(status.st_size) > 2 * pieceBytes
+        let copier = Copier(
+            input: input, output: output, source: source, destination: destination, durable: durable,
+            startsWriteback: large)
         let result: (Int64, String)
-        if Int(status.st_size) > 2 * pieceBytes {
+        if large {
             result = try pipelined(copier, destination: destination)
         } else {
             // Small files: one thread, no hand-over; the copy's end is wherever the source ends.

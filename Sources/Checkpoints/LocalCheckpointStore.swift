@@ -13,12 +13,16 @@ public struct LocalCheckpointStore: CheckpointStore {
 
     /// How many files a commit or a restore copies and hashes at once (default: every core).
     public let fileParallelism: Int
+    /// Whether a large file's copy, hash and writeback overlap (`HashingCopy`; default). False
+    /// runs them one after another, as the store of issue 4 did: the benchmark's baseline.
+    public let overlapsLargeFiles: Bool
 
     public init(
         root: URL, now: @escaping @Sendable () -> Date = Date.init,
-        fileParallelism: Int = ProcessInfo.processInfo.activeProcessorCount
+        fileParallelism: Int = ProcessInfo.processInfo.activeProcessorCount, overlapsLargeFiles: Bool = true
     ) {
         self.fileParallelism = max(1, fileParallelism)
+        self.overlapsLargeFiles = overlapsLargeFiles
         self.root = root.standardizedFileURL
         self.now = now
     }
@@ -129,7 +133,8 @@ public struct LocalCheckpointStore: CheckpointStore {
         guard let target = try confinedDirectory([job, name], creating: true) else {
             throw CheckpointError.io("cannot create \(job)/\(name) under \(root.path)")
         }
-        let entries = try Self.copyIn(files, from: directory, to: target, width: fileParallelism)
+        let entries = try Self.copyIn(
+            files, from: directory, to: target, width: fileParallelism, overlap: overlapsLargeFiles)
         let manifest = CheckpointManifest(job: job, attempt: attempt, step: step, createdAt: now(), files: entries)
         return try writeManifest(manifest, into: target, job: job, name: name)
     }
@@ -199,7 +204,8 @@ public struct LocalCheckpointStore: CheckpointStore {
         guard let shard = try confinedDirectory([job, name, rankName], creating: true) else {
             throw CheckpointError.io("cannot create \(shown)/\(rankName) under \(root.path)")
         }
-        let entries = try Self.copyIn(files, from: directory, to: shard, width: fileParallelism)
+        let entries = try Self.copyIn(
+            files, from: directory, to: shard, width: fileParallelism, overlap: overlapsLargeFiles)
         Self.syncDirectory(shard)
         let part = GangCheckpoint.part(job: job, attempt: attempt, step: step, rank: rank, entries: entries, at: now())
         try Self.writeAtomically(
@@ -263,7 +269,7 @@ public struct LocalCheckpointStore: CheckpointStore {
 
     /// Copies `files` (paths relative to `directory`) into `target`, each hashed and synced, on
     /// every core (`ParallelFiles`); the entries come back in the order of `files`.
-    static func copyIn(_ files: [String], from directory: URL, to target: URL, width: Int) throws
+    static func copyIn(_ files: [String], from directory: URL, to target: URL, width: Int, overlap: Bool) throws
         -> [CheckpointManifest.Entry]
     {
         for parent in Set(files.map { target.appendingPathComponent($0).deletingLastPathComponent().path }) {
@@ -272,7 +278,8 @@ public struct LocalCheckpointStore: CheckpointStore {
         return try ParallelFiles.map(files.count, width: width) { index in
             let relative = files[index]
             let (size, digest) = try copyHashing(
-                from: directory.appendingPathComponent(relative), to: target.appendingPathComponent(relative))
+                from: directory.appendingPathComponent(relative), to: target.appendingPathComponent(relative),
+                overlap: overlap)
             return CheckpointManifest.Entry(path: relative, size: size, sha256: digest)
         }
     }
@@ -280,8 +287,10 @@ public struct LocalCheckpointStore: CheckpointStore {
     /// Copies a file and hashes the copy (`HashingCopy`: a large file's copy, hash and writeback
     /// overlapped); `durable` fsyncs it. A commit must be durable; a restore into scratch need
     /// not be (a crash restores again).
-    static func copyHashing(from source: URL, to destination: URL, durable: Bool = true) throws -> (Int64, String) {
-        try HashingCopy.run(from: source, to: destination, durable: durable)
+    static func copyHashing(from source: URL, to destination: URL, durable: Bool = true, overlap: Bool) throws -> (
+        Int64, String
+    ) {
+        try HashingCopy.run(from: source, to: destination, durable: durable, overlap: overlap)
     }
 
     /// SHA-256 and size of what `fd` holds from offset 0 to the end.
@@ -337,7 +346,9 @@ public struct LocalCheckpointStore: CheckpointStore {
     public func restore(job: String, atMost: Int?, into directory: URL) async throws -> RestoreResult {
         guard let jobDirectory = try jobDirectory(job) else { return RestoreResult(restored: nil, skipped: []) }
         var result = try await restoreNewestVerified(job: job, atMost: atMost, into: directory) { name in
-            try Self.verifiedCopy(from: jobDirectory, name: name, job: job, to: directory, width: fileParallelism)
+            try Self.verifiedCopy(
+                from: jobDirectory, name: name, job: job, to: directory, width: fileParallelism,
+                overlap: overlapsLargeFiles)
         }
         // A step directory that is a symlink is never listed as committed; say that it was refused.
         let refused = Self.refusedStepEntries(in: jobDirectory, job: job).filter { refused in
@@ -352,7 +363,9 @@ public struct LocalCheckpointStore: CheckpointStore {
     /// Copies every file the manifest of `JOB/name` lists into `destination`, checking size and
     /// hash; refuses a path that leaves the checkpoint directory, a directory on the way that is a
     /// symlink, and a listed file that is not a single-link regular file.
-    static func verifiedCopy(from jobDirectory: URL, name: String, job: String, to destination: URL, width: Int) throws
+    static func verifiedCopy(
+        from jobDirectory: URL, name: String, job: String, to destination: URL, width: Int, overlap: Bool
+    ) throws
         -> (CheckpointManifest, String)
     {
         let shown = "\(job)/\(name)"
@@ -380,7 +393,8 @@ public struct LocalCheckpointStore: CheckpointStore {
         _ = try ParallelFiles.map(sources.count, width: width) { index in
             let entry = manifest.files[index]
             let (_, digest) = try copyHashing(
-                from: sources[index], to: destination.appendingPathComponent(entry.path), durable: false)
+                from: sources[index], to: destination.appendingPathComponent(entry.path), durable: false,
+                overlap: overlap)
             guard digest == entry.sha256 else {
                 throw CheckpointError.hashMismatch(path: entry.path, expected: entry.sha256, found: digest)
             }

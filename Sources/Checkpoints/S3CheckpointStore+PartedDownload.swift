@@ -3,7 +3,7 @@ import Crypto
 import Foundation
 
 extension S3CheckpointStore {
-    /// A file larger than one part comes down as ranged GETs, `parallelParts` in flight, each
+    /// A file larger than one part comes down as ranged GETs, `downloadParts` in flight, each
     /// written at its own offset; the file is then hashed as it lies on disk (read back from the
     /// page cache), so the digest is what a resume reads. The ranges follow the manifest's size:
     /// an object of another size answers a short or refused range, a checkpoint error, and the
@@ -23,7 +23,7 @@ extension S3CheckpointStore {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for (first, last) in ranges {
-                if inFlight == parallelParts {
+                if inFlight == downloadParts {
                     try await group.next()
                     inFlight -= 1
                 }

@@ -15,17 +15,24 @@ public struct S3CheckpointStore: CheckpointStore {
     let now: @Sendable () -> Date
     /// Files larger than this go up in parts of this size (S3's minimum part is 5 MiB).
     public var partBytes: Int
+    /// Parts of one upload in flight at once.
     public var parallelParts: Int
+    /// Ranged GETs of one large file in flight at once on restore; 1 (the default) reads each
+    /// file with one streaming GET. Off by default because it is unmeasured against S3: the
+    /// moto server reads the whole object for every range, so parts in flight there ran 2-9x
+    /// slower (docs/benchmarks.md).
+    public var downloadParts: Int
 
     public init(
         bucket: String, prefix: String, sender: AWSRequestSender, partBytes: Int = 8 << 20, parallelParts: Int = 4,
-        now: @escaping @Sendable () -> Date = Date.init
+        downloadParts: Int = 1, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.bucket = bucket
         self.prefix = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         self.sender = sender
         self.partBytes = max(5 << 20, partBytes)
         self.parallelParts = max(1, parallelParts)
+        self.downloadParts = max(1, downloadParts)
         self.now = now
     }
 
@@ -278,7 +285,7 @@ public struct S3CheckpointStore: CheckpointStore {
             }
             let got: (bytes: Int64, sha256: String)
             do {
-                if let target, entry.size > Int64(partBytes), parallelParts > 1 {
+                if let target, entry.size > Int64(partBytes), downloadParts > 1 {
                     got = try await downloadInParts(
                         "\(base)/\(entry.path)", path: entry.path, size: entry.size, to: target)
                 } else {

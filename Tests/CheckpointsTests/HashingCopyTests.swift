@@ -36,9 +36,9 @@ import Testing
         let data = Self.bytes(size, seed: UInt64(size) + 7)
         let source = directory.appendingPathComponent("source.bin")
         try data.write(to: source)
-        for durable in [true, false] {
-            let copy = directory.appendingPathComponent("copy-\(durable).bin")
-            let (bytes, digest) = try HashingCopy.run(from: source, to: copy, durable: durable)
+        for (durable, overlap) in [(true, true), (false, true), (true, false)] {
+            let copy = directory.appendingPathComponent("copy-\(durable)-\(overlap).bin")
+            let (bytes, digest) = try HashingCopy.run(from: source, to: copy, durable: durable, overlap: overlap)
             #expect(bytes == Int64(size))
             #expect(digest == LocalCheckpointStore.hex(SHA256.hash(data: data)))
             #expect(try Data(contentsOf: copy) == data)
