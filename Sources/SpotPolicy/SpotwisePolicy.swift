@@ -154,7 +154,7 @@ public struct SpotwisePolicy: SpotPolicy {
             let decision: PolicyDecision = spotAction == .continueSpot ? .keepGoing : .spot(pool: reference)
             return PolicyChoice(decision, reason("spot in \(name)", spot))
         }
-        if onDemand <= wait {
+        if tuning.waitOnTies ? onDemand < wait * (1 - 1e-6) : onDemand <= wait {
             return PolicyChoice(
                 onOnDemand ? .keepGoing : .onDemand(pool: onDemandPool),
                 reason("on-demand in \(context.pools[onDemandPool].name)", onDemand))

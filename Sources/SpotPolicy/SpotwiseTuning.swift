@@ -11,12 +11,19 @@ public struct SpotwiseTuning: Hashable, Sendable {
     public var hazardStepsPerOctave: Int
     /// How many times over a move's expected saving must pay for its changeover.
     public var moveMargin: Double
+    /// Whether a tie (within float precision) between waiting and on-demand goes to waiting,
+    /// which commits to no changeover and sees one more tick of the market.
+    public var waitOnTies: Bool
 
-    public init(label: String, planKnowsSafetyNet: Bool, hazardStepsPerOctave: Int, moveMargin: Double) {
+    public init(
+        label: String, planKnowsSafetyNet: Bool, hazardStepsPerOctave: Int, moveMargin: Double,
+        waitOnTies: Bool = false
+    ) {
         self.label = label
         self.planKnowsSafetyNet = planKnowsSafetyNet
         self.hazardStepsPerOctave = hazardStepsPerOctave
         self.moveMargin = moveMargin
+        self.waitOnTies = waitOnTies
     }
 
     public static let standard = SpotwiseTuning(
@@ -27,5 +34,7 @@ public struct SpotwiseTuning: Hashable, Sendable {
         SpotwiseTuning(label: "deadline-plan", planKnowsSafetyNet: false, hazardStepsPerOctave: 1, moveMargin: 2),
         SpotwiseTuning(label: "fine-hazards", planKnowsSafetyNet: true, hazardStepsPerOctave: 2, moveMargin: 2),
         SpotwiseTuning(label: "move-margin-1", planKnowsSafetyNet: true, hazardStepsPerOctave: 1, moveMargin: 1),
+        SpotwiseTuning(
+            label: "wait-on-ties", planKnowsSafetyNet: true, hazardStepsPerOctave: 1, moveMargin: 2, waitOnTies: true),
     ]
 }
