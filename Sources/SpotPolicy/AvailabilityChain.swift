@@ -15,24 +15,31 @@ public struct AvailabilityChain: Hashable, Sendable {
 
     /// Hazards: up-young and up-old failure, down-fresh and down-old recovery, as grid buckets.
     public var buckets: [Int]
+    /// Grid points per factor of 2 (1: hazards are powers of 2).
+    public var stepsPerOctave: Int
 
-    static let step = log(2.0)
-
-    public init(upYoungFailure: Double, upOldFailure: Double, downFreshRecovery: Double, downOldRecovery: Double) {
-        func bucket(_ p: Double) -> Int { Int((log(min(1, max(1e-4, p))) / Self.step).rounded()) }
+    public init(
+        upYoungFailure: Double, upOldFailure: Double, downFreshRecovery: Double, downOldRecovery: Double,
+        stepsPerOctave: Int = 1
+    ) {
+        let step = log(2.0) / Double(max(1, stepsPerOctave))
+        func bucket(_ p: Double) -> Int { Int((log(min(1, max(1e-4, p))) / step).rounded()) }
         buckets = [upYoungFailure, upOldFailure, downFreshRecovery, downOldRecovery].map(bucket)
+        self.stepsPerOctave = max(1, stepsPerOctave)
     }
 
     /// Learned from a pool's history, with weak priors for pools seen only briefly.
-    public init(history: AvailabilityHistory) {
+    public init(history: AvailabilityHistory, stepsPerOctave: Int = 1) {
         self.init(
             upYoungFailure: history.upHazard(ageClass: 0, prior: 0.2, weight: 5),
             upOldFailure: history.upHazard(ageClass: 1, prior: 0.05, weight: 20),
             downFreshRecovery: history.downHazard(ageClass: 0, prior: 0.5, weight: 4),
-            downOldRecovery: history.downHazard(ageClass: 1, prior: 0.1, weight: 10))
+            downOldRecovery: history.downHazard(ageClass: 1, prior: 0.1, weight: 10), stepsPerOctave: stepsPerOctave)
     }
 
-    public func hazard(_ index: Int) -> Double { min(1, exp(Double(buckets[index]) * Self.step)) }
+    public func hazard(_ index: Int) -> Double {
+        min(1, exp(Double(buckets[index]) * log(2.0) / Double(stepsPerOctave)))
+    }
 
     public static func isUp(_ state: Int) -> Bool { state == upYoung || state == upOld }
 

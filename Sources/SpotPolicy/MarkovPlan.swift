@@ -15,10 +15,18 @@ public struct MarkovPlan: Sendable {
         /// Steps of the availability chain per plan tick: 1, or the factor of a coarsened plan
         /// (`PlanningResolution`).
         public var stepsPerTick: Int
+        /// Slack (in plan units) below which the job may only run on-demand: the `SafetyNet`'s
+        /// reserve of one decision tick and one changeover, so that the plan never counts on
+        /// slack the safety net will not let it use. 0 plans with the deadline alone.
+        public var safetyReserveUnits: Int
 
-        public init(model: ExecutionModel, chain: AvailabilityChain, priceRatio: Double, stepsPerTick: Int = 1) {
+        public init(
+            model: ExecutionModel, chain: AvailabilityChain, priceRatio: Double, stepsPerTick: Int = 1,
+            safetyReserveUnits: Int = 0
+        ) {
             self.model = model
             self.chain = chain
+            self.safetyReserveUnits = max(0, safetyReserveUnits)
             // A ratio that is not a number (a zero or missing price) prices on-demand like spot.
             let twentieths = priceRatio.isFinite ? min(priceRatio * 20, 20_000_000) : 20
             self.priceRatioTwentieths = max(20, Int(twentieths.rounded()))
@@ -115,12 +123,13 @@ public struct MarkovPlan: Sendable {
                 let launch = model.runTick(progress: progress, changeoverLeft: model.changeoverUnits)
                 let launchWorkLeft = work - launch.progress
                 let launchC = changeoverIndex[launch.changeoverLeft]
+                // Under the safety net's reserve the job may only run on-demand.
+                let onDemandOnly = ticksLeft * tick - workLeft < key.safetyReserveUnits
                 for now in 0..<chainStates {
-                    let wait = expected(workLeft, 0, 0, from: now)
                     let launchOnDemand =
                         ratio * Double(launch.busyUnits) + expected(launchWorkLeft, 1, launchC, from: now)
-                    var base = min(wait, launchOnDemand)
-                    if isUp[now] {
+                    var base = onDemandOnly ? launchOnDemand : min(expected(workLeft, 0, 0, from: now), launchOnDemand)
+                    if isUp[now] && !onDemandOnly {
                         base = min(base, Double(launch.busyUnits) + expected(launchWorkLeft, 2, launchC, from: now))
                     }
                     let slot = row + now * perChain
@@ -131,7 +140,7 @@ public struct MarkovPlan: Sendable {
                         let stayOnDemand =
                             ratio * Double(step.busyUnits) + expected(work - step.progress, 1, nextC, from: now)
                         values[slot + 1 + c] = Float(min(base, stayOnDemand))
-                        if isUp[now] {
+                        if isUp[now] && !onDemandOnly {
                             let staySpot = Double(step.busyUnits) + expected(work - step.progress, 2, nextC, from: now)
                             values[slot + 1 + count + c] = Float(min(base, staySpot))
                         } else {

@@ -18,6 +18,13 @@ public struct OmniscientPlanner: Sendable {
     }
 
     public func minimumCost(startTick: Int) -> Double {
+        var recorder = NoOptimumRecorder()
+        return solve(startTick: startTick, recorder: &recorder)
+    }
+
+    /// The dynamic program; `recorder` sees every improvement, so a schedule can be traced back
+    /// (`OptimalSchedule`). With `NoOptimumRecorder` it compiles to the bare program.
+    func solve<Recorder: OptimumRecorder>(startTick: Int, recorder: inout Recorder) -> Double {
         guard model.isFeasible else { return .infinity }
         let work = model.workUnits
         let tick = model.tickUnits
@@ -35,6 +42,7 @@ public struct OmniscientPlanner: Sendable {
         var next = current
         current[0] = 0
         var best = Double.infinity
+        recorder.begin(ticks: model.deadlineTicks, layerSize: work * stateCount, changeoverCount: changeoverCount)
         var spotPerUnit = [Double](repeating: 0, count: poolCount)
         var spotAvailable = [Bool](repeating: false, count: poolCount)
 
@@ -53,24 +61,32 @@ public struct OmniscientPlanner: Sendable {
                 for index in (nextLowest * stateCount)..<((nextHighest + 1) * stateCount) { next[index] = .infinity }
             }
 
-            func relax(_ progress: Int, _ state: Int, _ cost: Double) {
+            func relax(_ progress: Int, _ state: Int, _ cost: Double, from source: Int, launched: Bool) {
                 if progress >= work {
-                    if cost < best { best = cost }
+                    if cost < best {
+                        best = cost
+                        recorder.finish(tick: j, from: source, state: state, launched: launched)
+                    }
                 } else if progress >= nextLowest {
                     let index = progress * stateCount + state
-                    if cost < next[index] { next[index] = cost }
+                    if cost < next[index] {
+                        next[index] = cost
+                        recorder.improve(tick: j, index: index, from: source, launched: launched)
+                    }
                 }
             }
 
             for p in lowest...highest {
                 let row = p * stateCount
                 var cheapest = current[row]
+                var cheapestState = 0
                 for mode in 0...poolCount {
                     let isSpot = mode < poolCount
                     if isSpot && !spotAvailable[mode] {
                         // Preempted: these states hold no instance now.
-                        for c in 0..<changeoverCount {
-                            cheapest = min(cheapest, current[row + 1 + mode * changeoverCount + c])
+                        for c in 0..<changeoverCount where current[row + 1 + mode * changeoverCount + c] < cheapest {
+                            cheapest = current[row + 1 + mode * changeoverCount + c]
+                            cheapestState = 1 + mode * changeoverCount + c
                         }
                         continue
                     }
@@ -79,15 +95,18 @@ public struct OmniscientPlanner: Sendable {
                         let state = 1 + mode * changeoverCount + c
                         let cost = current[row + state]
                         guard cost < .infinity else { continue }
-                        cheapest = min(cheapest, cost)
+                        if cost < cheapest {
+                            cheapest = cost
+                            cheapestState = state
+                        }
                         let step = model.runTick(progress: p, changeoverLeft: changeoverValues[c])
                         relax(
                             step.progress, 1 + mode * changeoverCount + changeoverIndex[step.changeoverLeft],
-                            cost + Double(step.busyUnits) * perUnit)
+                            cost + Double(step.busyUnits) * perUnit, from: row + state, launched: false)
                     }
                 }
                 guard cheapest < .infinity else { continue }
-                relax(p, 0, cheapest)
+                relax(p, 0, cheapest, from: row + cheapestState, launched: false)
                 // Launch anything, from the cheapest state at this progress.
                 let launched = model.runTick(progress: p, changeoverLeft: model.changeoverUnits)
                 let launchedState = changeoverIndex[launched.changeoverLeft]
@@ -95,7 +114,7 @@ public struct OmniscientPlanner: Sendable {
                     let perUnit = mode < poolCount ? spotPerUnit[mode] : onDemandPerUnit
                     relax(
                         launched.progress, 1 + mode * changeoverCount + launchedState,
-                        cheapest + Double(launched.busyUnits) * perUnit)
+                        cheapest + Double(launched.busyUnits) * perUnit, from: row + cheapestState, launched: true)
                 }
             }
             swap(&current, &next)

@@ -25,15 +25,19 @@ public struct SpotwisePolicy: SpotPolicy {
     /// The most values one plan may hold; longer horizons are planned on a coarser grid.
     let maxPlanStates: Int
 
-    public init(cache: MarkovPlanCache = .shared, maxPlanStates: Int = PlanningResolution.maxStates) {
+    /// Choices of the planning model (the defaults are Spotwise's; others are measured against it).
+    public let tuning: SpotwiseTuning
+
+    public init(
+        cache: MarkovPlanCache = .shared, maxPlanStates: Int = PlanningResolution.maxStates,
+        tuning: SpotwiseTuning = .standard
+    ) {
         self.cache = cache
         self.maxPlanStates = maxPlanStates
+        self.tuning = tuning
     }
 
-    public var name: String { "spotwise" }
-
-    /// How many times over a move's expected saving must pay for its changeover.
-    static let moveMargin = 2.0
+    public var name: String { tuning == .standard ? "spotwise" : "spotwise-\(tuning.label)" }
 
     /// What the policy knows of one pool at this decision.
     struct PoolView {
@@ -46,7 +50,7 @@ public struct SpotwisePolicy: SpotPolicy {
     }
 
     func view(_ pool: PoolState, changeoverTicks: Double) -> PoolView {
-        let chain = AvailabilityChain(history: pool.history)
+        let chain = AvailabilityChain(history: pool.history, stepsPerOctave: tuning.hazardStepsPerOctave)
         let state = AvailabilityChain.state(of: pool.history, availableNow: pool.spotAvailableNow)
         let oldLife = 1 / max(chain.hazard(1), 1e-4)
         let youngFailure = chain.hazard(0)
@@ -86,13 +90,17 @@ public struct SpotwisePolicy: SpotPolicy {
         let onDemandPool = context.cheapestOnDemandPool
         let onDemandPrice = context.pools[onDemandPool].onDemandPricePerHour
         let views = context.pools.map { view($0, changeoverTicks: context.changeoverSeconds / context.tickSeconds) }
+        // The safety net's reserve (one decision tick and one changeover) in plan units, rounded up.
+        let reserveUnits =
+            tuning.planKnowsSafetyNet
+            ? Int(((context.tickSeconds + context.changeoverSeconds) / unit).rounded(.up)) : 0
 
         func plan(_ pool: Int) -> MarkovPlan {
             cache.plan(
                 for: MarkovPlan.Key(
                     model: model, chain: views[pool].chain,
                     priceRatio: onDemandPrice / max(context.pools[pool].spotPricePerHour, 1e-9),
-                    stepsPerTick: stepsPerTick))
+                    stepsPerTick: stepsPerTick, safetyReserveUnits: reserveUnits))
         }
         func instance(in pool: Int) -> MarkovPlan.Instance {
             guard let current = context.current else { return .none }
@@ -146,7 +154,7 @@ public struct SpotwisePolicy: SpotPolicy {
             let decision: PolicyDecision = spotAction == .continueSpot ? .keepGoing : .spot(pool: reference)
             return PolicyChoice(decision, reason("spot in \(name)", spot))
         }
-        if onDemand <= wait {
+        if tuning.waitOnTies ? onDemand < wait * (1 - 1e-6) : onDemand <= wait {
             return PolicyChoice(
                 onOnDemand ? .keepGoing : .onDemand(pool: onDemandPool),
                 reason("on-demand in \(context.pools[onDemandPool].name)", onDemand))
@@ -165,6 +173,6 @@ public struct SpotwisePolicy: SpotPolicy {
         let hours = min(context.remainingWorkSeconds, views[candidate].expectedLifeTicks * context.tickSeconds) / 3600
         let changeoverCost = dollars(current, .launchSpot) - dollars(current, .continueSpot)
         // Twice over: the saving rests on an estimated life, and the new pool's run may be young.
-        return saving * hours > Self.moveMargin * max(0, changeoverCost)
+        return saving * hours > tuning.moveMargin * max(0, changeoverCost)
     }
 }

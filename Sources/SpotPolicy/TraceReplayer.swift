@@ -22,11 +22,19 @@ public struct TraceReplayer: Sendable {
     public var model: ExecutionModel
     /// Ticks of history before a window's start that policies may learn from.
     public var lookbackTicks: Int
+    /// An experiment, never a policy's real input: policies learn from the window's own future
+    /// availability (then the day before its start, so that the run in progress has its true
+    /// age) instead of the lookback. It bounds what a better-learned model of the same form
+    /// could gain (`PolicyBenchmark --oracle-statistics yes`).
+    public var oracleStatistics: Bool
 
-    public init(pools: [PoolSeries], model: ExecutionModel, lookbackTicks: Int = 7 * 24 * 6) {
+    public init(
+        pools: [PoolSeries], model: ExecutionModel, lookbackTicks: Int = 7 * 24 * 6, oracleStatistics: Bool = false
+    ) {
         self.pools = pools
         self.model = model
         self.lookbackTicks = lookbackTicks
+        self.oracleStatistics = oracleStatistics
     }
 
     /// Ticks every pool covers.
@@ -38,7 +46,11 @@ public struct TraceReplayer: Sendable {
     public func replay(_ policy: any SpotPolicy, startTick: Int) -> WindowOutcome {
         let unitSeconds = Double(model.unitSeconds)
         var histories = pools.map { pool in
-            AvailabilityHistory(observations: pool.available[max(0, startTick - lookbackTicks)..<startTick])
+            guard oracleStatistics else {
+                return AvailabilityHistory(observations: pool.available[max(0, startTick - lookbackTicks)..<startTick])
+            }
+            let window = pool.available[startTick..<min(pool.available.count, startTick + model.deadlineTicks)]
+            return AvailabilityHistory(observations: window + pool.available[max(0, startTick - 144)..<startTick])
         }
         var progress = 0
         var instance: RunningInstance?
