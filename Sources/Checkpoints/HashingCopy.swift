@@ -56,8 +56,9 @@ enum HashingCopy {
     static func pipelined(_ copier: Copier, destination: URL) throws -> (Int64, String) {
         let progress = CopyProgress()
         DispatchQueue.global().async {
+            defer { progress.exited.signal() }
             do {
-                while true {
+                while !progress.stopRequested {
                     let copied = try copier.copyPiece(at: progress.copiedBytes)
                     progress.advance(by: copied, finished: copied == 0)
                     if copied == 0 { return }
@@ -65,6 +66,12 @@ enum HashingCopy {
             } catch {
                 progress.fail(error)
             }
+        }
+        // Never return (and let the caller close the files) while the copier still uses them:
+        // a hash that fails stops it and waits for it.
+        defer {
+            progress.stop()
+            progress.exited.wait()
         }
         var hasher = SHA256()
         var hashed: Int64 = 0
@@ -88,6 +95,13 @@ enum HashingCopy {
         }
         let state = Mutex(State())
         let signal = DispatchSemaphore(value: 0)
+        /// Signalled once when the copier's thread is done with the files.
+        let exited = DispatchSemaphore(value: 0)
+        let stopping = Atomic<Bool>(false)
+
+        var stopRequested: Bool { stopping.load(ordering: .acquiring) }
+
+        func stop() { stopping.store(true, ordering: .releasing) }
 
         var copiedBytes: Int64 { state.withLock { $0.copied } }
 
