@@ -55,7 +55,9 @@ enum HashingCopy {
     /// The copier runs ahead on its own thread and tells the hash how far it got after each piece.
     static func pipelined(_ copier: Copier, destination: URL) throws -> (Int64, String) {
         let progress = CopyProgress()
-        DispatchQueue.global().async {
+        // A thread of its own: the caller may be one of `ParallelFiles`' lanes, which fill the
+        // global queue's threads, and a copier queued behind them would stall the hash.
+        Thread.detachNewThread {
             defer { progress.exited.signal() }
             do {
                 while !progress.stopRequested {
@@ -151,7 +153,11 @@ enum HashingCopy {
             let count = pread(fd, buffer.baseAddress, wanted, off_t(position))
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else { throw CheckpointError.io("cannot read \(path): \(errnoText())") }
-            if count == 0 { break }
+            if count == 0 {
+                // The copy is shorter than what was copied into it: someone else truncated it.
+                if let end { throw CheckpointError.io("\(path) ended at byte \(position), before \(end)") }
+                break
+            }
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
             position += Int64(count)
         }

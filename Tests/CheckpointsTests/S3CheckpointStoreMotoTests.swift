@@ -108,12 +108,13 @@ import Testing
     }
 
     /// A large file comes back as ranged GETs, several in flight, and is checked as a whole: an
-    /// object cut short, changed at the same length, or gone is never restored.
+    /// object cut short, changed at the same length, or gone, or a manifest that lies about its
+    /// size, is never restored.
     @Test func aLargeFileFetchedInPartsIsCheckedAsAWhole() async throws {
         var (store, sender) = try await Self.store()
         store.downloadParts = 4
         let size = 11 * 1_048_576 + 3  // three ranges of 5 MiB, 5 MiB and 1 MiB + 3
-        for step in [10, 20, 30, 40] {
+        for step in [10, 20, 30, 40, 50] {
             let source = try Self.directory(["weights.bin": Self.random(size, seed: UInt8(step))])
             _ = try await store.commit(job: "job-5", attempt: 1, step: step, from: source)
             try? FileManager.default.removeItem(at: source)
@@ -124,11 +125,17 @@ import Testing
         changed[size - 2] ^= 0xFF  // in the last range
         _ = try await sender.send("PUT", key(30), body: changed)
         _ = try await sender.send("DELETE", key(40))
+        // A manifest that claims a petabyte: one range is asked for and its total refused.
+        let manifestKey = "/\(store.bucket)/team/ckpt/job-5/step-0000000050/manifest.json"
+        let manifest = String(decoding: try await sender.send("GET", manifestKey).body, as: UTF8.self)
+        let claimed = manifest.replacingOccurrences(of: "\(size)", with: "1000000000000000")
+        #expect(claimed != manifest)
+        _ = try await sender.send("PUT", manifestKey, body: Data(claimed.utf8))
 
         let target = FileManager.default.temporaryDirectory.appendingPathComponent("s3dst-\(UUID().uuidString)")
         let restored = try await store.restore(job: "job-5", atMost: nil, into: target)
         #expect(restored.restored?.step == 10)
-        #expect(restored.skipped.map(\.step) == [40, 30, 20])
+        #expect(restored.skipped.map(\.step) == [50, 40, 30, 20])
         #expect(restored.skipped.allSatisfy { $0.reason.contains("weights.bin") })
         #expect(try Data(contentsOf: target.appendingPathComponent("weights.bin")) == Self.random(size, seed: 10))
         try? FileManager.default.removeItem(at: target)
