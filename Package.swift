@@ -168,6 +168,7 @@ let package = Package(
                 "CloudAuth",
                 "Spawning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSwift6
         ),

@@ -15,8 +15,14 @@ public enum CallerRole: Sendable, Hashable {
 /// dump nor response timing gives a token away.
 public struct AccessTokens: Sendable {
     private var digests: [(digest: [UInt8], role: CallerRole)] = []
+    /// The key that signs dashboard sessions: derived from the admin token, so every coordinator
+    /// started with the same tokens accepts the same sessions, and a new admin token ends them all.
+    let sessionKey: SymmetricKey
 
     public init(admin: String, readOnly: [String] = [], bootstrap: String? = nil) {
+        sessionKey = SymmetricKey(
+            data: HMAC<SHA256>.authenticationCode(
+                for: Data("spotwise dashboard sessions v1".utf8), using: SymmetricKey(data: Self.digest(admin))))
         digests.append((Self.digest(admin), .admin))
         for token in readOnly { digests.append((Self.digest(token), .readOnly)) }
         if let bootstrap { digests.append((Self.digest(bootstrap), .bootstrap)) }
@@ -38,6 +44,25 @@ public struct AccessTokens: Sendable {
         }
         return found
     }
+
+    /// The tag a dashboard session keeps of the token it was opened with: the first 16 bytes of its
+    /// digest, hex. Not the token, and not enough of its digest to stand in for it anywhere.
+    static func tag(of token: String) -> String { hex(Array(digest(token).prefix(16))) }
+
+    /// The user role (admin or read-only) of the token a session's tag names, if it is still one
+    /// of this coordinator's tokens; compared in constant time against every stored digest.
+    func userRole(ofTag tag: String) -> CallerRole? {
+        let presented = Array(tag.utf8)
+        var found: CallerRole?
+        for entry in digests where entry.role == .admin || entry.role == .readOnly {
+            if Self.constantTimeEqual(Array(Self.hex(Array(entry.digest.prefix(16))).utf8), presented), found == nil {
+                found = entry.role
+            }
+        }
+        return found
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }

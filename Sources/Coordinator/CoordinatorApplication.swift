@@ -12,11 +12,15 @@ public enum CoordinatorApplication {
         public var port: Int
         public var maxBodyBytes: Int
         public var connections: ConnectionLimits
+        /// The dashboard's session cookie is `Secure` (sent over TLS only). Without this setting it
+        /// is when a proxy in front says the browser came over TLS (`X-Forwarded-Proto: https`).
+        public var secureCookies: Bool
 
         public init(
             host: String = "127.0.0.1", port: Int = 7070, maxBodyBytes: Int = InputLimits.maxSpecBytes,
-            connections: ConnectionLimits = ConnectionLimits()
+            connections: ConnectionLimits = ConnectionLimits(), secureCookies: Bool = false
         ) {
+            self.secureCookies = secureCookies
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
@@ -58,6 +62,10 @@ public enum CoordinatorApplication {
         ModelsAPI(store: store, clock: clock).register(on: router)
         ReportsAPI(store: store, clock: clock).register(on: router)
         MLflowAPI(store: store, clock: clock).register(on: router)
+        Dashboard(
+            store: store, tokens: tokens, clock: clock, leaseClock: leaseClock, board: board,
+            secureCookies: settings.secureCookies
+        ).register(on: router)
         return router
     }
 

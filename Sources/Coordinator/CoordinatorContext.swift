@@ -6,10 +6,13 @@ import Synchronization
 public struct CoordinatorContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var role: CallerRole?
+    /// The dashboard session a browser's cookie carries, once checked (`/ui/` pages only).
+    var session: DashboardSession?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.role = nil
+        self.session = nil
     }
 }
 
@@ -25,7 +28,10 @@ struct TokenAuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        if request.uri.path == "/health" { return try await next(request, context) }
+        // The dashboard's pages answer to a session cookie instead (`DashboardSessionMiddleware`).
+        if request.uri.path == "/health" || Dashboard.serves(request.uri.path) {
+            return try await next(request, context)
+        }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
             let role = try await role(of: String(header.dropFirst("Bearer ".count)))
         else { throw APIError.unauthorized() }

@@ -6,8 +6,9 @@ import Hummingbird
 /// an `APIError` as it is; a body over its route's limit as 413 `body_too_large` naming the route
 /// and the limit; Hummingbird's own errors (404 for an unknown route) with their status; anything
 /// else as 500 `internal_error`, logged with its detail. Under `/api/2.0/mlflow/` the same errors
-/// take MLflow's shape (`MLflowErrorShape`). Without this, the last two left as an
-/// empty body the CLI could only print as `error:  (http_error, HTTP 500)`.
+/// take MLflow's shape (`MLflowErrorShape`); under `/ui/` they are pages for the browser. Without
+/// this, the last two left as an empty body the CLI could only print as
+/// `error:  (http_error, HTTP 500)`.
 struct JSONErrorMiddleware: RouterMiddleware {
     typealias Context = CoordinatorContext
 
@@ -52,6 +53,11 @@ struct JSONErrorMiddleware: RouterMiddleware {
     /// The error's body in the shape of its route's API: MLflow's under `/api/2.0/mlflow/`,
     /// Spotwise's everywhere else.
     static func render(_ error: APIError, for request: Request, context: Context) throws -> Response {
+        if Dashboard.serves(request.uri.path) {
+            // A browser's page: the error as a page, with the dashboard's headers.
+            return DashboardResponse.page(
+                DashboardLayout.errorPage(status: Int(error.status.code), message: error.message), status: error.status)
+        }
         guard MLflowErrorShape.applies(to: request.uri.path) else {
             return try error.response(from: request, context: context)
         }

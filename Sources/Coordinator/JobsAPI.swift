@@ -122,11 +122,19 @@ public struct JobsAPI: Sendable {
     /// POST /v1/jobs/{id}/cancel: moves the job to cancelled through the state machine.
     @Sendable func cancel(_ request: Request, context: CoordinatorContext) async throws -> Response {
         try context.requireAdmin("cancel jobs")
-        let id = try jobID(context)
+        return try json(
+            JobSummary(try await Self.cancelJob(try jobID(context), store: store, board: board, clock: clock)))
+    }
+
+    /// Cancels a job (the API's route and the dashboard's button): the job as stored after, or
+    /// as it was when it had already ended (cancelling twice changes nothing).
+    static func cancelJob(_ id: JobID, store: any StateStore, board: LiveBoard, clock: @escaping @Sendable () -> Date)
+        async throws -> StoredJob
+    {
         do {
             let ending = AttemptEnding(store: store, board: board, wallClock: clock)
             switch try await ending.endJob(id, segmentReason: "cancelled", { _ in .cancelRequested }) {
-            case .applied(let job), .declined(let job): return try json(JobSummary(job))
+            case .applied(let job), .declined(let job): return job
             }
         } catch let error as JobTransitionError {
             throw APIError.conflict("not_cancellable", "job \(id) cannot be cancelled: \(error)")

@@ -74,6 +74,9 @@ public final class LiveBoard: Sendable {
         _ = state.withLock { state in leaving ? state.leaving.insert(id).inserted : state.leaving.remove(id) != nil }
     }
 
+    /// Whether the worker said its node is going away.
+    func isLeaving(_ id: String) -> Bool { state.withLock { $0.leaving.contains(id) } }
+
     public func lastSeen(_ id: String) -> Int64? { state.withLock { $0.lastSeen[id] } }
 
     /// Records what a heartbeat said about its attempt; a newer attempt replaces an older one.

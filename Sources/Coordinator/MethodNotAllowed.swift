@@ -12,7 +12,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     /// Every route the coordinator serves, as docs/openapi.yaml names them (`GET /v1/jobs/{id}`).
     static let servedRoutes: [String] =
         ["GET /health", "GET /metrics"] + JobsAPI.routes + WorkersAPI.routes + AttemptsAPI.routes
-        + ModelsAPI.routes + ReportsAPI.routes + MLflowAPI.routes
+        + ModelsAPI.routes + ReportsAPI.routes + MLflowAPI.routes + Dashboard.routes
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response

@@ -33,6 +33,7 @@ extension SavingsReport {
             table{border-collapse:collapse;margin:8px 0 20px} th,td{padding:3px 8px;border-bottom:1px solid #e6e8ee;text-align:right}
             th:first-child,td:first-child{text-align:left} th{background:#f3f5f8}
             .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
+            .swatch-spot{background:#3b82c4} .swatch-on-demand{background:#e0923a} .swatch-savings{background:#2e9d57}
             </style></head><body>
             <h1>Spotwise savings report</h1>
             <div class="sub">generated \(Self.timestamp(generatedAt))\(window.isEmpty ? "" : ", segments started \(window)"); \
@@ -87,7 +88,8 @@ extension SavingsReport {
     }
 
     /// Stacked bars of spend per time bucket (spot, on-demand) and a line of cumulative savings.
-    func chart() -> String {
+    /// `id` names the chart's `svg` element (the dashboard's page finds it by that).
+    public func chart(id: String? = nil) -> String {
         guard let first = segments.first?.startedAt, let last = segments.map(\.startedAt).max() else {
             return "<p>No attempt segments in this window.</p>\n"
         }
@@ -117,7 +119,8 @@ extension SavingsReport {
         let scale = plotHeight / Double(top)
         let barWidth = plotWidth / Double(count)
         var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" role="img" \
+            <svg \(id.map { "id=\"\(Self.escape($0))\" " } ?? "")xmlns="http://www.w3.org/2000/svg" \
+            width="\(Int(width))" height="\(Int(height))" role="img" \
             aria-label="spend by market and cumulative savings">
             <line x1="\(left)" y1="\(plotHeight + 10)" x2="\(width - 20)" y2="\(plotHeight + 10)" stroke="#999"/>
             <text x="4" y="16" font-size="11">\(Money(micros: top).description)</text>
@@ -141,15 +144,15 @@ extension SavingsReport {
         svg += "<text x=\"\(left)\" y=\"\(height - 6)\" font-size=\"11\">\(Self.timestamp(first))</text>"
         svg += "<text x=\"\(width - 20)\" y=\"\(height - 6)\" font-size=\"11\" text-anchor=\"end\">"
         svg += "buckets of \(Self.secondsText(Int64(bucket * 1000)))</text>\n</svg>\n"
-        svg += "<div class=\"legend\"><span style=\"background:#3b82c4\"></span>spot spend"
-        svg += "<span style=\"background:#e0923a\"></span>on-demand spend"
-        svg += "<span style=\"background:#2e9d57\"></span>cumulative savings</div>\n"
+        svg += "<div class=\"legend\"><span class=\"swatch-spot\"></span>spot spend"
+        svg += "<span class=\"swatch-on-demand\"></span>on-demand spend"
+        svg += "<span class=\"swatch-savings\"></span>cumulative savings</div>\n"
         return svg
     }
 
     /// An SVG attribute value, quoted.
     static func f(_ value: Double) -> String { "\"\(number(value))\"" }
-    static func number(_ value: Double) -> String { String(format: "%.1f", value) }
+    public static func number(_ value: Double) -> String { String(format: "%.1f", value) }
 
     static func row(_ cells: [String]) -> String {
         "<tr>" + cells.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n"
@@ -157,7 +160,7 @@ extension SavingsReport {
 
     public static let maxLedgerRowsInPage = 1_000
 
-    static func escape(_ text: String) -> String {
+    public static func escape(_ text: String) -> String {
         guard text.contains(where: { $0 == "&" || $0 == "<" || $0 == ">" || $0 == "\"" }) else { return text }
         return text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")

@@ -44,6 +44,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(
         help: "The URL launched workers reach this coordinator at (with --sagemaker, --vertex or --modal-endpoint).")
     var publicURL: String?
+    @Flag(
+        help:
+            "Mark the dashboard's session cookie Secure: set it when browsers reach the coordinator over TLS (a proxy that sends X-Forwarded-Proto: https gets it anyway)."
+    )
+    var secureCookies = false
 
     func validate() throws {
         guard Self.hostAndPort(bind) != nil else {
@@ -97,7 +102,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         logger.info("open files: \(openFiles); at most \(connections.maxConnections) connections")
         let app = try await CoordinatorApplication.application(
             store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
-            settings: .init(host: host, port: port, maxBodyBytes: maxBodyBytes, connections: connections),
+            settings: .init(
+                host: host, port: port, maxBodyBytes: maxBodyBytes, connections: connections,
+                secureCookies: secureCookies),
             leaseClock: MonotonicLeaseClock(),
             leasePolicy: LeasePolicy(
                 heartbeatMilliseconds: heartbeatSeconds * 1000, leaseMilliseconds: leaseSeconds * 1000,
@@ -105,7 +112,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             launcher: launcher, logger: logger,
             onServerRunning: { port in
                 print(
-                    "spotwise coordinator serving on http://\(host):\(port) (state: \(SQLStateStore.redacted(location)))"
+                    "spotwise coordinator serving on http://\(host):\(port) (state: \(SQLStateStore.redacted(location))); dashboard: http://\(host):\(port)/ui/"
                 )
                 fflush(nil)  // every stream: Swift 6 refuses the `stdout` global
             })

@@ -8,6 +8,7 @@ import Provisioners
 import SpotPolicy
 import SpotwiseCore
 import StateStore
+import UnixSignals
 
 /// The main job: a coordinator on SQLite, a local pool with a simulated spot market, the digits
 /// trainer interrupted (with and without notice), resumed, finished; then the summary.
@@ -45,6 +46,10 @@ struct Demo: AsyncParsableCommand {
     @Option(
         help: "The local pool (default: provisioners/local.yaml, or provisioners/local-gang.yaml for a gang's job).")
     var pool: String?
+    @Flag(help: "After the job, keep the coordinator and its dashboard up (until Ctrl-C) to look around.")
+    var serve = false
+    @Option(help: "HOST:PORT the coordinator listens on (default: 127.0.0.1 and a free port).")
+    var bind = "127.0.0.1:0"
 
     func validate() throws {
         guard (0...20).contains(interruptions) else { throw ValidationError("--interruptions must be 0 to 20") }
@@ -56,6 +61,9 @@ struct Demo: AsyncParsableCommand {
             throw ValidationError("--market-hours-per-second must be above 0 and --no-notice-share from 0 to 1")
         }
         guard speed > 0, speed <= 100 else { throw ValidationError("--speed must be above 0 and at most 100") }
+        guard CoordinatorCommand.hostAndPort(bind) != nil else {
+            throw ValidationError("--bind must be HOST:PORT with a port from 0 to 65535, not '\(bind)'")
+        }
     }
 
     func run() async throws {
@@ -101,9 +109,10 @@ struct Demo: AsyncParsableCommand {
             let leasePolicy = LeasePolicy(
                 heartbeatMilliseconds: 1_000, leaseMilliseconds: 3_000, restartGraceMilliseconds: 3_000)
             let coordinatorPort = AsyncStream.makeStream(of: Int.self)
+            let (host, bindPort) = CoordinatorCommand.hostAndPort(bind)!
             let coordinator = try await CoordinatorApplication.application(
                 store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
-                settings: .init(host: "127.0.0.1", port: 0), leaseClock: MonotonicLeaseClock(),
+                settings: .init(host: host, port: bindPort), leaseClock: MonotonicLeaseClock(),
                 leasePolicy: leasePolicy,
                 schedulerPeriodMilliseconds: 500, logger: logger,
                 onServerRunning: { port in coordinatorPort.continuation.yield(port) })
@@ -120,9 +129,12 @@ struct Demo: AsyncParsableCommand {
                 var ports = coordinatorPort.stream.makeAsyncIterator()
                 var metadataPorts = marketPort.stream.makeAsyncIterator()
                 guard let port = await ports.next(), let imdsPort = await metadataPorts.next() else { return }
-                let url = "http://127.0.0.1:\(port)"
+                let url = "http://\(host):\(port)"
                 say(
                     "coordinator on \(url) (state: \(SQLStateStore.redacted(location))), spot market on 127.0.0.1:\(imdsPort)"
+                )
+                say(
+                    "watch it in a browser: \(url)/ui/ (sign in with the read-only token in \(directory.path)/readonly.token)"
                 )
 
                 let provisioner = LocalProvisioner(
@@ -188,6 +200,14 @@ struct Demo: AsyncParsableCommand {
                 say(
                     "next: `spotwise report savings\(flag)` (--format html -o savings.html for a page to mail), `spotwise models list\(flag)`, `spotwise runs show \(submitted.id)\(flag)`"
                 )
+                if serve {
+                    // The nodes go; the coordinator, its state and its dashboard stay.
+                    provisioner.stopAll()
+                    say(
+                        "dashboard: \(url)/ui/ (sign in with the read-only token in \(directory.path)/readonly.token, or admin.token to change things); serving until Ctrl-C"
+                    )
+                    for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { break }
+                }
                 group.cancelAll()
                 if result.job.state != JobState.succeeded.rawValue { throw ExitCode(1) }
             }

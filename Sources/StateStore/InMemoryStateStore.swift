@@ -37,8 +37,10 @@ public actor InMemoryStateStore: StateStore {
 
     func jobExists(_ id: JobID) -> Bool { jobsByID[id] != nil }
 
-    public func jobs(state: JobState?, limit: Int) async throws -> [StoredJob] {
-        Array(order.reversed().compactMap { jobsByID[$0] }.filter { state == nil || $0.state == state }.prefix(limit))
+    public func jobs(state: JobState?, limit: Int, offset: Int) async throws -> [StoredJob] {
+        Array(
+            order.reversed().compactMap { jobsByID[$0] }.filter { state == nil || $0.state == state }
+                .dropFirst(max(0, offset)).prefix(limit))
     }
 
     public func update(_ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], at: Date) async throws

@@ -321,20 +321,22 @@ public final class SQLStateStore: StateStore {
         }
     }
 
-    public func jobs(state: JobState?, limit: Int) async throws -> [StoredJob] {
-        let rows: [any SQLRow] = try await exclusive { try await jobRows(state: state, limit: limit) }
+    public func jobs(state: JobState?, limit: Int, offset: Int) async throws -> [StoredJob] {
+        let rows: [any SQLRow] = try await exclusive {
+            try await jobRows(state: state, limit: limit, offset: max(0, offset))
+        }
         return try rows.map(Self.storedJob)
     }
 
-    private func jobRows(state: JobState?, limit: Int) async throws -> [any SQLRow] {
+    private func jobRows(state: JobState?, limit: Int, offset: Int) async throws -> [any SQLRow] {
         let rows: [any SQLRow]
         if let state {
             rows = try await database.raw(
-                "SELECT \(unsafeRaw: Self.jobColumns) FROM jobs WHERE state = \(bind: state.rawValue) ORDER BY submitted_at_ms DESC, id DESC LIMIT \(bind: Int64(limit))"
+                "SELECT \(unsafeRaw: Self.jobColumns) FROM jobs WHERE state = \(bind: state.rawValue) ORDER BY submitted_at_ms DESC, id DESC LIMIT \(bind: Int64(limit)) OFFSET \(bind: Int64(offset))"
             ).all()
         } else {
             rows = try await database.raw(
-                "SELECT \(unsafeRaw: Self.jobColumns) FROM jobs ORDER BY submitted_at_ms DESC, id DESC LIMIT \(bind: Int64(limit))"
+                "SELECT \(unsafeRaw: Self.jobColumns) FROM jobs ORDER BY submitted_at_ms DESC, id DESC LIMIT \(bind: Int64(limit)) OFFSET \(bind: Int64(offset))"
             ).all()
         }
         return rows

@@ -16,8 +16,8 @@ public protocol StateStore: Sendable {
     /// stored then (created: false) and stores nothing; the same key with a different spec is refused.
     func submit(_ submission: JobSubmission) async throws -> (job: StoredJob, created: Bool)
     func job(_ id: JobID) async throws -> StoredJob?
-    /// Jobs, newest first, optionally only those in `state`.
-    func jobs(state: JobState?, limit: Int) async throws -> [StoredJob]
+    /// Jobs, newest first, optionally only those in `state`, skipping the newest `offset` (paging).
+    func jobs(state: JobState?, limit: Int, offset: Int) async throws -> [StoredJob]
     /// Replaces a job's record if its version is still `expectedVersion`, and appends `events` to
     /// its history in the same transaction.
     func update(_ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], at: Date) async throws
@@ -288,6 +288,11 @@ public enum StateStoreError: Error, Hashable, Sendable, CustomStringConvertible 
 }
 
 extension StateStore {
+    /// The newest `limit` jobs, optionally only those in `state`.
+    public func jobs(state: JobState?, limit: Int) async throws -> [StoredJob] {
+        try await jobs(state: state, limit: limit, offset: 0)
+    }
+
     /// Unrevoked leases of every job.
     public func liveLeases() async throws -> [Lease] { try await liveLeases(worker: nil) }
 }
