@@ -203,6 +203,17 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .executableTarget(
+            name: "DashboardBenchmark",
+            dependencies: [
+                "Coordinator", "StateStore", "SpotwiseCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Benchmarks/DashboardBenchmark",
+            swiftSettings: strictSwift6
+        ),
+        .executableTarget(
             name: "HeartbeatBenchmark",
             dependencies: [
                 "Coordinator", "StateStore", "SpotwiseCore",

@@ -36,8 +36,7 @@ public enum AttemptTimeline {
             for node in 0..<max(1, row.nodes) {
                 let y = top + Double(node) * (rowHeight + rowGap)
                 let title =
-                    "attempt \(row.attempt)\(row.nodes > 1 ? " rank \(node)" : ""): \(row.provider)/\(row.region) "
-                    + "\(row.market.rawValue) \(row.instanceType), \(row.endReason ?? "running")"
+                    "attempt \(row.attempt)\(row.nodes > 1 ? " rank \(node)" : ""): \(row.endReason ?? "running")"
                 svg += "<rect class=\"attempt market-\(row.market.rawValue)\" data-attempt=\"\(row.attempt)\" "
                 svg += "x=\"\(n(from))\" y=\"\(n(y))\" width=\"\(n(to - from))\" height=\"\(n(rowHeight))\">"
                 svg += "<title>\(SavingsReport.escape(title))</title></rect>\n"

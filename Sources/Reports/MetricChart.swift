@@ -4,9 +4,11 @@ import SpotwiseCore
 /// A job's metrics over steps across its attempts, as SVG drawn on the server: one small chart per
 /// metric, one line per attempt (class `series`, `attempt-N`), and a ring where a resumed attempt's
 /// line begins, so the step it went back to shows. Long series are thinned to at most
-/// `maxPointsPerSeries` points (first and last kept); `data-points` says how many were stored.
+/// `maxPointsPerSeries` points, and a chart's lines together to about `maxPointsPerChart` (first
+/// and last of each kept); `data-points` says how many were stored.
 public enum MetricChart {
     public static let maxPointsPerSeries = 400
+    public static let maxPointsPerChart = 800
     /// Charts for at most this many metric names (the rest are listed, not drawn).
     public static let maxCharts = 4
     static let width = 440.0
@@ -55,10 +57,12 @@ public enum MetricChart {
             <text x="\(n(width - 10))" y="\(n(height - 6))" text-anchor="end">step \(maxStep)</text>
 
             """
-        let attempts = Array(Set(points.map(\.attempt))).sorted()
+        let byAttempt = Dictionary(grouping: points, by: \.attempt)
+        let attempts = byAttempt.keys.sorted()
+        let perSeries = max(2, min(maxPointsPerSeries, maxPointsPerChart / max(1, attempts.count)))
         for attempt in attempts {
-            let series = points.filter { $0.attempt == attempt }.sorted { $0.step < $1.step }
-            let shown = thinned(series)
+            let series = (byAttempt[attempt] ?? []).sorted { $0.step < $1.step }
+            let shown = thinned(series, to: perSeries)
             let coordinates = shown.map { "\(n(x($0.step))),\(n(y($0.value)))" }.joined(separator: " ")
             svg +=
                 "<polyline class=\"series attempt-\(attempt % 6)\" data-attempt=\"\(attempt)\" points=\"\(coordinates)\"/>\n"
@@ -70,11 +74,11 @@ public enum MetricChart {
         return svg + "</svg>\n"
     }
 
-    /// At most `maxPointsPerSeries` points, evenly spaced, the first and last always kept.
-    static func thinned(_ series: [MetricPoint]) -> [MetricPoint] {
-        guard series.count > maxPointsPerSeries else { return series }
-        let stride = Double(series.count - 1) / Double(maxPointsPerSeries - 1)
-        return (0..<maxPointsPerSeries).map { series[Int((Double($0) * stride).rounded())] }
+    /// At most `limit` (2 or more) points, evenly spaced, the first and last always kept.
+    static func thinned(_ series: [MetricPoint], to limit: Int) -> [MetricPoint] {
+        guard series.count > limit else { return series }
+        let stride = Double(series.count - 1) / Double(limit - 1)
+        return (0..<limit).map { series[Int((Double($0) * stride).rounded())] }
     }
 
     static func label(_ value: Double) -> String { String(format: abs(value) >= 100 ? "%.0f" : "%.3g", value) }

@@ -177,6 +177,14 @@ public actor InMemoryStateStore: StateStore {
         return segmentsByJob.values.flatMap { $0 }.sorted { ($0.startedAt, $0.job) < ($1.startedAt, $1.job) }
     }
 
+    public func segments(jobs: [JobID]) async throws -> [JobID: [AttemptSegment]] {
+        var found: [JobID: [AttemptSegment]] = [:]
+        for job in jobs where segmentsByJob[job] != nil {
+            found[job] = (segmentsByJob[job] ?? []).sorted { $0.attempt < $1.attempt }
+        }
+        return found
+    }
+
     public func appendLogs(job: JobID, attempt: Int, lines: [String], at: Date) async throws -> Int64 {
         guard jobsByID[job] != nil else { throw StateStoreError.jobNotFound(job) }
         var last = logsByJob[job]?.last?.sequence ?? 0

@@ -178,6 +178,18 @@ extension SQLStateStore {
         }
     }
 
+    public func segments(jobs: [JobID]) async throws -> [JobID: [AttemptSegment]] {
+        guard !jobs.isEmpty else { return [:] }
+        precondition(jobs.count <= 1_000, "at most 1,000 jobs per read")
+        let ids: [any Encodable & Sendable] = jobs.map(\.rawValue)
+        let rows = try await exclusive {
+            try await database.raw(
+                "SELECT \(unsafeRaw: Self.segmentColumns) FROM attempt_segments WHERE job_id IN (\(binds: ids)) ORDER BY job_id, attempt"
+            ).all().map(Self.segment)
+        }
+        return Dictionary(grouping: rows, by: \.job)
+    }
+
     // MARK: Logs
 
     public func appendLogs(job: JobID, attempt: Int, lines: [String], at: Date) async throws -> Int64 {

@@ -68,6 +68,9 @@ public protocol StateStore: Sendable {
     /// for an ended or unknown segment.
     func recordReachedStep(job: JobID, attempt: Int, step: Int) async throws
     /// A job's segments by attempt, or every job's (ordered by start) when `job` is nil.
+    /// The segments of each of `jobs` (at most 1,000 ids), by job, each job's in attempt order: one
+    /// read for a page of jobs instead of one per job.
+    func segments(jobs: [JobID]) async throws -> [JobID: [AttemptSegment]]
     func segments(job: JobID?) async throws -> [AttemptSegment]
 
     /// Marks when the attempt trained its first step (the end of its overhead); the first mark stays.

@@ -57,9 +57,12 @@ import Testing
         #expect(svg.components(separatedBy: "<circle class=\"resume\"").count - 1 == 1)
         #expect(svg.contains("resumed at step 3000"))
         #expect(!svg.contains("loss<x>") && svg.contains("loss&lt;x&gt;"))
+        var drawn = 0
         for line in svg.split(separator: "\n") where line.hasPrefix("<polyline") {
             let count = line.split(separator: " ").filter { $0.contains(",") }.count
             #expect(count <= MetricChart.maxPointsPerSeries)
+            drawn += count
         }
+        #expect(drawn > 2 && drawn <= MetricChart.maxPointsPerChart)
     }
 }

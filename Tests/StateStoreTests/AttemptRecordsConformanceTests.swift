@@ -28,6 +28,32 @@ import Testing
         #expect(try await store.worker("worker-a")?.deregisteredAt == Date(timeIntervalSince1970: 2_000))
     }
 
+    /// The dashboard's reads: a page of jobs by offset, newest first, and their segments in one read.
+    @Test(arguments: StoreKind.withoutServers)
+    func aPageOfJobsAndTheirSegmentsInOneRead(kind: StoreKind) async throws {
+        let (store, _) = try await kind.open()
+        defer { Task { try? await store.close() } }
+        for index in 0..<5 {
+            let submission = submission("j\(index)", at: 1_000 + Double(index))
+            _ = try await store.submit(submission)
+            for attempt in stride(from: 1, through: index % 3, by: 1) {
+                try await store.openSegment(
+                    AttemptSegment(
+                        job: submission.id, attempt: attempt, epoch: LeaseEpoch(UInt64(attempt)), workerID: "w",
+                        provider: "local", pool: Self.spotPool, startedAt: Date(timeIntervalSince1970: 2_000),
+                        resumedFromStep: nil))
+            }
+        }
+        #expect(try await store.jobs(state: nil, limit: 2, offset: 1).map(\.id.rawValue) == ["j3", "j2"])
+        #expect(try await store.jobs(state: nil, limit: 2, offset: 4).map(\.id.rawValue) == ["j0"])
+        #expect(try await store.jobs(state: .queued, limit: 10, offset: 5).isEmpty)
+        let found = try await store.segments(jobs: [JobID("j1"), JobID("j2"), JobID("j3"), JobID("nope")])
+        #expect(found[JobID("j1")]?.map(\.attempt) == [1])
+        #expect(found[JobID("j2")]?.map(\.attempt) == [1, 2])
+        #expect(found[JobID("j3")] == nil && found[JobID("nope")] == nil)
+        #expect(try await store.segments(jobs: []).isEmpty)
+    }
+
     @Test(arguments: StoreKind.withoutServers)
     func aSegmentOpensOnceAndKeepsItsFirstEnd(kind: StoreKind) async throws {
         let (store, _) = try await kind.open()
@@ -176,6 +202,10 @@ import Testing
 /// The tests above on PostgreSQL, each a test of its own: a run without SPOTWISE_TEST_POSTGRES_URL
 /// reports them as skipped (and scripts/test fails on that) instead of passing them.
 @Suite(.needsPostgres) struct AttemptRecordsConformanceOnPostgres {
+    @Test func aPageOfJobsAndTheirSegmentsInOneRead() async throws {
+        try await AttemptRecordsConformanceTests().aPageOfJobsAndTheirSegmentsInOneRead(kind: .postgres)
+    }
+
     @Test func workersKeepTheirPoolAndDeregisteredOnesAreNotListed() async throws {
         try await AttemptRecordsConformanceTests().workersKeepTheirPoolAndDeregisteredOnesAreNotListed(kind: .postgres)
     }

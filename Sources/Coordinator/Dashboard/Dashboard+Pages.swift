@@ -37,10 +37,8 @@ extension Dashboard {
             hasNext = fetched.count > size
         }
         let now = clock()
-        var rows: [JobsPage.Row] = []
-        for job in stored {
-            rows.append(JobsPage.Row(job, segments: try await store.segments(job: job.id), board: board, now: now))
-        }
+        let segments = try await store.segments(jobs: stored.map(\.id))
+        let rows = stored.map { JobsPage.Row($0, segments: segments[$0.id] ?? [], board: board, now: now) }
         if parameters["part"] == "live" { return fragment(JobsPage.table(rows: rows, query: query, hasNext: hasNext)) }
         return DashboardResponse.page(
             JobsPage.render(

@@ -18,7 +18,10 @@ struct HTML: Sendable, Equatable, ExpressibleByStringInterpolation, CustomString
 
     /// Escapes the five characters that matter in text and in quoted attribute values.
     static func escape(_ value: String) -> String {
-        guard value.contains(where: { "&<>\"'".contains($0) }) else { return value }
+        // Most text has nothing to escape: one pass over the bytes says so.
+        guard value.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) else {
+            return value
+        }
         var escaped = ""
         escaped.reserveCapacity(value.utf8.count + 16)
         for character in value {

@@ -9,6 +9,8 @@ import StateStore
 enum JobPage {
     /// The log lines the page shows: the newest this many.
     static let logTail = 300
+    /// The history lines the page shows: the newest this many.
+    static let historyShown = 200
 
     struct Data: Sendable {
         var job: StoredJob
@@ -91,7 +93,8 @@ enum JobPage {
             ? "<p id=\"metric-chart-empty\" class=\"muted\">No metrics reported yet.</p>"
             : "<div id=\"metric-chart\" data-points=\"\(data.metrics.count)\">\(HTML(trusted: chart))</div>"
         let timeline = AttemptTimeline.svg(data.ledger, now: data.now)
-        let history = (summary.history ?? []).map { line in
+        let lines = summary.history ?? []
+        let history = lines.suffix(historyShown).map { line in
             "<li>\(DashboardLayout.time(line.at)) \(line.message)</li>" as HTML
         }
         return """
@@ -111,6 +114,7 @@ enum JobPage {
             <h2>Checkpoints</h2>
             \(checkpoints(data))
             <h2>History</h2>
+            \(lines.count > historyShown ? "<p class=\"muted\">The newest \(historyShown) of \(lines.count) lines; `spotwise job ID` shows them all.</p>" as HTML : HTML.empty)
             <ol id="history">\(history)</ol>
             """
     }
