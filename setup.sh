@@ -31,6 +31,21 @@ fi
 # The trainer library (python/, docs/trainer-sdk.md), installed again on every run to match this checkout.
 python3 -m pip install --quiet ./python || python3 -m pip install --quiet --break-system-packages ./python
 
+# The dashboard's browser tests (scripts/browser-test), only when asked: `./setup.sh --browser` or
+# SPOTWISE_BROWSER_TESTS=1. Debian's chromium and chromium-driver (apt), and selenium and pytest.
+browser_tests=${SPOTWISE_BROWSER_TESTS:-0}
+for arg in "$@"; do if [ "$arg" = --browser ]; then browser_tests=1; fi; done
+if [ "$browser_tests" = 1 ]; then
+    if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+        say "installing chromium and chromium-driver (apt)"
+        apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+    fi
+    if ! python3 -c 'import selenium, pytest' 2>/dev/null; then
+        say "installing Python packages: selenium pytest"
+        python3 -m pip install --quiet selenium pytest || python3 -m pip install --quiet --break-system-packages selenium pytest
+    fi
+fi
+
 say "building spotwise (the first build fetches and compiles dependencies: a few minutes)"
 swift build --product spotwise
 say "ready: .build/debug/spotwise (or: swift run spotwise --help)"
