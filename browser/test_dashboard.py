@@ -147,9 +147,13 @@ def test_sign_out_ends_the_session_in_the_browser(page, coordinator):
     p = page()
     p.sign_in(coordinator.admin_token)
     assert text_of(p, "#whoami") == "admin"
+    copied = p.session_cookie()
     p.find("#signout-button").click()
     WebDriverWait(p.driver, 10).until(lambda d: urllib.parse.urlsplit(d.current_url).path == "/ui/signin")
     assert p.session_cookie() is None, "sign-out left the session cookie"
+    # A copy of the cookie taken before signing out opens nothing after it.
+    reply = coordinator.request("GET", "/ui/jobs", cookie=copied)
+    assert reply.status == 303, f"a signed-out session's cookie still opens /ui/jobs: {reply!r}"
     p.open("/ui/jobs")
     assert p.path() == "/ui/signin" and not p.all("table#jobs")
 
@@ -261,15 +265,13 @@ def test_job_page_shows_timeline_chart_history_and_logs(page, coordinator, demo_
     for mark in marks:
         assert int(mark.get_attribute("data-steps-lost")) >= 0
 
-    # Metric chart: points, a series per attempt, the resumed points. (The contract names
-    # <svg id="metric-chart">; the coordinator serves <div id="metric-chart" data-points> holding
-    # one <svg class="metric-chart"> per metric, which this accepts.)
-    chart = p.find("#metric-chart")
+    # Metric chart: <div id="metric-chart" data-points> holds one <svg class="metric-chart"> per
+    # metric reported more than once: points, a series per attempt, the resumed points.
+    chart = p.find("div#metric-chart")
     assert int(chart.get_attribute("data-points")) > 0
-    assert p.all("#metric-chart polyline.series") and (
-        chart.tag_name == "svg" or p.all("#metric-chart svg")), "no metric series drawn"
-    assert p.all("#metric-chart circle.resume"), "no resumed point on the metric chart"
-    resumed = {c.get_attribute("data-attempt") for c in p.all("#metric-chart polyline.series")}
+    assert p.all("div#metric-chart svg.metric-chart polyline.series"), "no metric series drawn"
+    assert p.all("div#metric-chart svg.metric-chart circle.resume"), "no resumed point on the metric chart"
+    resumed = {c.get_attribute("data-attempt") for c in p.all("div#metric-chart polyline.series")}
     assert len(resumed) >= 2, f"series of attempts {resumed}: the chart does not span the attempts"
     assert not p.all("#metric-chart-empty")
 

@@ -85,6 +85,19 @@ for attempt in 1...100 {
     let own = points.filter { $0.attempt == attempt }
     try await store.recordMetrics(job: big, attempt: attempt, resumedFromStep: own.first?.step ?? 0, points: own)
 }
+// A thousand lines of history (the page shows the newest 200), as placements and commits write them.
+if let stored = try await store.job(big) {
+    var version = stored.version
+    for line in 0..<1_000 {
+        let updated = try await store.update(
+            big, expectedVersion: version, record: stored.record,
+            events: [
+                "attempt \(line / 10 + 1) committed checkpoint at step \(line * 50) (policy spotwise: spot in us-east-1)"
+            ],
+            at: start.addingTimeInterval(Double(line)))
+        version = updated.version
+    }
+}
 _ = try await store.appendLogs(
     job: big, attempt: 100, lines: (0..<1_000).map { "step \($0): loss <b>\($0)</b>" }, at: start)
 print(
@@ -148,6 +161,9 @@ try await app.test(.router) { client in
                 jobPage.append(job.seconds)
                 weights["jobs page"] = list.bytes
                 weights["job page"] = job.bytes
+                if let dump = ProcessInfo.processInfo.environment["DASHBOARD_BENCHMARK_DUMP"] {
+                    try job.body.write(toFile: dump, atomically: true, encoding: .utf8)
+                }
                 foreign += foreignReferences(list.body) + foreignReferences(job.body)
             } else {
                 let list = try await timed("/v1/jobs?limit=50", bearer)

@@ -26,6 +26,8 @@ public enum AttemptTimeline {
             viewBox="0 0 \(Int(width)) \(Int(height))" role="img" aria-label="attempts over time">
 
             """
+        // A tooltip per bar while there are few; a hundred attempts' page stays light without them.
+        let tooltips = rows.count <= 20
         var lane = 0
         for row in rows.sorted(by: { $0.attempt < $1.attempt }) {
             let kind = SegmentEndKind(row.endReason)
@@ -39,7 +41,7 @@ public enum AttemptTimeline {
                     "attempt \(row.attempt)\(row.nodes > 1 ? " rank \(node)" : ""): \(row.endReason ?? "running")"
                 svg += "<rect class=\"attempt market-\(row.market.rawValue)\" data-attempt=\"\(row.attempt)\" "
                 svg += "x=\"\(n(from))\" y=\"\(n(y))\" width=\"\(n(to - from))\" height=\"\(n(rowHeight))\">"
-                svg += "<title>\(SavingsReport.escape(title))</title></rect>\n"
+                svg += (tooltips ? "<title>\(SavingsReport.escape(title))</title>" : "") + "</rect>\n"
             }
             if kind.isInterruption {
                 let y = top - 2
@@ -47,8 +49,7 @@ public enum AttemptTimeline {
                 svg += "<g class=\"interruption \(kind.rawValue)\" data-steps-lost=\"\(row.lostSteps)\">"
                 svg += "<path d=\"M\(n(to - 5)) \(n(y)) L\(n(to + 5)) \(n(y)) L\(n(to)) \(n(y + 8)) Z\"/>"
                 svg += "<text x=\"\(n(to + 7))\" y=\"\(n(top + 13))\">"
-                svg += "\(kind == .interruptedWithNotice ? "notice" : "no notice"), lost \(lost) steps</text>"
-                svg += "<title>\(SavingsReport.escape(row.endReason ?? ""))</title></g>\n"
+                svg += "\(kind == .interruptedWithNotice ? "notice" : "no notice"), lost \(lost) steps</text></g>\n"
             }
             lane += max(1, row.nodes)
         }
@@ -60,5 +61,6 @@ public enum AttemptTimeline {
         return svg
     }
 
-    static func n(_ value: Double) -> String { SavingsReport.number(value) }
+    /// Whole pixels: a page with a hundred attempts stays small.
+    static func n(_ value: Double) -> String { String(Int(value.rounded())) }
 }

@@ -8,7 +8,7 @@ import SpotwiseCore
 /// and last of each kept); `data-points` says how many were stored.
 public enum MetricChart {
     public static let maxPointsPerSeries = 400
-    public static let maxPointsPerChart = 800
+    public static let maxPointsPerChart = 600
     /// Charts for at most this many metric names (the rest are listed, not drawn).
     public static let maxCharts = 4
     static let width = 440.0
@@ -68,7 +68,7 @@ public enum MetricChart {
                 "<polyline class=\"series attempt-\(attempt % 6)\" data-attempt=\"\(attempt)\" points=\"\(coordinates)\"/>\n"
             if attempt != attempts.first, let first = series.first {
                 svg += "<circle class=\"resume\" cx=\"\(n(x(first.step)))\" cy=\"\(n(y(first.value)))\" r=\"4\">"
-                svg += "<title>attempt \(attempt) resumed at step \(first.step)</title></circle>\n"
+                svg += (attempts.count <= 20 ? "<title>resumed at step \(first.step)</title>" : "") + "</circle>\n"
             }
         }
         return svg + "</svg>\n"
@@ -82,5 +82,6 @@ public enum MetricChart {
     }
 
     static func label(_ value: Double) -> String { String(format: abs(value) >= 100 ? "%.0f" : "%.3g", value) }
-    static func n(_ value: Double) -> String { SavingsReport.number(value) }
+    /// Whole pixels: 600 points a chart stay small.
+    static func n(_ value: Double) -> String { String(Int(value.rounded())) }
 }

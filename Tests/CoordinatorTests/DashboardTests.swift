@@ -87,8 +87,10 @@ import Testing
                 #expect(response.headers[.location]?.hasPrefix("/ui/signin?next=") == true)
                 #expect(response.body.readableBytes == 0)
             }
-            let root = try await client.execute(uri: "/", method: .get)
-            #expect(root.status == .seeOther && root.headers[.location] == "/ui/jobs")
+            for path in ["/", "/ui", "/ui/"] {
+                let root = try await client.execute(uri: path, method: .get)
+                #expect(root.status == .seeOther && root.headers[.location] == "/ui/jobs", "\(path)")
+            }
             // A forged cookie is no session.
             let forged = try await client.execute(
                 uri: "/ui/jobs", method: .get,
@@ -236,6 +238,10 @@ import Testing
             let out = try await client.execute(
                 uri: "/ui/signout", method: .post, headers: headers, body: Self.form(["csrf": try Self.csrf(in: html)]))
             #expect(out.status == .seeOther && out.headers[.setCookie]?.contains("Max-Age=0") == true)
+            // A copy of the cookie kept elsewhere no longer opens anything.
+            #expect(
+                try await client.execute(uri: "/ui/workers", method: .get, headers: [.cookie: fresh]).status
+                    == .seeOther)
         }
     }
 

@@ -19,10 +19,12 @@ public struct Dashboard: Sendable {
     let leaseClock: any LeaseClock
     let board: LiveBoard
     let secureCookies: Bool
+    let signedOut = SignedOutSessions()
 
     /// Every route the dashboard serves, in the form `MethodNotAllowedMiddleware` reads.
     public static let routes = [
-        "GET /", "GET /ui/signin", "POST /ui/signin", "POST /ui/signout", "GET /ui/jobs", "GET /ui/jobs/{id}",
+        "GET /", "GET /ui", "GET /ui/signin", "POST /ui/signin", "POST /ui/signout", "GET /ui/jobs",
+        "GET /ui/jobs/{id}",
         "POST /ui/jobs/{id}/cancel", "GET /ui/workers", "GET /ui/savings", "GET /ui/savings.csv",
         "GET /ui/savings.json", "GET /ui/savings.html", "GET /ui/models", "POST /ui/models/{name}/promote",
         "POST /ui/models/{name}/rollback", "GET /ui/app.js", "GET /ui/app.css",
@@ -34,12 +36,13 @@ public struct Dashboard: Sendable {
     func register(on router: Router<CoordinatorContext>) {
         router.get("/") { _, _ in DashboardResponse.redirect("/ui/jobs") }
         let open = router.group("ui")
+        open.get { _, _ in DashboardResponse.redirect("/ui/jobs") }
         open.get("signin", use: signInPage)
         open.post("signin", use: signIn)
         open.get("app.js") { _, _ in DashboardResponse.body(DashboardAssets.script, contentType: "text/javascript") }
         open.get("app.css") { _, _ in DashboardResponse.body(DashboardAssets.stylesheet, contentType: "text/css") }
         let pages = router.group("ui").add(
-            middleware: DashboardSessionMiddleware(tokens: tokens, clock: clock))
+            middleware: DashboardSessionMiddleware(tokens: tokens, clock: clock, signedOut: signedOut))
         pages.post("signout", use: signOut)
         pages.get("jobs", use: jobs)
         pages.get("jobs/:id", use: job)
@@ -102,6 +105,9 @@ public struct Dashboard: Sendable {
 
     @Sendable func signOut(_ request: Request, context: CoordinatorContext) async throws -> Response {
         _ = try await context.dashboardForm(request, key: key)
+        if let session = context.session {
+            signedOut.signOut(session, nowSeconds: Int64(clock().timeIntervalSince1970))
+        }
         return DashboardResponse.redirect(
             "/ui/signin",
             setCookie: DashboardSession.clearCookie(
@@ -124,13 +130,14 @@ struct DashboardSessionMiddleware: RouterMiddleware {
     typealias Context = CoordinatorContext
     let tokens: AccessTokens
     let clock: @Sendable () -> Date
+    let signedOut: SignedOutSessions
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         guard let value = DashboardSession.cookie(in: request.headers[values: .cookie]),
             let session = DashboardSession.verify(value, key: tokens.sessionKey, now: clock()),
-            let role = tokens.userRole(ofTag: session.tokenTag)
+            !signedOut.isSignedOut(session), let role = tokens.userRole(ofTag: session.tokenTag)
         else {
             let target = request.method == .get ? request.uri.description : "/ui/jobs"
             return DashboardResponse.redirect("/ui/signin?next=" + FormBody.encode(Dashboard.safeNext(target)))

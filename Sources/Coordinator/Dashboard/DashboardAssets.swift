@@ -72,6 +72,8 @@ enum DashboardAssets {
         .signin{max-width:420px;margin:60px auto;background:#fff;border:1px solid #d8dce4;border-radius:8px;padding:20px}
         .signin input[type=password]{width:100%;padding:6px;margin:8px 0;box-sizing:border-box}
         .pager a{margin-right:12px}
+        #attempts td:nth-child(1),#attempts td:nth-child(4),#attempts td:nth-child(6),#attempts td:nth-child(8),
+        #attempts td:nth-child(9),#checkpoints td:nth-child(1),#checkpoints td:nth-child(2){text-align:right}
 
         """
 }

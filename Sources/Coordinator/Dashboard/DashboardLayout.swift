@@ -82,8 +82,6 @@ enum DashboardLayout {
         tags.sorted { $0.key < $1.key }.map { "<span class=\"tag\">\($0.key)=\($0.value)</span>" as HTML }.joined()
     }
 
-    static func time(_ date: Date) -> HTML {
-        let text = SavingsReport.timestamp(date)
-        return "<time datetime=\"\(text)\">\(text)</time>"
-    }
+    /// A time as RFC 3339 text (UTC), as the CLI and the API show it.
+    static func time(_ date: Date) -> HTML { "\(SavingsReport.timestamp(date))" }
 }

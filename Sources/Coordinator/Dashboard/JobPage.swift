@@ -123,14 +123,14 @@ enum JobPage {
         guard !ledger.isEmpty else { return .empty }
         let rows = ledger.map { row in
             """
-            <tr class="attempt-row"><td class="num">\(row.attempt)</td>\
+            <tr class="attempt-row"><td>\(row.attempt)</td>\
             <td>\(row.provider)/\(row.region) \(row.instanceType)\(row.nodes > 1 ? " x\(row.nodes)" : "")</td>\
-            <td>\(row.market.rawValue)</td><td class="num">$\(row.pricePerHour.exactDescription)/h</td>\
+            <td>\(row.market.rawValue)</td><td>$\(row.pricePerHour.exactDescription)/h</td>\
             <td>\(DashboardLayout.time(row.startedAt))</td>\
-            <td class="num">\(SavingsReport.secondsText(row.billedMilliseconds))</td>\
+            <td>\(SavingsReport.secondsText(row.billedMilliseconds))</td>\
             <td>\(row.endReason ?? "running")</td>\
-            <td class="num">\(row.lostIsLowerBound ? ">=" : "")\(row.lostSteps)</td>\
-            <td class="num">\(DashboardLayout.money(row.cost))</td></tr>
+            <td>\(row.lostIsLowerBound ? ">=" : "")\(row.lostSteps)</td>\
+            <td>\(DashboardLayout.money(row.cost))</td></tr>
             """ as HTML
         }
         return """
@@ -146,7 +146,7 @@ enum JobPage {
         if let newest = data.job.record.committedCheckpoint {
             rows.append(
                 """
-                <tr class="checkpoint newest"><td class="num">\(newest.step)</td><td class="num">\(newest.attempt)</td>\
+                <tr class="checkpoint newest"><td>\(newest.step)</td><td>\(newest.attempt)</td>\
                 <td>\(newest.location)</td><td><code>\(String(newest.manifestDigest.prefix(16)))</code></td></tr>
                 """)
         }
@@ -154,20 +154,21 @@ enum JobPage {
             guard let step = segment.committedStep, step != data.job.record.committedCheckpoint?.step else { continue }
             rows.append(
                 """
-                <tr class="checkpoint"><td class="num">\(step)</td><td class="num">\(segment.attempt)</td>\
-                <td colspan="2" class="muted">the newest step committed when attempt \(segment.attempt) ended</td></tr>
+                <tr class="checkpoint"><td>\(step)</td><td>\(segment.attempt)</td><td colspan="2"></td></tr>
                 """)
         }
         guard !rows.isEmpty else { return "<p class=\"muted\">No checkpoint committed yet.</p>" }
         return """
             <table id="checkpoints"><thead><tr><th class="num">step</th><th class="num">attempt</th>\
             <th>location</th><th>manifest</th></tr></thead><tbody>\(rows)</tbody></table>
+            <p class="muted">The first row is the newest committed checkpoint; the others, the newest step each \
+            attempt had committed when it ended.</p>
             """
     }
 
     static func logs(_ lines: [LogLine]) -> HTML {
         let spans = lines.map { line in
-            "<span class=\"log-line\" data-attempt=\"\(line.attempt)\">\(line.text)</span>" as HTML
+            "<span class=\"log-line\">\(line.text)</span>" as HTML
         }
         return "<pre id=\"logs\" data-follow>\(spans)</pre>"
     }
