@@ -62,5 +62,5 @@ public enum AttemptTimeline {
     }
 
     /// Whole pixels: a page with a hundred attempts stays small.
-    static func n(_ value: Double) -> String { String(Int(value.rounded())) }
+    static func n(_ value: Double) -> String { MetricChart.pixels(value) }
 }

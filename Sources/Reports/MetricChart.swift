@@ -41,11 +41,12 @@ public enum MetricChart {
             let low = points.map(\.value).min(), let high = points.map(\.value).max()
         else { return "" }
         let stepSpan = Double(max(1, maxStep - minStep))
-        let valueSpan = high > low ? high - low : 1
+        // Halves: high - low of two finite values can overflow to infinity (1e308 and -1e308).
+        let halfSpan = high > low ? high / 2 - low / 2 : 1
         let plotWidth = width - left - 10
         let plotHeight = height - bottom - 10
         func x(_ step: Int) -> Double { left + plotWidth * Double(step - minStep) / stepSpan }
-        func y(_ value: Double) -> Double { 10 + plotHeight * (1 - (value - low) / valueSpan) }
+        func y(_ value: Double) -> Double { 10 + plotHeight * (1 - (value / 2 - low / 2) / halfSpan) }
         var svg = """
             <svg class="metric-chart" data-metric="\(SavingsReport.escape(name))" data-points="\(points.count)" \
             xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
@@ -81,7 +82,15 @@ public enum MetricChart {
         return (0..<limit).map { series[Int((Double($0) * stride).rounded())] }
     }
 
-    static func label(_ value: Double) -> String { String(format: abs(value) >= 100 ? "%.0f" : "%.3g", value) }
+    static func label(_ value: Double) -> String {
+        String(format: abs(value) >= 100 && abs(value) < 1e6 ? "%.0f" : "%.3g", value)
+    }
     /// Whole pixels: 600 points a chart stay small.
-    static func n(_ value: Double) -> String { String(Int(value.rounded())) }
+    static func n(_ value: Double) -> String { pixels(value) }
+
+    /// A coordinate in whole pixels; anything not finite or off any page is 0, never a trap.
+    public static func pixels(_ value: Double) -> String {
+        guard value.isFinite, abs(value) < 1e9 else { return "0" }
+        return String(Int(value.rounded()))
+    }
 }

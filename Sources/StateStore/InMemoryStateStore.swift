@@ -200,5 +200,10 @@ public actor InMemoryStateStore: StateStore {
         return Array((logsByJob[job] ?? []).drop { $0.sequence <= sequence }.prefix(limit))
     }
 
+    public func newestLogs(job: JobID, limit: Int) async throws -> [LogLine] {
+        guard jobsByID[job] != nil else { throw StateStoreError.jobNotFound(job) }
+        return Array((logsByJob[job] ?? []).suffix(max(0, limit)))
+    }
+
     public func close() async throws {}
 }

@@ -179,13 +179,15 @@ extension SQLStateStore {
     }
 
     public func segments(jobs: [JobID]) async throws -> [JobID: [AttemptSegment]] {
-        guard !jobs.isEmpty else { return [:] }
-        precondition(jobs.count <= 1_000, "at most 1,000 jobs per read")
-        let ids: [any Encodable & Sendable] = jobs.map(\.rawValue)
-        let rows = try await exclusive {
-            try await database.raw(
-                "SELECT \(unsafeRaw: Self.segmentColumns) FROM attempt_segments WHERE job_id IN (\(binds: ids)) ORDER BY job_id, attempt"
-            ).all().map(Self.segment)
+        var rows: [AttemptSegment] = []
+        // At most 500 ids a statement: far below every engine's limit on bound parameters.
+        for start in stride(from: 0, to: jobs.count, by: 500) {
+            let ids: [any Encodable & Sendable] = jobs[start..<min(jobs.count, start + 500)].map(\.rawValue)
+            rows += try await exclusive {
+                try await database.raw(
+                    "SELECT \(unsafeRaw: Self.segmentColumns) FROM attempt_segments WHERE job_id IN (\(binds: ids)) ORDER BY job_id, attempt"
+                ).all().map(Self.segment)
+            }
         }
         return Dictionary(grouping: rows, by: \.job)
     }
@@ -215,6 +217,20 @@ extension SQLStateStore {
         }
     }
 
+    public func newestLogs(job: JobID, limit: Int) async throws -> [LogLine] {
+        try await exclusive {
+            guard try await database.raw("SELECT id FROM jobs WHERE id = \(bind: job.rawValue)").first() != nil else {
+                throw StateStoreError.jobNotFound(job)
+            }
+            return try await database.raw(
+                """
+                SELECT sequence, attempt, at_ms, text FROM job_logs WHERE job_id = \(bind: job.rawValue)
+                ORDER BY sequence DESC LIMIT \(bind: Int64(limit))
+                """
+            ).all().map(Self.logLine).reversed()
+        }
+    }
+
     public func logs(job: JobID, after sequence: Int64, limit: Int) async throws -> [LogLine] {
         try await exclusive {
             guard try await database.raw("SELECT id FROM jobs WHERE id = \(bind: job.rawValue)").first() != nil else {
@@ -226,13 +242,15 @@ extension SQLStateStore {
                 WHERE job_id = \(bind: job.rawValue) AND sequence > \(bind: sequence)
                 ORDER BY sequence LIMIT \(bind: Int64(limit))
                 """
-            ).all().map { row in
-                LogLine(
-                    sequence: try row.decode(column: "sequence", as: Int64.self),
-                    attempt: Int(try row.decode(column: "attempt", as: Int64.self)),
-                    at: Self.date(try row.decode(column: "at_ms", as: Int64.self)),
-                    text: try row.decode(column: "text", as: String.self))
-            }
+            ).all().map(Self.logLine)
         }
+    }
+
+    static func logLine(_ row: any SQLRow) throws -> LogLine {
+        LogLine(
+            sequence: try row.decode(column: "sequence", as: Int64.self),
+            attempt: Int(try row.decode(column: "attempt", as: Int64.self)),
+            at: date(try row.decode(column: "at_ms", as: Int64.self)),
+            text: try row.decode(column: "text", as: String.self))
     }
 }

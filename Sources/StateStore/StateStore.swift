@@ -67,10 +67,10 @@ public protocol StateStore: Sendable {
     /// lost without a last word still counts the work it is known to have done. Nothing changes
     /// for an ended or unknown segment.
     func recordReachedStep(job: JobID, attempt: Int, step: Int) async throws
-    /// A job's segments by attempt, or every job's (ordered by start) when `job` is nil.
-    /// The segments of each of `jobs` (at most 1,000 ids), by job, each job's in attempt order: one
-    /// read for a page of jobs instead of one per job.
+    /// The segments of each of `jobs`, by job, each job's in attempt order: one read for a page of
+    /// jobs instead of one per job.
     func segments(jobs: [JobID]) async throws -> [JobID: [AttemptSegment]]
+    /// A job's segments by attempt, or every job's (ordered by start) when `job` is nil.
     func segments(job: JobID?) async throws -> [AttemptSegment]
 
     /// Marks when the attempt trained its first step (the end of its overhead); the first mark stays.
@@ -113,6 +113,8 @@ public protocol StateStore: Sendable {
     func appendLogs(job: JobID, attempt: Int, lines: [String], at: Date) async throws -> Int64
     /// Log lines numbered after `sequence`, at most `limit`.
     func logs(job: JobID, after sequence: Int64, limit: Int) async throws -> [LogLine]
+    /// The job's newest `limit` log lines, oldest of them first: a tail in one read, however long the log.
+    func newestLogs(job: JobID, limit: Int) async throws -> [LogLine]
 
     func close() async throws
 }

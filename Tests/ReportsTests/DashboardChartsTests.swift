@@ -46,6 +46,18 @@ import Testing
         #expect(svg.components(separatedBy: "class=\"interruption").count - 1 == 2)
     }
 
+    /// Finite values whose difference overflows (a trainer may report any finite number) draw,
+    /// never trap the coordinator.
+    @Test func extremeValuesDrawWithoutTrapping() {
+        let points = [
+            MetricPoint(name: "x", step: 0, value: -1e308, attempt: 1),
+            MetricPoint(name: "x", step: 5, value: 1e308, attempt: 1),
+            MetricPoint(name: "x", step: 9, value: 0, attempt: 2),
+        ]
+        let svg = MetricChart.svg(points)
+        #expect(svg.contains("<polyline") && !svg.lowercased().contains("nan") && !svg.contains("inf"))
+    }
+
     @Test func aResumedAttemptIsRingedAndLongSeriesAreThinned() {
         var points: [MetricPoint] = []
         for step in 0..<5_000 {

@@ -111,8 +111,15 @@ import Testing
         #expect(all.map(\.attempt) == [1, 1, 2])
         #expect(try await store.logs(job: a, after: 2, limit: 100).map(\.sequence) == [3])
         #expect(try await store.logs(job: a, after: 0, limit: 1).map(\.text) == ["one"])
+        // The tail the dashboard shows: the newest lines, oldest of them first.
+        #expect(try await store.newestLogs(job: a, limit: 2).map(\.sequence) == [2, 3])
+        #expect(try await store.newestLogs(job: a, limit: 10).map(\.text) == all.map(\.text))
+        #expect(try await store.newestLogs(job: b, limit: 2).map(\.text) == ["other"])
         await #expect(throws: StateStoreError.jobNotFound(JobID("zzz"))) {
             _ = try await store.logs(job: JobID("zzz"), after: 0, limit: 1)
+        }
+        await #expect(throws: StateStoreError.jobNotFound(JobID("zzz"))) {
+            _ = try await store.newestLogs(job: JobID("zzz"), limit: 1)
         }
     }
 

@@ -65,16 +65,9 @@ extension Dashboard {
         return DashboardResponse.page(JobPage.render(data, viewer: viewer(context)))
     }
 
-    /// The job's newest `JobPage.logTail` lines, read page by page.
+    /// The job's newest `JobPage.logTail` lines, in one read.
     func logTail(_ id: JobID) async throws -> [LogLine] {
-        var tail: [LogLine] = []
-        var after: Int64 = 0
-        while true {
-            let page = try await store.logs(job: id, after: after, limit: 1_000)
-            tail = Array((tail + page).suffix(JobPage.logTail))
-            guard let last = page.last, page.count == 1_000 else { return tail }
-            after = last.sequence
-        }
+        try await store.newestLogs(job: id, limit: JobPage.logTail)
     }
 
     @Sendable func cancel(_ request: Request, context: CoordinatorContext) async throws -> Response {

@@ -72,9 +72,7 @@ public struct Dashboard: Sendable {
     }
 
     @Sendable func signIn(_ request: Request, context: CoordinatorContext) async throws -> Response {
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" {
-            throw APIError.forbidden("sign in from the dashboard's own page (Sec-Fetch-Site: \(site))")
-        }
+        if let refusal = DashboardResponse.crossSiteRefusal(request) { throw refusal }
         let form = try await FormBody.read(request, context: context)
         let next = Self.safeNext(form["next"])
         let token = (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)

@@ -41,6 +41,26 @@ enum DashboardResponse {
         return Response(status: .seeOther, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "")))
     }
 
+    /// A form POST that the browser says came from another site: by `Sec-Fetch-Site`, or by an
+    /// `Origin` whose host is not the one the request was sent to. Nil when neither says so.
+    static func crossSiteRefusal(_ request: Request) -> APIError? {
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" {
+            return APIError.forbidden(
+                "a dashboard form must be sent from the dashboard itself (Sec-Fetch-Site: \(site))")
+        }
+        if let origin = request.headers[.origin] {
+            let host = URLComponents(string: origin).map { parts in
+                (parts.host ?? "") + (parts.port.map { ":\($0)" } ?? "")
+            }
+            guard let host, !host.isEmpty, host.lowercased() == (request.head.authority ?? "").lowercased() else {
+                return APIError.forbidden(
+                    "a dashboard form must be sent from the dashboard itself (Origin: \(origin) is not this coordinator)"
+                )
+            }
+        }
+        return nil
+    }
+
     /// Whether the browser reached the coordinator over TLS (directly, or through a proxy that
     /// says so): then the session cookie is `Secure`.
     static func overTLS(_ request: Request, secureCookies: Bool) -> Bool {
@@ -73,10 +93,11 @@ enum FormBody {
         text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
-    /// A value for a URL's query string.
+    /// A value for a URL's query string or path: everything but ASCII letters, digits and `-._~/`
+    /// percent-encoded (so no header or URL carries raw non-ASCII).
     static func encode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~/")
+        var allowed = CharacterSet()
+        allowed.insert(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 }
@@ -85,10 +106,7 @@ extension CoordinatorContext {
     /// A dashboard POST: the session's CSRF token must come with the form, and a browser that says
     /// where the request came from must say this site. Then the form's fields.
     func dashboardForm(_ request: Request, key: SymmetricKey) async throws -> [String: String] {
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" {
-            throw APIError.forbidden(
-                "a dashboard form must be sent from the dashboard itself (Sec-Fetch-Site: \(site))")
-        }
+        if let refusal = DashboardResponse.crossSiteRefusal(request) { throw refusal }
         let form = try await FormBody.read(request, context: self)
         guard let session, session.acceptsCSRF(form["csrf"], key: key) else {
             throw APIError.forbidden(

@@ -50,7 +50,7 @@ enum DashboardLayout {
         page(
             title: "Error \(status)", active: nil, viewer: nil,
             content: """
-                <h1>\(status == 404 ? "Not found" : "Refused") (\(status))</h1>
+                <h1>\(status == 404 ? "Not found" : status >= 500 ? "The coordinator failed" : "Refused") (\(status))</h1>
                 <p class="error" id="error">\(message)</p>
                 <p><a href="/ui/jobs">Back to the jobs</a></p>
                 """)

@@ -1,3 +1,5 @@
+import Reports
+
 /// A piece of HTML whose every interpolated `String` is escaped: user text (job names, tags, log
 /// lines, model names, reasons) can only ever be text. Markup is built from literals and other
 /// `HTML` values; nothing else reaches the page unescaped.
@@ -16,26 +18,8 @@ struct HTML: Sendable, Equatable, ExpressibleByStringInterpolation, CustomString
     static func + (left: HTML, right: HTML) -> HTML { HTML(trusted: left.text + right.text) }
     static func += (left: inout HTML, right: HTML) { left.text += right.text }
 
-    /// Escapes the five characters that matter in text and in quoted attribute values.
-    static func escape(_ value: String) -> String {
-        // Most text has nothing to escape: one pass over the bytes says so.
-        guard value.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) else {
-            return value
-        }
-        var escaped = ""
-        escaped.reserveCapacity(value.utf8.count + 16)
-        for character in value {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
-    }
+    /// Escapes `& < > " '` by Unicode scalar (`SavingsReport.escape`, shared with the report's page).
+    static func escape(_ value: String) -> String { SavingsReport.escape(value) }
 
     struct Interpolation: StringInterpolationProtocol {
         var text = ""
