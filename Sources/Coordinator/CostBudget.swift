@@ -32,9 +32,9 @@ struct CostBudget: Sendable {
             let now = leaseClock.nowMilliseconds()
             if let live = job.record.liveAttempt, job.state == .running {
                 if board.requestStop(job.id, atMilliseconds: now, committedStep: job.record.committedCheckpoint?.step) {
-                    _ = try? await store.update(
-                        job.id, expectedVersion: job.version, record: job.record,
-                        events: ["\(reason): attempt \(live.number) checkpoints and stops"], at: wallClock())
+                    try? await store.appendHistory(
+                        job: job.id, lines: ["\(reason): attempt \(live.number) checkpoints and stops"], at: wallClock()
+                    )
                     continue
                 }
                 guard let asked = board.stopRequest(job.id) else { continue }

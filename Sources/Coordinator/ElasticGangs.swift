@@ -40,8 +40,7 @@ extension JobScheduler {
             free.removeAll { taken.contains($0.id) }
             let line =
                 "\(group.count) idle worker(s) in \(lead.provider)/\(pool.region) again: the gang of \(lease.members.count) checkpoints and restarts as \(size) (max \(maximum))"
-            _ = try? await store.update(
-                job.id, expectedVersion: job.version, record: job.record, events: [line], at: wallClock())
+            try? await store.appendHistory(job: job.id, lines: [line], at: wallClock())
             lines[job.id] = line
         }
         return lines

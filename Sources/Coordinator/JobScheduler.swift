@@ -46,12 +46,7 @@ public struct JobScheduler: Sendable {
     func watchLaunches() async -> [JobID: String] {
         guard let launcher else { return [:] }
         let lines = await launcher.watch(store: store, now: wallClock())
-        for (job, line) in lines {
-            if let current = try? await store.job(job) {
-                _ = try? await store.update(
-                    job, expectedVersion: current.version, record: current.record, events: [line], at: wallClock())
-            }
-        }
+        for (job, line) in lines { try? await store.appendHistory(job: job, lines: [line], at: wallClock()) }
         return lines
     }
 
@@ -60,9 +55,8 @@ public struct JobScheduler: Sendable {
     func watchRunningCapacity() async {
         guard let launcher else { return }
         for end in await launcher.watchRunning(store: store, now: wallClock()) {
-            if let ended = try? await ending.end(end.job, attempt: end.attempt, epoch: end.epoch, reason: end.reason) {
-                _ = try? await store.update(
-                    end.job, expectedVersion: ended.version, record: ended.record, events: [end.line], at: wallClock())
+            if (try? await ending.end(end.job, attempt: end.attempt, epoch: end.epoch, reason: end.reason)) != nil {
+                try? await store.appendHistory(job: end.job, lines: [end.line], at: wallClock())
             }
         }
     }

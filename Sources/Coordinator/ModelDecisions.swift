@@ -21,10 +21,7 @@ struct ModelDecisions: Sendable {
             decision.accepted
             ? "model \(decision.model) version \(decision.version ?? 0) registered (\(decision.reason))"
             : "model \(decision.model) not registered: \(decision.reason)"
-        if let current = try await store.job(job.id) {
-            _ = try? await store.update(
-                job.id, expectedVersion: current.version, record: current.record, events: [line], at: now)
-        }
+        try? await store.appendHistory(job: job.id, lines: [line], at: now)
         return decision
     }
 }

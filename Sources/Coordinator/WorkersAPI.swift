@@ -197,12 +197,11 @@ public struct WorkersAPI: Sendable {
                 of: lease.members, job: lease.job, epoch: lease.epoch, atMilliseconds: now,
                 silenceMilliseconds: policy.leaseMilliseconds)
         else { return false }
-        guard let ended = try await ending.end(lease.job, attempt: lease.attempt, epoch: lease.epoch, reason: .lost)
+        guard try await ending.end(lease.job, attempt: lease.attempt, epoch: lease.epoch, reason: .lost) != nil
         else { return true }
         let line =
             "gang member \(silent.worker) (rank \(lease.rank(of: silent.worker) ?? -1)) silent for \(silent.milliseconds / 1000) s: attempt \(lease.attempt) ends; the gang restarts from its newest complete checkpoint"
-        _ = try? await store.update(
-            lease.job, expectedVersion: ended.version, record: ended.record, events: [line], at: clock())
+        try? await store.appendHistory(job: lease.job, lines: [line], at: clock())
         return true
     }
 

@@ -58,6 +58,11 @@ public actor InMemoryStateStore: StateStore {
         return job
     }
 
+    public func appendHistory(job id: JobID, lines: [String], at: Date) async throws {
+        guard let job = jobsByID[id] else { throw StateStoreError.jobNotFound(id) }
+        historyByJob[id, default: []] += lines.map { JobHistoryEntry(version: job.version, at: at, message: $0) }
+    }
+
     public func countJobsByState() async throws -> [JobState: Int] {
         jobsByID.values.reduce(into: [:]) { counts, job in counts[job.state, default: 0] += 1 }
     }

@@ -374,6 +374,37 @@ public final class SQLStateStore: StateStore {
         }
     }
 
+    public func appendHistory(job id: JobID, lines: [String], at: Date) async throws {
+        guard !lines.isEmpty else {
+            guard try await job(id) != nil else { throw StateStoreError.jobNotFound(id) }
+            return
+        }
+        let now = Self.milliseconds(at)
+        // PostgreSQL: the row lock keeps two appends from taking the same position, and orders an
+        // append against a concurrent update (SQLite's BEGIN IMMEDIATE serializes every write).
+        let lock = backend == .sqlite ? "" : " FOR UPDATE"
+        try await transaction { db in
+            guard
+                let row = try await db.raw(
+                    "SELECT version FROM jobs WHERE id = \(bind: id.rawValue)\(unsafeRaw: lock)"
+                ).first()
+            else { throw StateStoreError.jobNotFound(id) }
+            let version = try row.decode(column: "version", as: Int64.self)
+            let last =
+                try await db.raw(
+                    """
+                    SELECT COALESCE(MAX(position), -1) AS last FROM job_history
+                    WHERE job_id = \(bind: id.rawValue) AND version = \(bind: version)
+                    """
+                ).first()?.decode(column: "last", as: Int64.self) ?? -1
+            for (offset, message) in lines.enumerated() {
+                try await db.raw(
+                    "INSERT INTO job_history (job_id, version, position, at_ms, message) VALUES (\(bind: id.rawValue), \(bind: version), \(bind: last + 1 + Int64(offset)), \(bind: now), \(bind: message))"
+                ).run()
+            }
+        }
+    }
+
     public func history(_ id: JobID) async throws -> [JobHistoryEntry] {
         guard try await job(id) != nil else { throw StateStoreError.jobNotFound(id) }
         let rows = try await exclusive {

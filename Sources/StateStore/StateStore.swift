@@ -22,6 +22,10 @@ public protocol StateStore: Sendable {
     /// its history in the same transaction.
     func update(_ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], at: Date) async throws
         -> StoredJob
+    /// Appends `lines` to a job's history without changing the job: its record, version and
+    /// update time stay as they are, so a note never makes a real change's compare-and-swap fail.
+    /// The lines are filed under the job's current version, after that version's lines.
+    func appendHistory(job: JobID, lines: [String], at: Date) async throws
     func history(_ id: JobID) async throws -> [JobHistoryEntry]
     /// How many jobs are in each state (states with none are absent).
     func countJobsByState() async throws -> [JobState: Int]

@@ -45,6 +45,46 @@ import Testing
         #expect(try await store.jobs(state: nil, limit: 10).map(\.id.rawValue) == ["j1"])
     }
 
+    /// A note is history, not a change: the version stays, so a change read before the note still
+    /// lands; concurrent notes each keep their place (issue 15, item 4).
+    @Test(arguments: StoreKind.withoutServers)
+    func aHistoryNoteNeverMakesARealChangeConflict(kind: StoreKind) async throws {
+        let (store, _) = try await kind.open()
+        defer { Task { try? await store.close() } }
+        let job = try await store.submit(submission("j")).job
+        try await store.appendHistory(
+            job: job.id, lines: ["note one", "note two"], at: Date(timeIntervalSince1970: 1_100))
+        let afterNote = try #require(try await store.job(job.id))
+        #expect(afterNote.version == 1 && afterNote.updatedAt == job.updatedAt && afterNote.record == job.record)
+        let placed = try JobStateMachine.apply(
+            .placed(Placement(provider: .local, region: "local", market: .spot)), to: job.record)
+        let updated = try await store.update(
+            job.id, expectedVersion: 1, record: placed.record, events: ["attempt 1 placed"],
+            at: Date(timeIntervalSince1970: 1_200))
+        #expect(updated.version == 2)
+        try await store.appendHistory(job: job.id, lines: ["note three"], at: Date(timeIntervalSince1970: 1_300))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    try await store.appendHistory(
+                        job: job.id, lines: ["concurrent \(index)"], at: Date(timeIntervalSince1970: 1_400))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let history = try await store.history(job.id)
+        #expect(
+            Array(history.map(\.message).prefix(5)) == [
+                "submitted", "note one", "note two", "attempt 1 placed", "note three",
+            ])
+        #expect(Set(history.map(\.message).dropFirst(5)) == Set((0..<8).map { "concurrent \($0)" }))
+        #expect(history.map(\.version) == [1, 1, 1] + Array(repeating: 2, count: 10))
+        #expect(try await store.job(job.id)?.version == 2)
+        await #expect(throws: StateStoreError.jobNotFound(JobID("nope"))) {
+            try await store.appendHistory(job: JobID("nope"), lines: ["x"], at: Date())
+        }
+    }
+
     @Test(arguments: StoreKind.withoutServers)
     func updatesAreCompareAndSwapAndAStaleOneChangesNothing(kind: StoreKind) async throws {
         let (store, _) = try await kind.open()
@@ -251,6 +291,10 @@ import Testing
 /// The tests above on PostgreSQL, each a test of its own: a run without SPOTWISE_TEST_POSTGRES_URL
 /// reports them as skipped (and scripts/test fails on that) instead of passing them.
 @Suite(.needsPostgres) struct StateStoreConformanceOnPostgres {
+    @Test func aHistoryNoteNeverMakesARealChangeConflict() async throws {
+        try await StateStoreConformanceTests().aHistoryNoteNeverMakesARealChangeConflict(kind: .postgres)
+    }
+
     @Test func submittedJobsAreListedNewestFirstAndFilteredByState() async throws {
         try await StateStoreConformanceTests().submittedJobsAreListedNewestFirstAndFilteredByState(kind: .postgres)
     }
