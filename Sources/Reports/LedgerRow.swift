@@ -94,7 +94,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         usefulSteps = useful
         lostSteps = lost
         lostIsLowerBound = segment.endedAt != nil && !(segment.endReason.map(Self.reportsHowFarItGot) ?? false)
-        interrupted = segment.endReason.map { $0.hasPrefix("preempted") || $0.hasPrefix("lost") } ?? false
+        interrupted = SegmentEndKind(segment.endReason).isInterruption
         let price = pool.pricePerHour * nodes
         let onDemandPrice = pool.onDemandPricePerHour * nodes
         cost = price.perHour(over: billed)

@@ -7,18 +7,6 @@ extension SavingsReport {
     /// and the ledger rows.
     public func html() -> String {
         let t = totals
-        let cards = [
-            ("Actual cost", t.actual.description),
-            ("On-demand equivalent", t.onDemand.description),
-            ("Saved", "\(t.savings.description) (\(Self.percent(t.savingsPercent)))"),
-            ("Interruptions", "\(t.interruptions)"),
-            (
-                "Lost work",
-                "\(t.lostIsLowerBound ? "at least " : "")\(t.lostSteps) steps, \(Self.hoursText(t.lostMilliseconds)), \(t.lost.description)"
-            ),
-            ("Overhead", t.overhead.description),
-            ("SageMaker's formula would say", Self.percent(t.sageMakerSavingsPercent)),
-        ]
         let window = [since.map { "from \(Self.timestamp($0))" }, until.map { "until \(Self.timestamp($0))" }]
             .compactMap { $0 }.joined(separator: " ")
         var page = """
@@ -85,6 +73,23 @@ extension SavingsReport {
         }
         page += "</body></html>\n"
         return page
+    }
+
+    /// The totals as (label, value) cards: the report's page and the dashboard's show the same.
+    public var cards: [(label: String, value: String)] {
+        let t = totals
+        return [
+            ("Actual cost", t.actual.description),
+            ("On-demand equivalent", t.onDemand.description),
+            ("Saved", "\(t.savings.description) (\(Self.percent(t.savingsPercent)))"),
+            ("Interruptions", "\(t.interruptions)"),
+            (
+                "Lost work",
+                "\(t.lostIsLowerBound ? "at least " : "")\(t.lostSteps) steps, \(Self.hoursText(t.lostMilliseconds)), \(t.lost.description)"
+            ),
+            ("Overhead", t.overhead.description),
+            ("SageMaker's formula would say", Self.percent(t.sageMakerSavingsPercent)),
+        ]
     }
 
     /// Stacked bars of spend per time bucket (spot, on-demand) and a line of cumulative savings.

@@ -131,14 +131,14 @@ extension Dashboard {
 
     @Sendable func models(_ request: Request, context: CoordinatorContext) async throws -> Response {
         try context.requireReader("the model registry")
-        return DashboardResponse.page(try await modelsPage(context, notice: nil))
+        return DashboardResponse.page(try await modelsPage(context))
     }
 
-    func modelsPage(_ context: CoordinatorContext, notice: String?) async throws -> HTML {
+    func modelsPage(_ context: CoordinatorContext) async throws -> HTML {
         let registry = ModelRegistry(store: store)
         var details: [ModelDetail] = []
         for summary in try await registry.list() { details.append(try await registry.detail(summary.model)) }
-        return ModelsPage.render(details, viewer: viewer(context), notice: notice)
+        return ModelsPage.render(details, viewer: viewer(context))
     }
 
     @Sendable func promote(_ request: Request, context: CoordinatorContext) async throws -> Response {

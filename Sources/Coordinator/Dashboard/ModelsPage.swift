@@ -6,13 +6,12 @@ import SpotwiseCore
 /// interruptions and cost), the quality gate's decisions (the rejected ones with their reason),
 /// where each alias points and how it moved; admins may promote and roll back.
 enum ModelsPage {
-    static func render(_ models: [ModelDetail], viewer: DashboardLayout.Viewer, notice: String?) -> HTML {
+    static func render(_ models: [ModelDetail], viewer: DashboardLayout.Viewer) -> HTML {
         let sections = models.map { section($0, viewer: viewer) }
-        let message: HTML = notice.map { "<p id=\"notice\">\($0)</p>" } ?? .empty
         return DashboardLayout.page(
             title: "Models", active: "models", viewer: viewer,
             content: """
-                <h1>Models</h1>\(message)
+                <h1>Models</h1>
                 \(models.isEmpty ? "<p class=\"muted\" id=\"no-models\">No model has been registered or gated yet.</p>" : HTML.empty)
                 <div id="models">\(sections)</div>
                 """)

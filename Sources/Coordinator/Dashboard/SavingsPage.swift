@@ -42,20 +42,7 @@ enum SavingsPage {
     }
 
     static func render(_ report: SavingsReport, query: Query, viewer: DashboardLayout.Viewer) -> HTML {
-        let t = report.totals
-        let cards: [(String, String)] = [
-            ("Actual cost", t.actual.description),
-            ("On-demand equivalent", t.onDemand.description),
-            ("Saved", "\(t.savings.description) (\(SavingsReport.percent(t.savingsPercent)))"),
-            ("Interruptions", "\(t.interruptions)"),
-            (
-                "Lost work",
-                "\(t.lostIsLowerBound ? "at least " : "")\(t.lostSteps) steps, \(SavingsReport.hoursText(t.lostMilliseconds)), \(t.lost.description)"
-            ),
-            ("Overhead", t.overhead.description),
-            ("SageMaker's formula would say", SavingsReport.percent(t.sageMakerSavingsPercent)),
-        ]
-        let cardHTML = cards.map { "<div class=\"card\"><b>\($0.0)</b>\($0.1)</div>" as HTML }
+        let cardHTML = report.cards.map { "<div class=\"card\"><b>\($0.label)</b>\($0.value)</div>" as HTML }
         let groupings = SavingsReport.Grouping.allCases.map { grouping in
             let selected: HTML = grouping == query.by ? " selected" : ""
             return "<option value=\"\(grouping.rawValue)\"\(selected)>\(grouping.rawValue)</option>" as HTML
