@@ -64,7 +64,7 @@ func addJob(_ index: Int, attempts: Int) async throws -> JobID {
             end: SegmentEnd(
                 at: began.addingTimeInterval(500),
                 reason: attempt == attempts
-                    ? "completed" : attempt % 2 == 0 ? "preempted with notice" : "lost (lease expired)",
+                    ? .completed : attempt % 2 == 0 ? .preempted(withNotice: true) : .lost,
                 lastStep: reached, committedStep: committed))
         step = committed
     }

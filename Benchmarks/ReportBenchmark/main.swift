@@ -53,7 +53,7 @@ for index in 0..<jobCount {
             job: id, attempt: attempt,
             end: SegmentEnd(
                 at: began.addingTimeInterval(Double.random(in: 600...3_500, using: &random)),
-                reason: attempt == attemptsPerJob ? "completed" : "preempted with notice", lastStep: reached,
+                reason: attempt == attemptsPerJob ? .completed : .preempted(withNotice: true), lastStep: reached,
                 committedStep: committed))
         step = committed
     }

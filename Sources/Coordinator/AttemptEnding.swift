@@ -44,14 +44,18 @@ struct AttemptEnding: Sendable {
             })
         guard case .applied(let stored) = result else { return nil }
         try await store.revokeLease(job: job, epoch: epoch)
-        try await closeSegment(of: stored, attempt: attempt, reason: Self.describe(reason), lastStep: lastStep, at: now)
+        try await closeSegment(
+            of: stored, attempt: attempt, kind: AttemptEndKind(reason), reason: reason.words, lastStep: lastStep,
+            at: now)
         return stored
     }
 
     /// Ends a job from outside its attempts (cancel, `max_cost`) through `event`. The attempt it
     /// had, read in the same compare-and-swap, is over: its lease is revoked and its ledger row
-    /// ends with `segmentReason`.
-    func endJob(_ id: JobID, segmentReason: String, _ event: (StoredJob) -> JobEvent?) async throws
+    /// ends as `segmentKind`, in the words `segmentReason`.
+    func endJob(
+        _ id: JobID, segmentKind: AttemptEndKind, segmentReason: String, _ event: (StoredJob) -> JobEvent?
+    ) async throws
         -> JobEventResult
     {
         var ended: LiveAttempt?
@@ -63,7 +67,8 @@ struct AttemptEnding: Sendable {
             })
         if case .applied(let job) = result, let live = ended {
             try await store.revokeLease(job: id, epoch: live.epoch)
-            try await closeSegment(of: job, attempt: live.number, reason: segmentReason, lastStep: nil, at: wallClock())
+            try await closeSegment(
+                of: job, attempt: live.number, kind: segmentKind, reason: segmentReason, lastStep: nil, at: wallClock())
         }
         return result
     }
@@ -72,27 +77,18 @@ struct AttemptEnding: Sendable {
     /// the attempt: the worker's final report, the last heartbeat, a checkpoint it committed (and,
     /// in the store, its metric batches). A lost attempt's last heartbeat alone can be steps
     /// behind a metric batch that came after it.
-    func closeSegment(of job: StoredJob, attempt: Int, reason: String, lastStep: Int?, at now: Date) async throws {
+    func closeSegment(
+        of job: StoredJob, attempt: Int, kind: AttemptEndKind, reason: String, lastStep: Int?, at now: Date
+    ) async throws {
         let progress = board.progress(job.id)
         let heartbeat = progress?.attempt == attempt ? progress?.step : nil
         let committed = job.record.committedCheckpoint.flatMap { $0.attempt == attempt ? $0.step : nil }
         try await store.closeSegment(
             job: job.id, attempt: attempt,
             end: SegmentEnd(
-                at: now, reason: reason, lastStep: [lastStep, heartbeat, committed].compactMap { $0 }.max(),
+                at: now, kind: kind, reason: reason,
+                lastStep: [lastStep, heartbeat, committed].compactMap { $0 }.max(),
                 committedStep: committed ?? job.record.committedCheckpoint?.step))
-    }
-
-    static func describe(_ reason: AttemptEndReason) -> String {
-        switch reason {
-        case .completed: "completed"
-        case .preempted(let withNotice): withNotice ? "preempted with notice" : "preempted without notice"
-        case .lost: "lost (lease expired)"
-        case .userError(let code): "failed with exit code \(code)"
-        case .infrastructureError(let detail): "infrastructure error: \(detail)"
-        case .cancelled: "cancelled"
-        case .resized(let size): "resized to a gang of \(size)"
-        }
     }
 }
 

@@ -48,7 +48,7 @@ struct CostBudget: Sendable {
 
     func abandon(_ id: JobID, reason: String) async throws -> Bool {
         let ending = AttemptEnding(store: store, board: board, wallClock: wallClock)
-        let result = try await ending.endJob(id, segmentReason: "stopped: \(reason)") {
+        let result = try await ending.endJob(id, segmentKind: .stopped, segmentReason: "stopped: \(reason)") {
             $0.state.isTerminal ? nil : .abandoned(reason: reason)
         }
         guard case .applied = result else { return false }

@@ -39,7 +39,7 @@ extension JobSummary {
                     startedAt: segment.startedAt, endedAt: segment.endedAt, endReason: segment.endReason,
                     resumedFromStep: segment.resumedFromStep, lastStep: segment.lastStep,
                     committedStep: segment.committedStep, costUSD: row.cost.exactDescription,
-                    nodes: segment.nodes > 1 ? segment.nodes : nil)
+                    nodes: segment.nodes > 1 ? segment.nodes : nil, endKind: segment.endKind)
             }
             costUSD = cost.exactDescription
             onDemandCostUSD = onDemand.exactDescription

@@ -133,7 +133,9 @@ public struct JobsAPI: Sendable {
     {
         do {
             let ending = AttemptEnding(store: store, board: board, wallClock: clock)
-            switch try await ending.endJob(id, segmentReason: "cancelled", { _ in .cancelRequested }) {
+            switch try await ending.endJob(
+                id, segmentKind: .cancelled, segmentReason: "cancelled", { _ in .cancelRequested })
+            {
             case .applied(let job), .declined(let job): return job
             }
         } catch let error as JobTransitionError {

@@ -1,5 +1,8 @@
-/// How an attempt segment ended, read from its stored end reason (the words
-/// `AttemptEnding.describe` writes), for what reports draw and count.
+import SpotwiseCore
+
+/// How an attempt segment ended, as the timeline draws it: running, completed, or an
+/// interruption with or without notice. Read from the stored kind (`AttemptEndKind`), never
+/// from the words.
 public enum SegmentEndKind: String, Sendable, Hashable {
     case running
     case completed
@@ -7,19 +10,13 @@ public enum SegmentEndKind: String, Sendable, Hashable {
     case interruptedWithoutNotice = "no-notice"
     case other
 
-    public init(_ endReason: String?) {
-        guard let reason = endReason else {
-            self = .running
-            return
-        }
-        if reason == "completed" {
-            self = .completed
-        } else if reason == "preempted with notice" {
-            self = .interruptedWithNotice
-        } else if reason.hasPrefix("preempted") || reason.hasPrefix("lost") {
-            self = .interruptedWithoutNotice
-        } else {
-            self = .other
+    public init(_ kind: AttemptEndKind?) {
+        switch kind {
+        case nil: self = .running
+        case .completed: self = .completed
+        case .preemptedWithNotice: self = .interruptedWithNotice
+        case .preemptedWithoutNotice, .lost: self = .interruptedWithoutNotice
+        case .failed, .infrastructure, .cancelled, .resized, .stopped, .other: self = .other
         }
     }
 

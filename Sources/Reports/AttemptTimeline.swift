@@ -30,7 +30,7 @@ public enum AttemptTimeline {
         let tooltips = rows.count <= 20
         var lane = 0
         for row in rows.sorted(by: { $0.attempt < $1.attempt }) {
-            let kind = SegmentEndKind(row.endReason)
+            let kind = SegmentEndKind(row.endKind)
             let from = x(row.startedAt)
             let to = max(from + 2, x(row.endedAt ?? now))
             let top = 10 + Double(lane) * (rowHeight + rowGap)

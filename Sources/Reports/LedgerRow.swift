@@ -29,6 +29,9 @@ public struct LedgerRow: Hashable, Sendable, Codable {
     public var startedAt: Date
     /// Nil while the attempt runs (priced up to the report's time).
     public var endedAt: Date?
+    /// How it ended, as a type (nil while it runs): what `interrupted` and `lostIsLowerBound` follow.
+    public var endKind: AttemptEndKind?
+    /// How it ended, in words for people.
     public var endReason: String?
     public var billedMilliseconds: Int64
     public var overheadMilliseconds: Int64
@@ -61,7 +64,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
             ?? billed
         let start = segment.resumedFromStep ?? 0
         let reached = max(start, segment.lastStep ?? start)
-        let completed = segment.endReason == "completed"
+        let completed = segment.endKind == .completed
         let resumedFrom = next.map { $0.resumedFromStep ?? 0 } ?? segment.committedStep ?? start
         // A running attempt has lost nothing yet (its steps heard so far all count as trained).
         let kept = completed || segment.endedAt == nil ? reached : min(reached, max(start, resumedFrom))
@@ -87,14 +90,15 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         nodes = max(1, segment.nodes)
         startedAt = segment.startedAt
         endedAt = segment.endedAt
+        endKind = segment.endKind
         endReason = segment.endReason
         billedMilliseconds = billed
         overheadMilliseconds = overhead
         self.lostMilliseconds = lostMilliseconds
         usefulSteps = useful
         lostSteps = lost
-        lostIsLowerBound = segment.endedAt != nil && !(segment.endReason.map(Self.reportsHowFarItGot) ?? false)
-        interrupted = SegmentEndKind(segment.endReason).isInterruption
+        lostIsLowerBound = segment.endedAt != nil && !(segment.endKind?.reportsHowFarItGot ?? false)
+        interrupted = segment.endKind?.isInterruption ?? false
         let price = pool.pricePerHour * nodes
         let onDemandPrice = pool.onDemandPricePerHour * nodes
         cost = price.perHour(over: billed)
@@ -105,14 +109,6 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         team = job?.spec.tags["team"]
         project = job?.spec.tags["project"]
         model = job?.spec.register?.model
-    }
-
-    /// Whether an attempt that ended so had the worker report its trainer's last step (its final
-    /// report). Otherwise (lost, preempted without notice, cancelled, stopped by the coordinator)
-    /// the coordinator knows only the steps it heard of before.
-    static func reportsHowFarItGot(_ endReason: String) -> Bool {
-        endReason == "completed" || endReason == "preempted with notice" || endReason.hasPrefix("failed with exit code")
-            || endReason.hasPrefix("resized to")
     }
 
     static func milliseconds(from start: Date, to end: Date) -> Int64 {
@@ -127,6 +123,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         case onDemandPricePerHour = "on_demand_price_per_hour"
         case startedAt = "started_at"
         case endedAt = "ended_at"
+        case endKind = "end_kind"
         case endReason = "end_reason"
         case billedSeconds = "billed_seconds"
         case overheadSeconds = "overhead_seconds"
@@ -155,6 +152,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         try c.encode(nodes, forKey: .nodes)
         try c.encode(startedAt, forKey: .startedAt)
         try c.encode(endedAt, forKey: .endedAt)
+        try c.encode(endKind, forKey: .endKind)
         try c.encode(endReason, forKey: .endReason)
         try c.encode(Seconds(billedMilliseconds), forKey: .billedSeconds)
         try c.encode(Seconds(overheadMilliseconds), forKey: .overheadSeconds)
@@ -194,6 +192,7 @@ public struct LedgerRow: Hashable, Sendable, Codable {
         nodes = try c.decodeIfPresent(Int.self, forKey: .nodes) ?? 1
         startedAt = try c.decode(Date.self, forKey: .startedAt)
         endedAt = try c.decodeIfPresent(Date.self, forKey: .endedAt)
+        endKind = try c.decodeIfPresent(AttemptEndKind.self, forKey: .endKind)
         endReason = try c.decodeIfPresent(String.self, forKey: .endReason)
         billedMilliseconds = try c.decode(Seconds.self, forKey: .billedSeconds).milliseconds
         overheadMilliseconds = try c.decode(Seconds.self, forKey: .overheadSeconds).milliseconds

@@ -11,7 +11,9 @@ public struct AttemptSegment: Hashable, Sendable {
     public var pool: WorkerPool
     public var startedAt: Date
     public var endedAt: Date?
-    /// How the attempt ended, in words (`preempted with notice`, `completed`, ...).
+    /// How the attempt ended, as a type: what billing and reports decide on. Nil while it runs.
+    public var endKind: AttemptEndKind?
+    /// How the attempt ended, in words for people (`preempted with notice`, `completed`, ...).
     public var endReason: String?
     /// The highest step the coordinator heard of for this attempt (metric batches while it ran;
     /// heartbeats, committed checkpoints and the worker's final report when it ended), and the
@@ -43,17 +45,26 @@ public struct AttemptSegment: Hashable, Sendable {
     }
 }
 
-/// How an attempt segment ended.
+/// How an attempt segment ended: its kind (the type) and the words shown beside it.
 public struct SegmentEnd: Hashable, Sendable {
     public var at: Date
+    public var kind: AttemptEndKind
     public var reason: String
     public var lastStep: Int?
     public var committedStep: Int?
 
-    public init(at: Date, reason: String, lastStep: Int?, committedStep: Int?) {
+    public init(at: Date, kind: AttemptEndKind, reason: String, lastStep: Int?, committedStep: Int?) {
         self.at = at
+        self.kind = kind
         self.reason = reason
         self.lastStep = lastStep
         self.committedStep = committedStep
+    }
+
+    /// An end the job state machine knows: its kind and words both follow from `reason`.
+    public init(at: Date, reason: AttemptEndReason, lastStep: Int?, committedStep: Int?) {
+        self.init(
+            at: at, kind: AttemptEndKind(reason), reason: reason.words, lastStep: lastStep, committedStep: committedStep
+        )
     }
 }

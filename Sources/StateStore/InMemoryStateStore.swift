@@ -164,6 +164,7 @@ public actor InMemoryStateStore: StateStore {
             segmentsByJob[job]?[index].endedAt == nil
         else { return }
         segmentsByJob[job]?[index].endedAt = end.at
+        segmentsByJob[job]?[index].endKind = end.kind
         segmentsByJob[job]?[index].endReason = end.reason
         let recorded = segmentsByJob[job]?[index].lastStep
         segmentsByJob[job]?[index].lastStep = [recorded, end.lastStep].compactMap { $0 }.max()

@@ -85,7 +85,7 @@ extension SQLStateStore {
 
     static let segmentColumns = """
         job_id, attempt, epoch, worker_id, provider, pool_json, started_at_ms, resumed_from_step, ended_at_ms,
-        end_reason, last_step, committed_step, first_step_at_ms, nodes
+        end_kind, end_reason, last_step, committed_step, first_step_at_ms, nodes
         """
 
     static func segment(_ row: any SQLRow) throws -> AttemptSegment {
@@ -100,6 +100,7 @@ extension SQLStateStore {
             startedAt: date(try row.decode(column: "started_at_ms", as: Int64.self)),
             resumedFromStep: try row.decode(column: "resumed_from_step", as: Int64?.self).map { Int($0) })
         segment.endedAt = try row.decode(column: "ended_at_ms", as: Int64?.self).map(date)
+        segment.endKind = try row.decode(column: "end_kind", as: String?.self).map(AttemptEndKind.init(stored:))
         segment.endReason = try row.decode(column: "end_reason", as: String?.self)
         segment.lastStep = try row.decode(column: "last_step", as: Int64?.self).map { Int($0) }
         segment.committedStep = try row.decode(column: "committed_step", as: Int64?.self).map { Int($0) }
@@ -140,7 +141,7 @@ extension SQLStateStore {
             try await database.raw(
                 """
                 UPDATE attempt_segments SET ended_at_ms = \(bind: Self.milliseconds(end.at)),
-                    end_reason = \(bind: end.reason),
+                    end_kind = \(bind: end.kind.rawValue), end_reason = \(bind: end.reason),
                     last_step = CASE WHEN last_step IS NULL OR last_step < \(bind: lastStep) THEN \(bind: lastStep)
                         ELSE last_step END,
                     committed_step = \(bind: end.committedStep.map { Int64($0) })

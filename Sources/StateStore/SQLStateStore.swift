@@ -98,6 +98,26 @@ public final class SQLStateStore: StateStore {
             "ALTER TABLE attempt_segments ADD COLUMN nodes BIGINT NOT NULL DEFAULT 1",
             "ALTER TABLE workers ADD COLUMN address TEXT",
         ],
+        [
+            // The attempt's end as a type (`AttemptEndKind`), so billing never reads prose. Rows
+            // an older coordinator ended get their kind from the words it wrote, read here once
+            // (the words `AttemptEndReason.words`, cancel and `max_cost` wrote up to schema 6).
+            "ALTER TABLE attempt_segments ADD COLUMN end_kind TEXT",
+            """
+            UPDATE attempt_segments SET end_kind = CASE
+                WHEN end_reason = 'completed' THEN 'completed'
+                WHEN end_reason = 'preempted with notice' THEN 'preempted_with_notice'
+                WHEN end_reason LIKE 'preempted%' THEN 'preempted_without_notice'
+                WHEN end_reason LIKE 'lost%' THEN 'lost'
+                WHEN end_reason LIKE 'failed with exit code%' THEN 'failed'
+                WHEN end_reason LIKE 'infrastructure error%' THEN 'infrastructure'
+                WHEN end_reason = 'cancelled' THEN 'cancelled'
+                WHEN end_reason LIKE 'resized to%' THEN 'resized'
+                WHEN end_reason LIKE 'stopped:%' THEN 'stopped'
+                ELSE 'other' END
+            WHERE end_reason IS NOT NULL
+            """,
+        ],
     ]
 
     public let backend: Backend

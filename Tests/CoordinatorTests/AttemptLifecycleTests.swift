@@ -115,6 +115,7 @@ import Testing
             let job = try JobSummary.decoder.decode(JobSummary.self, from: Data(buffer: shown.body))
             #expect(job.state == "succeeded" && job.metrics == ["auc": 0.97])
             #expect(job.segments?.map(\.endReason) == ["preempted with notice", "completed"])
+            #expect(job.segments?.map(\.endKind) == [.preemptedWithNotice, .completed])
             #expect(job.segments?.map(\.resumedFromStep) == [nil, 10])
             #expect(job.segments?.first?.lastStep == 12 && job.segments?.first?.committedStep == 10)
             #expect(job.costUSD != nil && job.history?.contains { $0.message.contains("policy spotwise") } == true)

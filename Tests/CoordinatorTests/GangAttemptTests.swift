@@ -200,7 +200,8 @@ extension AttemptLifecycleTests {
             #expect(stopped.status == .ok)
             let ended = try #require(try await store.job(JobID(job)))
             #expect(ended.state == .recovering && ended.record.preemptions == 0)
-            #expect(try await store.segments(job: JobID(job)).first?.endReason == "resized to a gang of 3")
+            let resized = try await store.segments(job: JobID(job)).first
+            #expect(resized?.endReason == "resized to a gang of 3" && resized?.endKind == .resized)
             let second = try #require(try await scheduler.scheduleOnce().placements.first)
             #expect(second.nodes == 3 && Set(second.members) == Set(members.map(\.0) + [third.0]))
         }

@@ -196,7 +196,8 @@ extension AttemptLifecycleTests {
             let history = try await store.history(JobID(id)).map(\.message)
             #expect(history.contains { $0.contains("max_cost") && $0.contains("checkpoints and stops") })
             #expect(try await store.lease(job: JobID(id))?.revoked == true)
-            #expect(try await store.segments(job: JobID(id)).first?.endReason?.hasPrefix("stopped: max_cost") == true)
+            let segment = try await store.segments(job: JobID(id)).first
+            #expect(segment?.endReason?.hasPrefix("stopped: max_cost") == true && segment?.endKind == .stopped)
             // Not placed again.
             clock.advance(milliseconds: 1_000)
             #expect(try await scheduler.scheduleOnce().placements.isEmpty)

@@ -10,7 +10,9 @@ import Testing
 @Suite struct DashboardChartsTests {
     static let start = Date(timeIntervalSince1970: 1_800_000_000)
 
-    static func row(attempt: Int, market: Market, from: Double, to: Double?, reason: String?, next: Int?, last: Int?)
+    static func row(
+        attempt: Int, market: Market, from: Double, to: Double?, reason: AttemptEndKind?, next: Int?, last: Int?
+    )
         -> LedgerRow
     {
         let pool = WorkerPool(
@@ -20,7 +22,8 @@ import Testing
             job: JobID("job-1"), attempt: attempt, epoch: LeaseEpoch(UInt64(attempt)), workerID: "w", provider: "local",
             pool: pool, startedAt: start.addingTimeInterval(from), resumedFromStep: 0)
         segment.endedAt = to.map { start.addingTimeInterval($0) }
-        segment.endReason = reason
+        segment.endKind = reason
+        segment.endReason = reason?.rawValue
         segment.lastStep = last
         var following: AttemptSegment?
         if let next {
@@ -33,9 +36,9 @@ import Testing
 
     @Test func interruptionsAreMarkedWithNoticeAndStepsLost() {
         let rows = [
-            Self.row(attempt: 1, market: .spot, from: 0, to: 100, reason: "preempted with notice", next: 40, last: 50),
+            Self.row(attempt: 1, market: .spot, from: 0, to: 100, reason: .preemptedWithNotice, next: 40, last: 50),
             Self.row(
-                attempt: 2, market: .spot, from: 110, to: 200, reason: "preempted without notice", next: 80, last: 95),
+                attempt: 2, market: .spot, from: 110, to: 200, reason: .preemptedWithoutNotice, next: 80, last: 95),
             Self.row(attempt: 3, market: .onDemand, from: 210, to: nil, reason: nil, next: nil, last: nil),
         ]
         let svg = AttemptTimeline.svg(rows, now: Self.start.addingTimeInterval(300))

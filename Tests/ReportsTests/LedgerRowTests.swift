@@ -10,14 +10,16 @@ import Testing
         onDemandPricePerHour: Money(micros: 7_200_000))
 
     static func segment(
-        start: Double, firstStep: Double?, end: Double?, reason: String?, resumed: Int?, last: Int?, committed: Int?
+        start: Double, firstStep: Double?, end: Double?, reason: AttemptEndKind?, resumed: Int?, last: Int?,
+        committed: Int?
     ) -> AttemptSegment {
         var segment = AttemptSegment(
             job: JobID("job-1"), attempt: 2, epoch: LeaseEpoch(2), workerID: "w", provider: "sagemaker", pool: pool,
             startedAt: Date(timeIntervalSince1970: start), resumedFromStep: resumed)
         segment.firstStepAt = firstStep.map { Date(timeIntervalSince1970: $0) }
         segment.endedAt = end.map { Date(timeIntervalSince1970: $0) }
-        segment.endReason = reason
+        segment.endKind = reason
+        segment.endReason = reason?.rawValue
         segment.lastStep = last
         segment.committedStep = committed
         return segment
@@ -25,7 +27,7 @@ import Testing
 
     @Test func aGangSegmentBillsEveryNodeAndStillAddsUp() throws {
         var segment = Self.segment(
-            start: 1_000, firstStep: 1_020, end: 1_620, reason: "preempted with notice", resumed: 100, last: 220,
+            start: 1_000, firstStep: 1_020, end: 1_620, reason: .preemptedWithNotice, resumed: 100, last: 220,
             committed: 200)
         let single = LedgerRow(segment: segment, job: nil, now: Date(timeIntervalSince1970: 9_999))
         segment.nodes = 4
@@ -46,7 +48,7 @@ import Testing
         // 100 were committed: 20 steps lost, i.e. 100 s of the 600 s of compute.
         let row = LedgerRow(
             segment: Self.segment(
-                start: 1_000, firstStep: 1_020, end: 1_620, reason: "preempted with notice", resumed: 100, last: 220,
+                start: 1_000, firstStep: 1_020, end: 1_620, reason: .preemptedWithNotice, resumed: 100, last: 220,
                 committed: 200),
             job: nil, now: Date(timeIntervalSince1970: 9_999))
         #expect(row.billedMilliseconds == 620_000)
@@ -66,7 +68,7 @@ import Testing
     @Test func aCompletedSegmentLosesNothingAndARunningOneIsPricedUpToNow() {
         let done = LedgerRow(
             segment: Self.segment(
-                start: 0, firstStep: 10, end: 110, reason: "completed", resumed: 50, last: 100, committed: 50),
+                start: 0, firstStep: 10, end: 110, reason: .completed, resumed: 50, last: 100, committed: 50),
             job: nil, now: Date(timeIntervalSince1970: 500))
         #expect(done.lostSteps == 0 && done.usefulSteps == 50 && done.lostMilliseconds == 0)
         #expect(!done.interrupted)
@@ -79,26 +81,27 @@ import Testing
         // Lost before any step was trained: all overhead, no useful compute.
         let lost = LedgerRow(
             segment: Self.segment(
-                start: 0, firstStep: nil, end: 40, reason: "lost (lease expired)", resumed: 10, last: nil, committed: 10
+                start: 0, firstStep: nil, end: 40, reason: .lost, resumed: 10, last: nil, committed: 10
             ),
             job: nil, now: Date(timeIntervalSince1970: 90))
         #expect(lost.overheadMilliseconds == 40_000 && lost.onDemandEquivalent == .zero && lost.interrupted)
     }
 
     @Test func lostWorkIsALowerBoundOnlyWhenTheAttemptEndedWithoutTheWorkersReport() throws {
-        let expected: [(String?, Bool)] = [
-            ("lost (lease expired)", true), ("preempted without notice", true), ("cancelled", true),
-            ("stopped: max_cost reached", true), ("infrastructure error: disk full", true),
-            ("preempted with notice", false), ("failed with exit code 3", false), ("completed", false),
-            ("resized to a gang of 2", false), (nil, false),
+        let expected: [(AttemptEndKind?, Bool)] = [
+            (.lost, true), (.preemptedWithoutNotice, true), (.cancelled, true),
+            (.stopped, true), (.infrastructure, true),
+            (.preemptedWithNotice, false), (.failed, false), (.completed, false),
+            (.resized, false), (.other, true), (nil, false),
         ]
+        #expect(Set(expected.compactMap(\.0)) == Set(AttemptEndKind.allCases), "every kind has a row here")
         for (reason, lowerBound) in expected {
             let row = LedgerRow(
                 segment: Self.segment(
                     start: 0, firstStep: 10, end: reason == nil ? nil : 110, reason: reason, resumed: 100, last: 160,
                     committed: 150),
                 job: nil, now: Date(timeIntervalSince1970: 500))
-            #expect(row.lostIsLowerBound == lowerBound, "\(reason ?? "running")")
+            #expect(row.lostIsLowerBound == lowerBound, "\(reason?.rawValue ?? "running")")
             if reason == nil {
                 // Still running with steps heard (from metric batches): nothing lost yet.
                 #expect(row.lostSteps == 0 && row.usefulSteps == 60 && row.lostMilliseconds == 0)
@@ -107,7 +110,7 @@ import Testing
         // The flag survives the JSON form, and a row written before it existed reads as exact.
         let lost = LedgerRow(
             segment: Self.segment(
-                start: 0, firstStep: 10, end: 110, reason: "lost (lease expired)", resumed: 100, last: 160,
+                start: 0, firstStep: 10, end: 110, reason: .lost, resumed: 100, last: 160,
                 committed: 150),
             job: nil, now: Date(timeIntervalSince1970: 500))
         let encoder = JSONEncoder()
@@ -128,7 +131,7 @@ import Testing
         // Committed 150, but the next attempt resumed from 120 (150 failed verification): 40 of the
         // 60 steps trained (100 -> 160) are trained again.
         let segment = Self.segment(
-            start: 0, firstStep: 10, end: 110, reason: "preempted with notice", resumed: 100, last: 160, committed: 150)
+            start: 0, firstStep: 10, end: 110, reason: .preemptedWithNotice, resumed: 100, last: 160, committed: 150)
         var next = segment
         next.attempt = 3
         next.resumedFromStep = 120

@@ -29,8 +29,7 @@ import Testing
             let reached = segment.resumedFromStep! + Int.random(in: 0...2_000, using: &random)
             segment.lastStep = reached
             segment.committedStep = Int.random(in: segment.resumedFromStep!...reached, using: &random)
-            segment.endReason = ["completed", "preempted with notice", "lost (lease expired)"].randomElement(
-                using: &random)
+            segment.endKind = [AttemptEndKind.completed, .preemptedWithNotice, .lost].randomElement(using: &random)
             var spec = JobSpec(name: "job-\(index % 37)", run: "true")
             spec.tags = ["team": teams[index % 3]]
             return LedgerRow(

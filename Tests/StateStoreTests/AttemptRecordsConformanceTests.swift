@@ -69,11 +69,13 @@ import Testing
         try await store.closeSegment(
             job: job.id, attempt: 1,
             end: SegmentEnd(
-                at: Date(timeIntervalSince1970: 1_600), reason: "preempted with notice", lastStep: 120,
+                at: Date(timeIntervalSince1970: 1_600), reason: .preempted(withNotice: true), lastStep: 120,
                 committedStep: 100))
         try await store.closeSegment(
             job: job.id, attempt: 1,
-            end: SegmentEnd(at: Date(timeIntervalSince1970: 9_000), reason: "late", lastStep: 1, committedStep: 1))
+            end: SegmentEnd(
+                at: Date(timeIntervalSince1970: 9_000), kind: .cancelled, reason: "late", lastStep: 1, committedStep: 1)
+        )
         var second = segment
         second.attempt = 2
         second.epoch = LeaseEpoch(2)

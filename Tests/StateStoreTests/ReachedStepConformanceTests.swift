@@ -28,18 +28,19 @@ import Testing
         try await store.closeSegment(
             job: job.id, attempt: 1,
             end: SegmentEnd(
-                at: Date(timeIntervalSince1970: 10), reason: "lost (lease expired)", lastStep: 650, committedStep: 650))
+                at: Date(timeIntervalSince1970: 10), reason: .lost, lastStep: 650, committedStep: 650))
         try await store.recordReachedStep(job: job.id, attempt: 2, step: 30)
         try await store.closeSegment(
             job: job.id, attempt: 2,
             end: SegmentEnd(
-                at: Date(timeIntervalSince1970: 20), reason: "lost (lease expired)", lastStep: nil, committedStep: 20))
+                at: Date(timeIntervalSince1970: 20), reason: .lost, lastStep: nil, committedStep: 20))
         // A higher one from the end wins.
         try await store.recordReachedStep(job: job.id, attempt: 3, step: 30)
         try await store.closeSegment(
             job: job.id, attempt: 3,
             end: SegmentEnd(
-                at: Date(timeIntervalSince1970: 30), reason: "preempted with notice", lastStep: 35, committedStep: 30))
+                at: Date(timeIntervalSince1970: 30), reason: .preempted(withNotice: true), lastStep: 35,
+                committedStep: 30))
         // Once ended, nothing changes it; an unknown attempt or job is no error and changes nothing.
         try await store.recordReachedStep(job: job.id, attempt: 1, step: 9_999)
         try await store.recordReachedStep(job: job.id, attempt: 7, step: 1)
@@ -48,6 +49,7 @@ import Testing
         #expect(segments.map(\.lastStep) == [660, 30, 35])
         #expect(segments.map(\.committedStep) == [650, 20, 30])
         #expect(segments.map(\.endReason) == ["lost (lease expired)", "lost (lease expired)", "preempted with notice"])
+        #expect(segments.map(\.endKind) == [.lost, .lost, .preemptedWithNotice])
     }
 }
 

@@ -262,8 +262,9 @@ import Testing
         let (store, _) = try await kind.open()
         defer { Task { try? await store.close() } }
         let sql = try #require(store as? SQLStateStore)
-        try await sql.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (7, 0)")
-        await #expect(throws: StateStoreError.schemaTooNew(found: 7, supported: SQLStateStore.migrations.count)) {
+        let newer = SQLStateStore.migrations.count + 1
+        try await sql.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (\(newer), 0)")
+        await #expect(throws: StateStoreError.schemaTooNew(found: newer, supported: SQLStateStore.migrations.count)) {
             try await sql.migrate()
         }
     }

@@ -63,6 +63,8 @@ public struct JobSummary: Codable, Sendable, Equatable {
         public var pricePerHour: String
         public var startedAt: Date
         public var endedAt: Date?
+        /// How it ended, as a type (nil while it runs); `endReason` says it in words.
+        public var endKind: AttemptEndKind?
         public var endReason: String?
         public var resumedFromStep: Int?
         public var lastStep: Int?
@@ -74,9 +76,10 @@ public struct JobSummary: Codable, Sendable, Equatable {
         public init(
             attempt: Int, worker: String, placement: String, instanceType: String, pricePerHour: String,
             startedAt: Date, endedAt: Date?, endReason: String?, resumedFromStep: Int?, lastStep: Int?,
-            committedStep: Int?, costUSD: String, nodes: Int? = nil
+            committedStep: Int?, costUSD: String, nodes: Int? = nil, endKind: AttemptEndKind? = nil
         ) {
             self.nodes = nodes
+            self.endKind = endKind
             self.attempt = attempt
             self.worker = worker
             self.placement = placement
@@ -97,6 +100,7 @@ public struct JobSummary: Codable, Sendable, Equatable {
             case pricePerHour = "price_per_hour"
             case startedAt = "started_at"
             case endedAt = "ended_at"
+            case endKind = "end_kind"
             case endReason = "end_reason"
             case resumedFromStep = "resumed_from_step"
             case lastStep = "last_step"
