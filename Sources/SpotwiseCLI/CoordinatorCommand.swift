@@ -83,7 +83,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let reader = try Self.token(named: "readonly.token", in: directory)
         let bootstrap = try Self.token(named: "bootstrap.token", in: directory)
         let location = db ?? "sqlite:\(directory.appendingPathComponent("state.db").path)"
-        try await withStore(location, creating: true) { store in
+        try await withStore(location, creating: true, asCoordinator: true) { store in
             try await serve(store, location: location, bootstrap: bootstrap, admin: admin, reader: reader)
         }
     }

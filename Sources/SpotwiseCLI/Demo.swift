@@ -101,7 +101,7 @@ struct Demo: AsyncParsableCommand {
         let bootstrap = try CoordinatorCommand.token(named: "bootstrap.token", in: directory, announce: false)
         let location = db ?? "sqlite:\(directory.appendingPathComponent("state.db").path)"
         // Closed on every path (a failed job included): a store left open traps the process.
-        try await withStore(location, creating: true) { store in
+        try await withStore(location, creating: true, asCoordinator: true) { store in
             var logger = Logger(label: "spotwise.demo")
             // Killed nodes leave half-open connections the servers log as errors; the demo's own
             // output says what happened.

@@ -51,14 +51,19 @@ struct SourceOptions: ParsableArguments {
         }
     }
 
-    static func openStore(_ location: String, creating: Bool = false) async throws -> SQLStateStore {
+    /// Opens the store at `location`, migrated. A coordinator passes `asCoordinator`: on SQLite it
+    /// holds the database's lock, so a second coordinator on the same file is refused.
+    static func openStore(_ location: String, creating: Bool = false, asCoordinator: Bool = false) async throws
+        -> SQLStateStore
+    {
         let store: SQLStateStore
         if location.hasPrefix("sqlite:") {
             let path = String(location.dropFirst("sqlite:".count))
             guard creating || FileManager.default.fileExists(atPath: path) else {
                 throw ValidationError("no state database at \(path) (run `spotwise demo` or pass --db)")
             }
-            store = try await SQLStateStore.openSQLite(path: path)
+            store = try await SQLStateStore.openSQLite(
+                path: path, coordinator: asCoordinator ? SQLiteCoordinatorLock.describeThisProcess() : nil)
         } else if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
             store = try await SQLStateStore.connectPostgres(url: location)
         } else {

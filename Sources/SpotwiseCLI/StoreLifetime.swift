@@ -5,9 +5,10 @@ import StateStore
 /// closed before deinitializing") and whatever it was about to print is lost. `defer` cannot
 /// await the close, so the error path closes and rethrows.
 func withStore<T>(
-    _ location: String, creating: Bool = false, _ body: (SQLStateStore) async throws -> T
+    _ location: String, creating: Bool = false, asCoordinator: Bool = false, _ body: (SQLStateStore) async throws -> T
 ) async throws -> T {
-    try await closing(try await SourceOptions.openStore(location, creating: creating), body)
+    try await closing(
+        try await SourceOptions.openStore(location, creating: creating, asCoordinator: asCoordinator), body)
 }
 
 /// Runs `body` with `store`, then closes the store whether `body` returned or threw.

@@ -138,13 +138,19 @@ public final class SQLStateStore: StateStore {
     }
 
     /// Opens (creating if needed) an SQLite database file with WAL and synchronous=FULL; the file
-    /// and its WAL files are 0600 (`StateFilePermissions`).
-    public static func openSQLite(path: String) async throws -> SQLStateStore {
+    /// and its WAL files are 0600 (`StateFilePermissions`). A coordinator passes `coordinator`
+    /// (who it is): it takes the database's `SQLiteCoordinatorLock` first, held until `close()`,
+    /// and a second coordinator on the same file is refused.
+    public static func openSQLite(path: String, coordinator: String? = nil) async throws -> SQLStateStore {
         try StateFilePermissions.restrict(databaseAt: path)
+        let lock = try coordinator.map { holder throws(StateStoreError) in
+            try SQLiteCoordinatorLock.acquire(databaseAt: path, holder: holder)
+        }
         let connection: SQLiteConnection
         do {
             connection = try await SQLiteConnection.open(storage: .file(path: path))
         } catch {
+            lock?.release()
             throw StateStoreError.cannotOpen(
                 "sqlite:\(path)", reason: "\(error) (does the directory exist and is it writable?)")
         }
@@ -156,9 +162,13 @@ public final class SQLStateStore: StateStore {
         } catch {
             // A connection dropped open traps the process: close it before saying what failed.
             try? await connection.close()
+            lock?.release()
             throw StateStoreError.cannotOpen("sqlite:\(path)", reason: "\(error)")
         }
-        return SQLStateStore(backend: .sqlite, database: database) { try await connection.close() }
+        return SQLStateStore(backend: .sqlite, database: database) {
+            defer { lock?.release() }
+            try await connection.close()
+        }
     }
 
     /// Connects to PostgreSQL at a `postgres://` URL.

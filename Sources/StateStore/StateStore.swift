@@ -273,6 +273,8 @@ public enum StateStoreError: Error, Hashable, Sendable, CustomStringConvertible 
     case schemaTooNew(found: Int, supported: Int)
     case corruptRow(String)
     case cannotOpen(String, reason: String)
+    /// Another coordinator holds this SQLite database (`SQLiteCoordinatorLock`).
+    case inUseByAnotherCoordinator(String, holder: String)
     case aliasMoved(model: String, alias: String, expected: Int?, actual: Int?)
     case noSuchModelVersion(model: String, version: Int)
 
@@ -289,6 +291,8 @@ public enum StateStoreError: Error, Hashable, Sendable, CustomStringConvertible 
             "the database has schema version \(found), but this spotwise knows only up to \(supported); upgrade spotwise"
         case .corruptRow(let detail): "unreadable row: \(detail)"
         case .cannotOpen(let location, let reason): "cannot open the state database \(location): \(reason)"
+        case .inUseByAnotherCoordinator(let location, let holder):
+            "the state database \(location) is in use by another coordinator (\(holder)); an SQLite database serves one coordinator at a time: stop that one, or give this one its own --db"
         case .aliasMoved(let model, let alias, let expected, let actual):
             "alias \(alias) of \(model) points at \(actual.map { "version \($0)" } ?? "nothing"), not \(expected.map { "version \($0)" } ?? "nothing"): it moved meanwhile"
         case .noSuchModelVersion(let model, let version): "model \(model) has no version \(version)"

@@ -8,7 +8,8 @@ import Testing
 
 /// A coordinator's first start with its stdout going to a file (issue 14, item 7): the token
 /// lines are in the file as soon as it serves, so a crash does not lose them, and everything it
-/// created is its owner's alone.
+/// created is its owner's alone; a second coordinator on the same SQLite file is refused while
+/// the first runs, and the next one starts after the first crashed.
 @Suite struct CoordinatorFirstStartTests {
     static var spotwise: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("spotwise")
@@ -55,8 +56,35 @@ import Testing
         for file in [database, database + "-wal", database + "-shm"] {
             #expect(Self.mode(file) == 0o600, "\(file): \(String(Self.mode(file) ?? 0, radix: 8))")
         }
+        // A second coordinator on the same SQLite file is refused, naming the first.
+        let second = try ChildProcess(
+            executable: Self.spotwise.path,
+            arguments: ["coordinator", "--state-dir", state.path, "--bind", "127.0.0.1:0"],
+            environment: ProcessInfo.processInfo.environment)
+        defer { if second.exitStatus == nil { second.signalGroup(SIGKILL) } }
+        #expect(await second.waitForExit() != 0)
+        let refusal = second.takeLines().joined(separator: "\n")
+        #expect(
+            refusal.contains("is in use by another coordinator (pid \(process.pid) on "),
+            "the second coordinator said: \(refusal)")
         process.signal(SIGKILL)
         #expect(await process.waitForExit() == 128 + SIGKILL)
+        // The crashed one's lock went with it: the next coordinator starts.
+        let third = try ChildProcess(
+            executable: Self.spotwise.path,
+            arguments: ["coordinator", "--state-dir", state.path, "--bind", "127.0.0.1:0"],
+            environment: ProcessInfo.processInfo.environment)
+        defer { if third.exitStatus == nil { third.signalGroup(SIGKILL) } }
+        var started: [String] = []
+        while ContinuousClock.now < deadline + .seconds(60), third.exitStatus == nil,
+            !started.joined().contains("spotwise coordinator serving on")
+        {
+            try await Task.sleep(for: .milliseconds(50))
+            started += third.takeLines()
+        }
+        #expect(started.joined().contains("serving on"), "after the crash: \(started)")
+        third.signal(SIGKILL)
+        _ = await third.waitForExit()
 
         text = try String(contentsOf: log, encoding: .utf8)
         #expect(Self.mode(state.path) == 0o700)
