@@ -91,7 +91,10 @@ public struct JobScheduler: Sendable {
         pending.removeAll { overBudget.contains($0.id) }
         try await decideModels(limit: 20)
         let workers = try await store.workers()
-        let busy = Set(leases.filter { $0.expiresAtMilliseconds > now }.flatMap(\.holders))
+        // A worker is busy while it holds any unrevoked lease, expired or not: a late heartbeat
+        // renews an expired lease until the reconciler revokes it, so a worker given another job
+        // meanwhile would hold two (found by CoordinatorInvariantTests).
+        let busy = Set(leases.flatMap(\.holders))
         let live = workers.filter { worker in
             guard let seen = board.placeable(worker.id) else { return false }
             return now - seen <= leasePolicy.leaseMilliseconds

@@ -207,3 +207,36 @@ import Testing
         }
     }
 }
+
+extension AttemptLifecycleTests {
+    /// A worker whose lease ran out but was not yet revoked may still be running the attempt (a
+    /// late heartbeat renews it), so it is not given a second job until the reconciler revokes
+    /// the lease. It was, when it was heard from meanwhile: the pass counted only unexpired leases,
+    /// and the late heartbeat left the worker holding two (found by CoordinatorInvariantTests).
+    @Test func aWorkerWhoseLeaseRanOutIsNotGivenAnotherJobBeforeTheLeaseIsRevoked() async throws {
+        try await app().test(.router) { client in
+            let (worker, token) = try await register(client)
+            let first = try await submit(client)
+            _ = try await submit(client)
+            #expect(try await scheduler.scheduleOnce().placements.count == 1)
+            let given = try #require(try await assignment(client, worker, token))
+            #expect(given.job == first)
+            // Past the 3 s lease, before the reconciler's pass, the worker is heard from: still busy.
+            clock.advance(milliseconds: 4_000)
+            #expect(try await assignment(client, worker, token) == nil)
+            #expect(try await scheduler.scheduleOnce().placements.isEmpty)
+            let late = #"{"job": "\#(first)", "attempt": 1, "epoch": \#(given.epoch), "step": 5}"#
+            #expect(try await post(client, "/v1/workers/\(worker)/heartbeat", token: token, late).status == .ok)
+            #expect(try await store.liveLeases(worker: worker).map(\.job.rawValue) == [first])
+            #expect(try await scheduler.scheduleOnce().placements.isEmpty)
+            // Once the reconciler revokes it (the lease ran out again), the worker takes the next job.
+            clock.advance(milliseconds: 4_000)
+            #expect(
+                try await LeaseReconciler(store: store, clock: clock, board: board).reconcileOnce().map(\.rawValue) == [
+                    first
+                ])
+            #expect(try await assignment(client, worker, token) == nil)
+            #expect(try await scheduler.scheduleOnce().placements.map(\.worker) == [worker])
+        }
+    }
+}
