@@ -134,8 +134,6 @@ public final class CapacityLauncher: Sendable {
         self.observeEverySeconds = observeEverySeconds
     }
 
-    static var offerPrefix: String { PlacementPlanner.offerPrefix }
-
     static func offerKey(_ provider: ProviderName, _ pool: WorkerPool) -> String {
         "\(provider.rawValue):\(pool.region):\(pool.instanceType)"
     }
@@ -150,13 +148,11 @@ public final class CapacityLauncher: Sendable {
             }.map { pool in
                 IdleWorker(
                     id:
-                        "\(Self.offerPrefix)\(provider.provider.rawValue):\(pool.region):\(pool.market.rawValue):\(pool.instanceType)",
-                    provider: provider.provider, pool: pool)
+                        "offer:\(provider.provider.rawValue):\(pool.region):\(pool.market.rawValue):\(pool.instanceType)",
+                    provider: provider.provider, pool: pool, kind: .capacityOffer)
             }
         }
     }
-
-    static func isOffer(_ worker: String) -> Bool { worker.hasPrefix(offerPrefix) }
 
     public func outstanding(_ job: JobID) -> Launch? { launches.withLock { $0[job] } }
 

@@ -159,7 +159,7 @@ public struct JobScheduler: Sendable {
             now: wallClock(), live: everyLive)
         plan.waiting.merge(planned.waiting) { first, _ in first }
         for placement in planned.placements {
-            guard CapacityLauncher.isOffer(placement.worker) else {
+            guard placement.onCapacityOffer else {
                 plan.placements.append(placement)
                 continue
             }

@@ -36,15 +36,28 @@ public struct WorkProgress: Hashable, Sendable {
 
 /// A registered, live worker holding no attempt.
 public struct IdleWorker: Hashable, Sendable {
+    /// What the planner may place a job on.
+    public enum Kind: Hashable, Sendable {
+        /// A registered worker, waiting for work.
+        case registered
+        /// Capacity a provider can launch for the job (`CapacityLauncher`): one node, never part
+        /// of a gang; placing on it means launching it.
+        case capacityOffer
+    }
+
     public var id: String
     public var provider: ProviderName
     public var pool: WorkerPool
+    public var kind: Kind
 
-    public init(id: String, provider: ProviderName, pool: WorkerPool) {
+    public init(id: String, provider: ProviderName, pool: WorkerPool, kind: Kind = .registered) {
         self.id = id
         self.provider = provider
         self.pool = pool
+        self.kind = kind
     }
+
+    public var isCapacityOffer: Bool { kind == .capacityOffer }
 
     var poolName: String { "\(provider.rawValue)/\(pool.region)" }
 }
@@ -58,10 +71,14 @@ public struct PlannedPlacement: Hashable, Sendable {
     public var reason: String
     /// A gang's workers by rank (`worker` is rank 0); empty for a single-node attempt.
     public var members: [String]
+    /// Whether `worker` is a capacity offer: the placement is a launch, not a lease.
+    public var onCapacityOffer: Bool
 
     public init(
-        job: JobID, worker: String, placement: Placement, pool: WorkerPool, reason: String, members: [String] = []
+        job: JobID, worker: String, placement: Placement, pool: WorkerPool, reason: String, members: [String] = [],
+        onCapacityOffer: Bool = false
     ) {
+        self.onCapacityOffer = onCapacityOffer
         self.job = job
         self.worker = worker
         self.placement = placement
@@ -155,7 +172,7 @@ public struct PlacementPlanner: Sendable {
                             provider: worker.provider, region: worker.pool.region, market: worker.pool.market),
                         pool: worker.pool,
                         reason: members.isEmpty ? reason : "gang of \(members.count) in \(worker.poolName): \(reason)",
-                        members: members.map(\.id)))
+                        members: members.map(\.id), onCapacityOffer: worker.isCapacityOffer))
             }
         }
         return plan
@@ -169,7 +186,7 @@ public struct PlacementPlanner: Sendable {
 
     /// The eligible workers whose group has at least `minimum` of them (and no launch offers).
     static func gangCapable(_ eligible: [IdleWorker], minimum: Int) -> [IdleWorker] {
-        let candidates = eligible.filter { !$0.id.hasPrefix(offerPrefix) }
+        let candidates = eligible.filter { !$0.isCapacityOffer }
         let counts = Dictionary(grouping: candidates, by: gangGroup).mapValues(\.count)
         return candidates.filter { counts[gangGroup($0), default: 0] >= minimum }
     }
@@ -189,7 +206,7 @@ public struct PlacementPlanner: Sendable {
     )? {
         let minimum = job.spec.resources.nodes.minimum
         let accepted = candidates.filter { worker in
-            !worker.id.hasPrefix(offerPrefix)
+            !worker.isCapacityOffer
                 && (job.spec.market == .auto || (job.spec.market == .spot) == (worker.pool.market == .spot))
         }
         let sizes = Dictionary(grouping: live, by: gangGroup).mapValues(\.count)
@@ -201,9 +218,6 @@ public struct PlacementPlanner: Sendable {
         else { return nil }
         return (best.key, Set(best.value), sizes[best.key, default: 0] - best.value.count)
     }
-
-    /// Worker ids of capacity offers (`CapacityLauncher`): a launch stands for one node.
-    public static let offerPrefix = "offer:"
 
     enum Choice {
         case place(IdleWorker, reason: String)

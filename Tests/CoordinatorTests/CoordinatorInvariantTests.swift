@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SpotwiseCore
+import SpotwiseTesting
 import StateStore
 import Synchronization
 import Testing
@@ -34,8 +35,58 @@ import Testing
     }
 
     /// One coordinator in the test process: its store, clocks and the passes it runs.
+    /// Where the coordinator keeps its state: the in-memory twin, or a real database that a
+    /// restart closes and opens again (SQLite loses its in-memory renewals and caches then).
+    enum Backend: Sendable {
+        case memory
+        case sqlite(path: String)
+        case postgres(url: String)
+
+        func open() async throws -> any StateStore {
+            switch self {
+            case .memory: return InMemoryStateStore()
+            case .sqlite(let path):
+                let store = try await SQLStateStore.openSQLite(path: path)
+                try await store.migrate()
+                return store
+            case .postgres(let url):
+                let store = try await SQLStateStore.connectPostgres(url: url)
+                try await store.migrate()
+                return store
+            }
+        }
+
+        /// A fresh place for one history.
+        static func fresh(_ kind: String) async throws -> Backend {
+            switch kind {
+            case "sqlite":
+                return .sqlite(
+                    path: FileManager.default.temporaryDirectory.appendingPathComponent(
+                        "spotwise-invariants-\(UUID().uuidString).db"
+                    ).path)
+            case "postgres":
+                let base = try TestServers.postgresURL()
+                let name =
+                    "spotwise_inv_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
+                let admin = try await SQLStateStore.connectPostgres(url: base)
+                do {
+                    try await admin.execute("CREATE DATABASE \(name)")
+                } catch {
+                    try? await admin.close()
+                    throw error
+                }
+                try await admin.close()
+                var components = try #require(URLComponents(string: base))
+                components.path = "/\(name)"
+                return .postgres(url: try #require(components.string))
+            default: return .memory
+            }
+        }
+    }
+
     struct Coordinator {
-        var store = InMemoryStateStore()
+        var backend = Backend.memory
+        var store: any StateStore = InMemoryStateStore()
         var leaseClock = ManualLeaseClock(1_000)
         var wall = WallClock()
         var board = LiveBoard()
@@ -74,6 +125,11 @@ import Testing
         /// empty live board, and every live lease given the restart grace before anything is served.
         func restarted(leaseClockAt start: Int64) async throws -> Coordinator {
             var next = self
+            if case .memory = backend {
+            } else {
+                try await store.close()
+                next.store = try await backend.open()
+            }
             next.leaseClock = ManualLeaseClock(start)
             next.board = LiveBoard()
             _ = try await next.reconciler.resumeAfterRestart(policy: policy)
@@ -122,9 +178,42 @@ import Testing
             uri: uri, method: .post, headers: bearer(token), body: ByteBuffer(bytes: data))
     }
 
-    @Test(arguments: 0..<100)
+    /// Seeds from `first`: `count` of them, or `SPOTWISE_INVARIANT_SEEDS` for a long run
+    /// (`SPOTWISE_INVARIANT_SEEDS=5000 swift test --filter CoordinatorInvariant`).
+    static func seeds(from first: Int, count: Int) -> Range<Int> {
+        let asked = ProcessInfo.processInfo.environment["SPOTWISE_INVARIANT_SEEDS"].flatMap { Int($0) }
+        return first..<(first + max(1, asked ?? count))
+    }
+
+    @Test(arguments: seeds(from: 0, count: 100))
     func randomHistoriesKeepTheCoordinatorsRules(seed: Int) async throws {
         _ = try await Self.randomHistory(seed: seed)
+    }
+
+    /// The same on SQLite, the embedded default: its cached jobs and leases and its renewals kept
+    /// in memory must keep the rules too, and a restart closes and opens the file again.
+    @Test(arguments: seeds(from: 100_000, count: 40))
+    func randomHistoriesKeepTheRulesOnSQLite(seed: Int) async throws {
+        try await Self.onDatabase("sqlite", seed: seed)
+    }
+
+    /// Runs one history on a real database, closing it on every path (an SQLite connection left
+    /// open traps the process).
+    static func onDatabase(_ kind: String, seed: Int) async throws {
+        var coordinator = Coordinator()
+        coordinator.backend = try await Backend.fresh(kind)
+        coordinator.store = try await coordinator.backend.open()
+        let ended: Coordinator
+        do {
+            (ended, _) = try await randomHistory(seed: seed, on: coordinator)
+        } catch {
+            try? await coordinator.store.close()
+            throw error
+        }
+        try await ended.store.close()
+        if case .sqlite(let path) = coordinator.backend {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
     }
 
     /// The histories are not idle: over a handful of seeds they reach every corner the rules
@@ -155,8 +244,8 @@ import Testing
     }
 
     /// One seeded history of `steps` steps; returns the coordinator as it ended and the run.
-    static func randomHistory(seed: Int) async throws -> (Coordinator, Run) {
-        var coordinator = Coordinator()
+    static func randomHistory(seed: Int, on start: Coordinator = Coordinator()) async throws -> (Coordinator, Run) {
+        var coordinator = start
         var run = Run(random: SeededGenerator(seed: UInt64(seed) &* 7_919 &+ 17))
         while run.step < Self.steps {
             if run.restart {
@@ -440,5 +529,12 @@ import Testing
                 #expect(reason?.isEmpty == false, "\(after): job \(id) placed without a reason: \(line)")
             }
         }
+    }
+}
+
+@Suite(.needsPostgres) struct CoordinatorInvariantsOnPostgres {
+    @Test(arguments: CoordinatorInvariantTests.seeds(from: 200_000, count: 4))
+    func randomHistoriesKeepTheRulesOnPostgres(seed: Int) async throws {
+        try await CoordinatorInvariantTests.onDatabase("postgres", seed: seed)
     }
 }

@@ -206,4 +206,22 @@ import Testing
         #expect(waiting.placements.isEmpty)
         #expect(waiting.waiting[JobID("j")] == "no deadline: waiting for spot")
     }
+
+    /// Capacity offers are their own kind, never told apart by their id: an offer is never a gang
+    /// member, a placement on one says it is a launch, and a registered worker is a worker whatever
+    /// its id looks like.
+    @Test func capacityOffersAreAKindNotAnId() {
+        var offer = worker("o1", .spot, price: 100_000)
+        offer.kind = .capacityOffer
+        let onOffer = PlacementPlanner().plan(jobs: [job("single", market: .spot)], idle: [offer], now: now)
+        #expect(onOffer.placements.map(\.onCapacityOffer) == [true])
+        let named = worker("offer:local:local-a:spot:local.t4", .spot)
+        let onWorker = PlacementPlanner().plan(jobs: [job("single", market: .spot)], idle: [named], now: now)
+        #expect(onWorker.placements.map(\.onCapacityOffer) == [false])
+        let gang = PlacementPlanner().plan(
+            jobs: [gang("ddp", .fixed(2), market: .spot)], idle: [offer, worker("a1", .spot), worker("a2", .spot)],
+            now: now)
+        #expect(gang.placements.first.map { Set($0.members) } == ["a1", "a2"])
+        #expect(gang.placements.first?.onCapacityOffer == false)
+    }
 }
