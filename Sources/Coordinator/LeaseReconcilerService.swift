@@ -1,18 +1,23 @@
 import Logging
 import ServiceLifecycle
 
-/// Runs the lease reconciler in the coordinator's service group: a pass every heartbeat period,
-/// until graceful shutdown. (The restart grace is given before the server starts; see
-/// `CoordinatorApplication.application`.)
+/// Runs the lease reconciler in the coordinator's service group: a pass every heartbeat period
+/// on `clock` (tests inject `SpotwiseTesting.ManualClock`), until graceful shutdown. (The restart
+/// grace is given before the server starts; see `CoordinatorApplication.application`.)
 public struct LeaseReconcilerService: Service {
     let reconciler: LeaseReconciler
     let policy: LeasePolicy
     let logger: Logger
+    let clock: any Clock<Duration>
 
-    public init(reconciler: LeaseReconciler, policy: LeasePolicy, logger: Logger) {
+    public init(
+        reconciler: LeaseReconciler, policy: LeasePolicy, logger: Logger,
+        clock: any Clock<Duration> = ContinuousClock()
+    ) {
         self.reconciler = reconciler
         self.policy = policy
         self.logger = logger
+        self.clock = clock
     }
 
     public func run() async throws {
@@ -24,7 +29,7 @@ public struct LeaseReconcilerService: Service {
                 } catch {
                     logger.error("lease reconciler pass failed: \(error)")
                 }
-                try await Task.sleep(for: .milliseconds(policy.heartbeatMilliseconds))
+                try await clock.sleep(for: .milliseconds(policy.heartbeatMilliseconds))
             }
         }
     }

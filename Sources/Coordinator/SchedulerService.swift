@@ -1,16 +1,22 @@
 import Logging
 import ServiceLifecycle
 
-/// Runs the scheduler loop in the coordinator's service group until graceful shutdown.
+/// Runs the scheduler loop in the coordinator's service group until graceful shutdown: a pass,
+/// then a sleep of one period on `clock` (tests inject `SpotwiseTesting.ManualClock`).
 public struct SchedulerService: Service {
     let scheduler: JobScheduler
     let periodMilliseconds: Int64
     let logger: Logger
+    let clock: any Clock<Duration>
 
-    public init(scheduler: JobScheduler, periodMilliseconds: Int64, logger: Logger) {
+    public init(
+        scheduler: JobScheduler, periodMilliseconds: Int64, logger: Logger,
+        clock: any Clock<Duration> = ContinuousClock()
+    ) {
         self.scheduler = scheduler
         self.periodMilliseconds = periodMilliseconds
         self.logger = logger
+        self.clock = clock
     }
 
     public func run() async throws {
@@ -25,7 +31,7 @@ public struct SchedulerService: Service {
                 } catch {
                     logger.error("scheduler pass failed: \(error)")
                 }
-                try await Task.sleep(for: .milliseconds(periodMilliseconds))
+                try await clock.sleep(for: .milliseconds(periodMilliseconds))
             }
         }
     }

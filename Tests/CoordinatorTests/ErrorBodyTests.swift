@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SpotwiseCore
+import SpotwiseTesting
 import StateStore
 import Testing
 

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import SpotwiseCore
+import SpotwiseTesting
 import StateStore
 import Testing
 
