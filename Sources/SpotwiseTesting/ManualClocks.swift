@@ -40,7 +40,7 @@ public final class ManualClock: Clock, Sendable {
         var cancelled: Set<UInt64> = []
         var nextID: UInt64 = 0
         /// Callers of `parked` waiting for this many sleepers.
-        var parkWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var parkWaiters: [(id: UInt64, count: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
         /// The `parked` callers whose count has been reached, taken out.
         mutating func reachedParkWaiters() -> [CheckedContinuation<Void, Never>] {
@@ -102,14 +102,30 @@ public final class ManualClock: Clock, Sendable {
 
     /// Returns once `count` callers are parked in `sleep`: the code under test finished what it
     /// does between sleeps. (Give the test a `.timeLimit`: code that never sleeps again hangs here.)
+    /// A cancelled wait (a test's time limit) returns at once.
     public func parked(_ count: Int = 1) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { state -> Bool in
-                if state.sleepers.count >= count { return true }
-                state.parkWaiters.append((count, continuation))
-                return false
+        let id = state.withLock { state -> UInt64 in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.cancelled.remove(id) != nil || state.sleepers.count >= count { return true }
+                    state.parkWaiters.append((id, count, continuation))
+                    return false
+                }
+                if now { continuation.resume() }
             }
-            if now { continuation.resume() }
+        } onCancel: {
+            let waiting = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let index = state.parkWaiters.firstIndex(where: { $0.id == id }) else {
+                    state.cancelled.insert(id)
+                    return nil
+                }
+                return state.parkWaiters.remove(at: index).continuation
+            }
+            waiting?.resume()
         }
     }
 }

@@ -100,8 +100,12 @@ extension SQLStateStore {
             startedAt: date(try row.decode(column: "started_at_ms", as: Int64.self)),
             resumedFromStep: try row.decode(column: "resumed_from_step", as: Int64?.self).map { Int($0) })
         segment.endedAt = try row.decode(column: "ended_at_ms", as: Int64?.self).map(date)
-        segment.endKind = try row.decode(column: "end_kind", as: String?.self).map(AttemptEndKind.init(stored:))
         segment.endReason = try row.decode(column: "end_reason", as: String?.self)
+        // A row an older coordinator ended after another process upgraded the database has words
+        // only: its kind is what the migration would have given it.
+        segment.endKind =
+            try row.decode(column: "end_kind", as: String?.self).map(AttemptEndKind.init(stored:))
+            ?? segment.endReason.map(AttemptEndKind.init(legacyWords:))
         segment.lastStep = try row.decode(column: "last_step", as: Int64?.self).map { Int($0) }
         segment.committedStep = try row.decode(column: "committed_step", as: Int64?.self).map { Int($0) }
         segment.firstStepAt = try row.decode(column: "first_step_at_ms", as: Int64?.self).map(date)

@@ -11,7 +11,7 @@ import Synchronization
 /// The coordinator takes an exclusive `flock` on `<database>.lock` before it opens the database
 /// and holds it until the store closes (or the process ends: the kernel releases it, so a
 /// coordinator that crashed never blocks the next). A second one is refused with who holds it.
-/// Reading commands (`spotwise report`, `spotwise runs`, `spotwise models`) take no lock.
+/// Other commands on the file (`report`, `runs`, `models`, `gate`) take no lock.
 public final class SQLiteCoordinatorLock: Sendable {
     public let path: String
     private let descriptor: Mutex<Int32?>

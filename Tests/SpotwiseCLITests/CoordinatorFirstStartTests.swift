@@ -62,8 +62,14 @@ import Testing
             arguments: ["coordinator", "--state-dir", state.path, "--bind", "127.0.0.1:0"],
             environment: ProcessInfo.processInfo.environment)
         defer { if second.exitStatus == nil { second.signalGroup(SIGKILL) } }
-        #expect(await second.waitForExit() != 0)
-        let refusal = second.takeLines().joined(separator: "\n")
+        // Polled against the deadline: a second coordinator that started would serve forever.
+        var refusalLines: [String] = []
+        while ContinuousClock.now < deadline + .seconds(60), second.exitStatus == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            refusalLines += second.takeLines()
+        }
+        #expect(second.exitStatus.map { $0 != 0 } == true, "the second coordinator did not exit")
+        let refusal = (refusalLines + second.takeLines()).joined(separator: "\n")
         #expect(
             refusal.contains("is in use by another coordinator (pid \(process.pid) on "),
             "the second coordinator said: \(refusal)")

@@ -59,6 +59,26 @@ import Testing
             job: job, attempt: running,
             end: SegmentEnd(at: Date(timeIntervalSince1970: 120), reason: .lost, lastStep: nil, committedStep: 5))
         #expect(try await reopened.segments(job: job).last?.endKind == .lost)
+
+        // An older coordinator still running closes a row after the upgrade, in words only: it
+        // reads with the kind the migration would have given it.
+        try await reopened.openSegment(
+            AttemptSegment(
+                job: job, attempt: running + 1, epoch: LeaseEpoch(UInt64(running + 1)), workerID: "w",
+                provider: "local", pool: AttemptRecordsConformanceTests.spotPool,
+                startedAt: Date(timeIntervalSince1970: 200), resumedFromStep: 5))
+        let sql7 = try #require(reopened as? SQLStateStore)
+        try await sql7.execute(
+            "UPDATE attempt_segments SET ended_at_ms = 300000, end_reason = 'preempted with notice' "
+                + "WHERE job_id = 'old-job' AND attempt = \(running + 1)")
+        #expect(try await reopened.segments(job: job).last?.endKind == .preemptedWithNotice)
+    }
+
+    /// The Swift reading of old words is the migration's: same kind for every old wording.
+    @Test func theLegacyReadingAgreesWithTheMigration() {
+        for end in Self.oldEnds {
+            #expect(AttemptEndKind(legacyWords: end.words) == end.kind, "\(end.words)")
+        }
     }
 
     /// The migration's reading of old words is the words the coordinator writes today: every

@@ -45,12 +45,39 @@ public enum AttemptEndKind: String, Hashable, Sendable, CaseIterable, Codable {
     }
 
     /// Whether the worker's final report said how far the trainer got. Otherwise (lost, preempted
-    /// without notice, cancelled, stopped) the coordinator knows only the steps it heard of
+    /// without notice, an infrastructure failure, cancelled, stopped) the coordinator knows only the steps it heard of
     /// before, and lost work is a lower bound.
     public var reportsHowFarItGot: Bool {
         switch self {
         case .completed, .preemptedWithNotice, .failed, .resized: true
         case .preemptedWithoutNotice, .lost, .infrastructure, .cancelled, .stopped, .other: false
+        }
+    }
+
+    /// The kind of an end an older coordinator recorded in words only: the schema-7 migration's
+    /// reading (its `CASE`), also used for a row an older coordinator ended after another process
+    /// upgraded the database (its `end_kind` is empty). Unknown words are `.other`.
+    public init(legacyWords words: String) {
+        if words == "completed" {
+            self = .completed
+        } else if words == "preempted with notice" {
+            self = .preemptedWithNotice
+        } else if words.hasPrefix("preempted") {
+            self = .preemptedWithoutNotice
+        } else if words.hasPrefix("lost") {
+            self = .lost
+        } else if words.hasPrefix("failed with exit code") {
+            self = .failed
+        } else if words.hasPrefix("infrastructure error") {
+            self = .infrastructure
+        } else if words == "cancelled" {
+            self = .cancelled
+        } else if words.hasPrefix("resized to") {
+            self = .resized
+        } else if words.hasPrefix("stopped:") {
+            self = .stopped
+        } else {
+            self = .other
         }
     }
 
