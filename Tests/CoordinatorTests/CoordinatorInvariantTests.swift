@@ -56,15 +56,18 @@ import Testing
             }
         }
 
+        /// The real databases a history can run on.
+        enum Kind: Sendable { case sqlite, postgres }
+
         /// A fresh place for one history.
-        static func fresh(_ kind: String) async throws -> Backend {
+        static func fresh(_ kind: Kind) async throws -> Backend {
             switch kind {
-            case "sqlite":
+            case .sqlite:
                 return .sqlite(
                     path: FileManager.default.temporaryDirectory.appendingPathComponent(
                         "spotwise-invariants-\(UUID().uuidString).db"
                     ).path)
-            case "postgres":
+            case .postgres:
                 let base = try TestServers.postgresURL()
                 let name =
                     "spotwise_inv_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
@@ -79,7 +82,6 @@ import Testing
                 var components = try #require(URLComponents(string: base))
                 components.path = "/\(name)"
                 return .postgres(url: try #require(components.string))
-            default: return .memory
             }
         }
     }
@@ -204,12 +206,12 @@ import Testing
     /// in memory must keep the rules too, and a restart closes and opens the file again.
     @Test(arguments: seeds(from: 100_000, count: 16))
     func randomHistoriesKeepTheRulesOnSQLite(seed: Int) async throws {
-        try await Self.onDatabase("sqlite", seed: seed)
+        try await Self.onDatabase(.sqlite, seed: seed)
     }
 
     /// Runs one history on a real database, closing it on every path (an SQLite connection left
     /// open traps the process).
-    static func onDatabase(_ kind: String, seed: Int) async throws {
+    static func onDatabase(_ kind: Backend.Kind, seed: Int) async throws {
         var coordinator = Coordinator()
         coordinator.backend = try await Backend.fresh(kind)
         coordinator.store = try await coordinator.backend.open()
@@ -555,6 +557,6 @@ import Testing
 @Suite(.needsPostgres) struct CoordinatorInvariantsOnPostgres {
     @Test(arguments: CoordinatorInvariantTests.seeds(from: 200_000, count: 4))
     func randomHistoriesKeepTheRulesOnPostgres(seed: Int) async throws {
-        try await CoordinatorInvariantTests.onDatabase("postgres", seed: seed)
+        try await CoordinatorInvariantTests.onDatabase(.postgres, seed: seed)
     }
 }
