@@ -31,14 +31,10 @@ public final class SQLiteCoordinatorLock: Sendable {
         -> SQLiteCoordinatorLock
     {
         let lockPath = lockPath(databaseAt: path)
-        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, StateFilePermissions.fileMode)
-        guard descriptor >= 0 else {
-            throw .cannotOpen(
-                "sqlite:\(path)",
-                reason:
-                    "cannot open its lock file \(lockPath): \(String(cString: strerror(errno))) (is the directory writable?)"
-            )
-        }
+        // Never through a symbolic link: one planted where `--db` points would otherwise have
+        // its target truncated and overwritten below.
+        let descriptor = try StateFilePermissions.openRegularFile(
+            at: lockPath, naming: "sqlite:\(path)", role: "its lock file")
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let failure = errno
             let current = Self.holder(in: descriptor)

@@ -18,15 +18,42 @@ public enum StateFilePermissions {
     /// an older version left 0644, is tightened to 0600 (where this user owns it).
     public static func restrict(databaseAt path: String) throws(StateStoreError) {
         guard !path.isEmpty, path != ":memory:" else { return }
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, fileMode)
-        guard descriptor >= 0 else {
-            throw .cannotOpen(
-                "sqlite:\(path)",
-                reason: "\(String(cString: strerror(errno))) (does the directory exist and is it writable?)")
-        }
+        let descriptor = try openRegularFile(at: path, naming: "sqlite:\(path)", role: "the database file")
         _ = fchmod(descriptor, fileMode)
         close(descriptor)
         for suffix in companions { _ = chmod(path + suffix, fileMode) }
+    }
+
+    /// Opens (creating 0600 if missing) a plain file of the state, never through a symbolic link
+    /// and never anything but a regular file: a link planted at the path would otherwise have its
+    /// target's mode changed, or (for the lock file) its content replaced. Throws `cannotOpen`
+    /// naming the database, which file, and what is allowed.
+    static func openRegularFile(at path: String, naming database: String, role: String) throws(StateStoreError)
+        -> Int32
+    {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, fileMode)
+        guard descriptor >= 0 else {
+            let failure = errno
+            if failure == ELOOP {
+                throw .cannotOpen(
+                    database,
+                    reason:
+                        "\(role) \(path) is a symbolic link; state files are opened only as regular files: give --db the real path"
+                )
+            }
+            throw .cannotOpen(
+                database,
+                reason:
+                    "cannot open \(role) \(path): \(String(cString: strerror(failure))) (does the directory exist and is it writable?)"
+            )
+        }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            throw .cannotOpen(
+                database, reason: "\(role) \(path) is not a regular file; state files must be regular files")
+        }
+        return descriptor
     }
 
     /// Creates a state directory 0700; returns a warning when an existing one is open to others.

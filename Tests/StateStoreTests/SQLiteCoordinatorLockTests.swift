@@ -48,4 +48,46 @@ import Testing
             #expect(error.description.contains("\(path).lock"))
         }
     }
+
+    /// A symbolic link planted where the lock file (or the database) goes is refused, and its
+    /// target keeps its content and mode; so is a lock path that is not a regular file.
+    @Test func aPlantedLinkIsRefusedAndItsTargetUntouched() async throws {
+        let path = Self.databasePath()
+        let target = path + ".victim"
+        defer {
+            for suffix in ["", ".lock", ".victim", ".victim-db"] {
+                try? FileManager.default.removeItem(atPath: path + suffix)
+            }
+        }
+        try Data("precious\n".utf8).write(to: URL(fileURLWithPath: target))
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: target)
+        try FileManager.default.createSymbolicLink(
+            atPath: SQLiteCoordinatorLock.lockPath(databaseAt: path), withDestinationPath: target)
+        do {
+            _ = try SQLiteCoordinatorLock.acquire(databaseAt: path, holder: "pid 9")
+            Issue.record("took a lock through a symbolic link")
+        } catch {
+            #expect(
+                error.description.contains("is a symbolic link")
+                    && error.description.contains("give --db the real path"))
+        }
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "precious\n")
+        #expect(try FileManager.default.attributesOfItem(atPath: target)[.posixPermissions] as? Int == 0o644)
+
+        let database = path + ".victim-db"
+        try FileManager.default.removeItem(atPath: SQLiteCoordinatorLock.lockPath(databaseAt: path))
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: database)
+        await #expect(throws: StateStoreError.self) { _ = try await SQLStateStore.openSQLite(path: path) }
+        #expect(!FileManager.default.fileExists(atPath: database))
+
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.createDirectory(
+            atPath: SQLiteCoordinatorLock.lockPath(databaseAt: path), withIntermediateDirectories: false)
+        do {
+            _ = try SQLiteCoordinatorLock.acquire(databaseAt: path, holder: "pid 9")
+            Issue.record("took a lock on a directory")
+        } catch {
+            #expect(error.description.contains(".lock"))
+        }
+    }
 }
