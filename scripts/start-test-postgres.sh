@@ -28,7 +28,7 @@ run_as_postgres() {
 }
 [ "$(id -u)" = 0 ] && chown postgres "$dir"
 if ! run_as_postgres "$pgbin/initdb -D $dir/data -U postgres --auth=trust -E UTF8" >"$dir/initdb.log" 2>&1 ||
-    ! run_as_postgres "$pgbin/pg_ctl -D $dir/data -l $dir/log -w -o \"-c listen_addresses=127.0.0.1 -p $port -k $dir\" start" >&2; then
+    ! run_as_postgres "$pgbin/pg_ctl -D $dir/data -l $dir/log -w -o \"-c listen_addresses=127.0.0.1 -c max_connections=300 -p $port -k $dir\" start" >&2; then
     echo "start-test-postgres: PostgreSQL did not start on 127.0.0.1:$port; its logs:" >&2
     tail -n 20 "$dir/initdb.log" "$dir/log" >&2 2>/dev/null || true
     run_as_postgres "$pgbin/pg_ctl -D $dir/data stop -m immediate" >/dev/null 2>&1 || true

@@ -42,6 +42,8 @@ public final class CapacityLauncher: Sendable {
     private let spotWithheld = Mutex<[String: Date]>([:])
     /// How long a pool's spot offer is withheld after a capacity failure.
     let withholdSeconds: Double = 600
+    /// How long a launch recorded without the provider's answer waits for its worker.
+    let unconfirmedLaunchSeconds: Double = 900
     private let loaded = Mutex(false)
 
     /// Capacity whose worker took its job: still polled, so that the provider's word (an
@@ -104,6 +106,14 @@ public final class CapacityLauncher: Sendable {
             running.withLock { _ = $0.removeValue(forKey: job) }
         }
         return ends
+    }
+
+    /// A replica took leadership over: what it knew of launches from an earlier term may be stale
+    /// (another leader launched and settled meanwhile), so the next pass reads them again.
+    public func reloadOnNextPass() {
+        loaded.withLock { $0 = false }
+        launches.withLock { $0.removeAll() }
+        running.withLock { $0.removeAll() }
     }
 
     /// Reads the launches a previous coordinator recorded (once).
@@ -199,6 +209,17 @@ public final class CapacityLauncher: Sendable {
             job: job.id.rawValue, attempt: job.record.attemptCount + 1, spec: job.spec, pool: planned.pool,
             coordinatorURL: coordinatorURL, bootstrapToken: bootstrapToken,
             deadline: job.spec.deadline?.instant(submittedAt: job.submittedAt), now: now, sequence: sequence)
+        // The launch is recorded before the provider is called (its handle once known): a
+        // coordinator that crashes in between, or a deposed leader whose record is refused by
+        // the fence, never leaves capacity that the next one does not know of and launches again.
+        var record = CapacityLaunchRecord(
+            job: job.id, provider: provider.provider.rawValue, handle: "", workerName: request.workerName,
+            pool: planned.pool, sequence: sequence, launchedAt: now)
+        do {
+            try await store.recordLaunch(record)
+        } catch {
+            return "not launched: the launch could not be recorded first: \(error)"
+        }
         do {
             let handle = try await provider.launch(request)
             launches.withLock {
@@ -206,14 +227,13 @@ public final class CapacityLauncher: Sendable {
                     job: job.id, provider: provider.provider, handle: handle, workerName: request.workerName,
                     pool: planned.pool, launchedAt: now)
             }
-            try? await store.recordLaunch(
-                CapacityLaunchRecord(
-                    job: job.id, provider: provider.provider.rawValue, handle: handle, workerName: request.workerName,
-                    pool: planned.pool, sequence: sequence, launchedAt: now))
+            record.handle = handle
+            try? await store.recordLaunch(record)
             failures.withLock { _ = $0.removeValue(forKey: job.id) }
             return
                 "launched \(provider.provider.rawValue) \(handle) (\(planned.pool.instanceType), \(planned.pool.market.rawValue)): \(planned.reason)"
         } catch {
+            try? await store.removeLaunch(job: job.id)
             let line = "\(provider.provider.rawValue) launch failed: \(error)"
             failures.withLock { $0[job.id] = line }
             noteFailure(
@@ -243,6 +263,15 @@ public final class CapacityLauncher: Sendable {
                 try? await providers[launch.provider]?.release(launch.handle)
                 await settle(launch.job, store: store)
                 lines[launch.job] = "released \(launch.provider.rawValue) \(launch.handle): the job ended"
+                continue
+            }
+            if launch.handle.isEmpty {
+                // Recorded by a coordinator that stopped before the provider answered: the
+                // capacity may exist (its worker registers and is given the job) or not.
+                guard now.timeIntervalSince(launch.launchedAt) >= unconfirmedLaunchSeconds else { continue }
+                await settle(launch.job, store: store)
+                lines[launch.job] =
+                    "the \(launch.provider.rawValue) launch of \(launch.workerName) was never confirmed and no worker registered in \(Int(unconfirmedLaunchSeconds)) s: planned again"
                 continue
             }
             if let seen = launch.observedAt, now.timeIntervalSince(seen) < observeEverySeconds { continue }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Scheduler
+import ServiceLifecycle
 import SpotwiseCore
 import StateStore
 
@@ -28,8 +29,33 @@ public enum CoordinatorApplication {
         }
     }
 
+    /// Replicas on one PostgreSQL database: this one's role, the leadership row, the shared lease
+    /// clock, and the leader's fenced view of the store.
+    public struct Replication: Sendable {
+        public var role: ReplicaRole
+        public var leadership: any LeadershipStore
+        public var sharedBoard: any SharedBoardStore
+        public var election: LeaderElectionService.Settings
+        public var leaseClock: DatabaseLeaseClock
+        public var fenced: @Sendable (LeadershipFence) -> any StateStore
+
+        public init(
+            role: ReplicaRole, leadership: any LeadershipStore, sharedBoard: any SharedBoardStore,
+            election: LeaderElectionService.Settings, leaseClock: DatabaseLeaseClock,
+            fenced: @escaping @Sendable (LeadershipFence) -> any StateStore
+        ) {
+            self.role = role
+            self.leadership = leadership
+            self.sharedBoard = sharedBoard
+            self.election = election
+            self.leaseClock = leaseClock
+            self.fenced = fenced
+        }
+    }
+
     public static func router(
         store: any StateStore, tokens: AccessTokens, settings: Settings,
+        role: ReplicaRole = ReplicaRole(replica: "coordinator", address: "", single: true),
         leaseClock: any LeaseClock = MonotonicLeaseClock(), leasePolicy: LeasePolicy = LeasePolicy(),
         metrics: CoordinatorMetrics = CoordinatorMetrics(), board: LiveBoard = LiveBoard(),
         clock: @escaping @Sendable () -> Date = Date.init,
@@ -43,12 +69,12 @@ public enum CoordinatorApplication {
         router.add(middleware: TokenAuthMiddleware(tokens: tokens, store: store, workerDigests: digests))
         // Where no route matched: a served path with another method is 405 with Allow, not 404.
         router.add(middleware: MethodNotAllowedMiddleware())
-        router.get("health") { _, _ in "ok\n" }
+        router.get("health") { _, _ in try JobsAPI.json(role.health) }
         router.get("metrics") { _, context in
             try context.requireReader("metrics")
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: try await metrics.render(store: store))))
+                body: ResponseBody(byteBuffer: ByteBuffer(string: try await metrics.render(store: store, role: role))))
         }
         JobsAPI(store: store, clock: clock, newJobID: newJobID, maxBodyBytes: settings.maxBodyBytes, board: board)
             .register(on: router)
@@ -73,35 +99,63 @@ public enum CoordinatorApplication {
         store: any StateStore, tokens: AccessTokens, settings: Settings, leaseClock: any LeaseClock,
         leasePolicy: LeasePolicy, planner: PlacementPlanner = PlacementPlanner(),
         schedulerPeriodMilliseconds: Int64? = nil, launcher: CapacityLauncher? = nil,
+        replication: Replication? = nil,
         logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> some ApplicationProtocol {
-        // Before any request is served: every live lease gets the restart grace on this process's
-        // clock. Served first, a heartbeat would be told an expiry from the old process's clock.
-        let reconciler = LeaseReconciler(store: store, clock: leaseClock)
-        let extended = try await reconciler.resumeAfterRestart(policy: leasePolicy)
-        if extended > 0 {
-            logger.info(
-                "restart: \(extended) live lease(s) get \(leasePolicy.restartGraceMilliseconds / 1000) s of grace")
+        let role = replication?.role ?? ReplicaRole(replica: "coordinator", address: "", single: true)
+        let leaderOnly = replication.map { LeaderOnly(role: $0.role, fenced: $0.fenced) }
+        var services: [any Service] = []
+        if let replication {
+            // Among replicas the grace is given by whichever replica takes leadership over (all
+            // replicas share the database's lease clock), under its fence.
+            services.append(
+                LeaderElectionService(
+                    store: replication.leadership, role: replication.role, settings: replication.election,
+                    leaseClock: replication.leaseClock, logger: logger
+                ) { fence in
+                    launcher?.reloadOnNextPass()
+                    let reconciler = LeaseReconciler(store: replication.fenced(fence), clock: leaseClock)
+                    let extended = try await reconciler.resumeAfterRestart(policy: leasePolicy)
+                    logger.info(
+                        "takeover: \(extended) live lease(s) get \(leasePolicy.restartGraceMilliseconds / 1000) s of grace"
+                    )
+                })
+        } else {
+            // Before any request is served: every live lease gets the restart grace on this
+            // process's clock. Served first, a heartbeat would be told an expiry from the old
+            // process's clock.
+            let reconciler = LeaseReconciler(store: store, clock: leaseClock)
+            let extended = try await reconciler.resumeAfterRestart(policy: leasePolicy)
+            if extended > 0 {
+                logger.info(
+                    "restart: \(extended) live lease(s) get \(leasePolicy.restartGraceMilliseconds / 1000) s of grace")
+            }
         }
         let metrics = CoordinatorMetrics()
-        let board = LiveBoard()
+        let board = LiveBoard(sharing: replication != nil)
+        if let replication {
+            services.append(
+                BoardSyncService(
+                    board: board, store: replication.sharedBoard, leaseClock: leaseClock, logger: logger))
+        }
+        services += [
+            LeaseReconcilerService(
+                reconciler: LeaseReconciler(store: store, clock: leaseClock, metrics: metrics, board: board),
+                policy: leasePolicy, logger: logger, leaderOnly: leaderOnly) as any Service,
+            SchedulerService(
+                scheduler: JobScheduler(
+                    store: store, leaseClock: leaseClock, leasePolicy: leasePolicy, board: board, planner: planner,
+                    launcher: launcher),
+                periodMilliseconds: schedulerPeriodMilliseconds ?? leasePolicy.heartbeatMilliseconds,
+                logger: logger, leaderOnly: leaderOnly),
+        ]
         return Application(
             router: router(
-                store: store, tokens: tokens, settings: settings, leaseClock: leaseClock, leasePolicy: leasePolicy,
-                metrics: metrics, board: board),
+                store: store, tokens: tokens, settings: settings, role: role, leaseClock: leaseClock,
+                leasePolicy: leasePolicy, metrics: metrics, board: board),
             server: settings.connections.server,
             configuration: settings.connections.configuration(address: .hostname(settings.host, port: settings.port)),
-            services: [
-                LeaseReconcilerService(
-                    reconciler: LeaseReconciler(store: store, clock: leaseClock, metrics: metrics, board: board),
-                    policy: leasePolicy, logger: logger),
-                SchedulerService(
-                    scheduler: JobScheduler(
-                        store: store, leaseClock: leaseClock, leasePolicy: leasePolicy, board: board, planner: planner,
-                        launcher: launcher),
-                    periodMilliseconds: schedulerPeriodMilliseconds ?? leasePolicy.heartbeatMilliseconds,
-                    logger: logger),
-            ],
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger)
     }

@@ -15,6 +15,8 @@ public final class CoordinatorMetrics: Sendable {
     let interruptions: Counter
     let jobsByState: [JobState: Gauge]
     let requestDuration: DurationHistogram
+    let leading: Gauge
+    let leadershipEpoch: Gauge
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -41,6 +43,16 @@ public final class CoordinatorMetrics: Sendable {
                         labels: [("state", state.rawValue)])
                 )
             })
+        leading = registry.makeGauge(
+            descriptor: Self.name(
+                "spotwise_coordinator_leader", "",
+                help:
+                    "1 when this coordinator runs scheduling and reconciliation (the leader, or the only one), else 0."
+            ))
+        leadershipEpoch = registry.makeGauge(
+            descriptor: Self.name(
+                "spotwise_coordinator_leadership_epoch", "",
+                help: "The leadership epoch this replica last saw (0 for a single coordinator)."))
         requestDuration = registry.makeDurationHistogram(
             descriptor: Self.name("spotwise_http_request_duration", "seconds", help: "Time to answer an HTTP request."),
             buckets: [
@@ -55,7 +67,9 @@ public final class CoordinatorMetrics: Sendable {
     }
 
     /// Refreshes the job gauges from the store and renders the Prometheus text format.
-    func render(store: any StateStore) async throws -> String {
+    func render(store: any StateStore, role: ReplicaRole) async throws -> String {
+        leading.set(to: role.acts ? 1 : 0)
+        leadershipEpoch.set(to: Double(role.leader?.epoch ?? 0))
         let counts = try await store.countJobsByState()
         for (state, gauge) in jobsByState { gauge.set(to: Double(counts[state] ?? 0)) }
         return registry.emitToString()

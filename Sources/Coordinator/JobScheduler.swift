@@ -11,7 +11,7 @@ import Synchronization
 /// idle live workers as the planner (and through it the spot policy) decides, granting each new
 /// attempt its lease and opening its ledger row.
 public struct JobScheduler: Sendable {
-    let store: any StateStore
+    private(set) var store: any StateStore
     let leaseClock: any LeaseClock
     let leasePolicy: LeasePolicy
     let planner: PlacementPlanner
@@ -40,6 +40,13 @@ public struct JobScheduler: Sendable {
     }
 
     var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: wallClock) }
+
+    /// The same scheduler (its memory shared) writing through `store`: a leader's fenced view.
+    public func writing(to store: any StateStore) -> JobScheduler {
+        var copy = self
+        copy.store = store
+        return copy
+    }
 
     /// Polls launches still waiting for their worker and writes what became of them (ended,
     /// released) into the jobs' histories; returns those lines by job.

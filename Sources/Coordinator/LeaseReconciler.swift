@@ -6,7 +6,7 @@ import StateStore
 /// Ends attempts whose lease ran out as `lost` (the job goes to recovering, or fails if its
 /// budget is spent) and revokes the lease, so the old worker's writes are refused from then on.
 public struct LeaseReconciler: Sendable {
-    let store: any StateStore
+    private(set) var store: any StateStore
     let clock: any LeaseClock
     let wallClock: @Sendable () -> Date
     let metrics: CoordinatorMetrics?
@@ -25,6 +25,13 @@ public struct LeaseReconciler: Sendable {
     }
 
     var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: wallClock) }
+
+    /// The same reconciler writing through `store`: a leader's fenced view.
+    public func writing(to store: any StateStore) -> LeaseReconciler {
+        var copy = self
+        copy.store = store
+        return copy
+    }
 
     /// One pass; returns the jobs whose live attempt was declared lost.
     @discardableResult

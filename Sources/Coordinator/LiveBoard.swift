@@ -1,9 +1,17 @@
 import SpotwiseCore
+import StateStore
 import Synchronization
 
 /// What the coordinator knows only while it runs: when each worker was last heard from, the
 /// progress each live attempt's trainer reported, and why waiting jobs wait. Kept in memory on
 /// purpose: after a restart workers report all of it again within one heartbeat period.
+///
+/// Among replicas (`sharing`), what decides for a worker or job that may talk to another replica
+/// is also kept in an outbox that `BoardSyncService` shares through the database, and what the
+/// others shared is merged in: when each worker was last heard from and whether its node is
+/// going away (for the leader's placements and every replica's gang checks), and what was asked
+/// of a job (stop at `max_cost`, a gang's resize or a member's notice). Progress, pace and
+/// waiting reasons stay each replica's own.
 public final class LiveBoard: Sendable {
     public struct Progress: Sendable {
         public var attempt: Int
@@ -16,7 +24,7 @@ public final class LiveBoard: Sendable {
         var lastStepAt: (step: Int, milliseconds: Int64)?
     }
 
-    private struct State {
+    struct State {
         var lastSeen: [String: Int64] = [:]
         /// Workers of a gang whose attempt ended with another member's report: since when they
         /// have not been heard from (one of them may be the member that was lost).
@@ -32,6 +40,9 @@ public final class LiveBoard: Sendable {
         var pace: [JobID: (secondsPerStep: Double, totalSteps: Int)] = [:]
         /// Gang attempts: when each member was last heard from, and whether one saw a notice.
         var gangs: [JobID: Gang] = [:]
+        /// Among replicas: what changed here and is not shared yet.
+        var presenceOut: [String: WorkerPresence] = [:]
+        var directivesOut: [JobID: JobDirective] = [:]
     }
 
     struct Gang {
@@ -45,13 +56,16 @@ public final class LiveBoard: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Whether changes are kept for `BoardSyncService` to share with other replicas.
+    public let sharing: Bool
 
-    public init() {}
+    public init(sharing: Bool = false) { self.sharing = sharing }
 
     public func sawWorker(_ id: String, atMilliseconds now: Int64) {
         state.withLock { state in
-            state.lastSeen[id] = now
+            state.lastSeen[id] = max(now, state.lastSeen[id] ?? .min)
             if let since = state.suspected[id], now >= since { state.suspected[id] = nil }
+            if sharing { state.outbox(presenceOf: id) }
         }
     }
 
@@ -71,7 +85,10 @@ public final class LiveBoard: Sendable {
     /// The worker reported a termination notice (its node is going away: it is not placed on),
     /// or asked for work again (it stayed after all).
     func setLeaving(_ id: String, _ leaving: Bool) {
-        _ = state.withLock { state in leaving ? state.leaving.insert(id).inserted : state.leaving.remove(id) != nil }
+        state.withLock { state in
+            let changed = leaving ? state.leaving.insert(id).inserted : state.leaving.remove(id) != nil
+            if sharing, changed { state.outbox(presenceOf: id) }
+        }
     }
 
     /// Whether the worker said its node is going away.
@@ -124,6 +141,10 @@ public final class LiveBoard: Sendable {
         state.withLock { state in
             guard state.stopping[job] == nil else { return false }
             state.stopping[job] = (now, committedStep)
+            if sharing {
+                state.outbox(
+                    JobDirective(job: job, stop: .init(sinceMilliseconds: now, committedStep: committedStep)))
+            }
             return true
         }
     }
@@ -132,7 +153,12 @@ public final class LiveBoard: Sendable {
         state.withLock { $0.stopping[job] }
     }
 
-    func clearStop(_ job: JobID) { _ = state.withLock { $0.stopping.removeValue(forKey: job) } }
+    func clearStop(_ job: JobID) {
+        state.withLock { state in
+            state.stopping.removeValue(forKey: job)
+            if sharing { state.outbox(JobDirective(job: job, clearsStop: true)) }
+        }
+    }
     public func waiting(_ job: JobID) -> String? { state.withLock { $0.waiting[job] } }
 
     /// A member of `job`'s gang attempt `epoch` was heard from (or placed); a newer epoch replaces
@@ -143,7 +169,10 @@ public final class LiveBoard: Sendable {
             if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:], since: now) }
             guard gang.epoch == epoch else { return }
             gang.lastSeen[worker] = now
-            if let notice, gang.notice == nil { gang.notice = "\(worker): \(notice)" }
+            if let notice, gang.notice == nil {
+                gang.notice = "\(worker): \(notice)"
+                if sharing { state.outbox(JobDirective(job: job, gangEpoch: epoch, gangNotice: gang.notice)) }
+            }
             state.gangs[job] = gang
         }
     }
@@ -160,7 +189,9 @@ public final class LiveBoard: Sendable {
             if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:], since: now) }
             var silent: (String, Int64)?
             for member in members {
-                let seen = gang.lastSeen[member] ?? now
+                // Heard from by this gang here, or by any replica since (shared presence).
+                let heard = state.lastSeen[member].flatMap { $0 >= gang.since ? $0 : nil } ?? .min
+                let seen = max(gang.lastSeen[member] ?? now, heard)
                 gang.lastSeen[member] = seen
                 if silent == nil, now - seen > silenceMilliseconds { silent = (member, now - seen) }
             }
@@ -182,6 +213,9 @@ public final class LiveBoard: Sendable {
             gang.resizeTo = size
             gang.notice = "the coordinator: resize to \(size)"
             state.gangs[job] = gang
+            if sharing {
+                state.outbox(JobDirective(job: job, gangEpoch: epoch, resizeTo: size, gangNotice: gang.notice))
+            }
             return true
         }
     }
@@ -194,6 +228,80 @@ public final class LiveBoard: Sendable {
     /// The interruption notice a member of the gang attempt reported (`worker: kind`), if any.
     func gangNotice(_ job: JobID, epoch: LeaseEpoch) -> String? {
         state.withLock { state in state.gangs[job].flatMap { $0.epoch == epoch ? $0.notice : nil } }
+    }
+}
+
+extension LiveBoard.State {
+    mutating func outbox(presenceOf worker: String) {
+        guard let seen = lastSeen[worker] else { return }
+        presenceOut[worker] = WorkerPresence(
+            worker: worker, seenAtMilliseconds: seen, leaving: leaving.contains(worker))
+    }
+
+    mutating func outbox(_ directive: JobDirective) {
+        directivesOut[directive.job] = directive.merged(into: directivesOut[directive.job])
+        if directive.clearsStop { directivesOut[directive.job]?.clearsStop = true }
+    }
+}
+
+extension LiveBoard {
+    /// What changed here since the last call, to share (`BoardSyncService`).
+    public func takeOutbox() -> (presence: [WorkerPresence], directives: [JobDirective]) {
+        state.withLock { state in
+            defer {
+                state.presenceOut.removeAll()
+                state.directivesOut.removeAll()
+            }
+            return (Array(state.presenceOut.values), Array(state.directivesOut.values))
+        }
+    }
+
+    /// Puts back what could not be shared; anything newer that arrived meanwhile wins.
+    public func requeue(presence: [WorkerPresence], directives: [JobDirective]) {
+        state.withLock { state in
+            for row in presence where state.presenceOut[row.worker] == nil { state.presenceOut[row.worker] = row }
+            for directive in directives {
+                let newer = state.directivesOut[directive.job]
+                var merged = newer.map { $0.merged(into: directive) } ?? directive
+                merged.clearsStop = directive.clearsStop || (newer?.clearsStop ?? false)
+                state.directivesOut[directive.job] = merged
+            }
+        }
+    }
+
+    /// What other replicas heard from workers: the newest sighting wins, and with it what the
+    /// worker said about leaving; a sighting after a suspicion lifts it.
+    public func merge(presence rows: [WorkerPresence]) {
+        state.withLock { state in
+            for row in rows {
+                let local = state.lastSeen[row.worker] ?? .min
+                guard row.seenAtMilliseconds >= local else { continue }
+                state.lastSeen[row.worker] = row.seenAtMilliseconds
+                if row.leaving { state.leaving.insert(row.worker) } else { state.leaving.remove(row.worker) }
+                if let since = state.suspected[row.worker], row.seenAtMilliseconds >= since {
+                    state.suspected[row.worker] = nil
+                }
+            }
+        }
+    }
+
+    /// What other replicas asked of jobs: a stop asked anywhere is asked here; a gang's resize
+    /// or notice for its current attempt joins (or starts) this replica's picture of the gang.
+    public func merge(directives rows: [JobDirective], atMilliseconds now: Int64) {
+        state.withLock { state in
+            for row in rows {
+                if let stop = row.stop, state.stopping[row.job] == nil {
+                    state.stopping[row.job] = (stop.sinceMilliseconds, stop.committedStep)
+                }
+                guard let epoch = row.gangEpoch, row.resizeTo != nil || row.gangNotice != nil else { continue }
+                var gang = state.gangs[row.job] ?? Gang(epoch: epoch, lastSeen: [:], since: now)
+                if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:], since: now) }
+                guard gang.epoch == epoch else { continue }
+                gang.resizeTo = gang.resizeTo ?? row.resizeTo
+                gang.notice = gang.notice ?? row.gangNotice
+                state.gangs[row.job] = gang
+            }
+        }
     }
 }
 

@@ -8,11 +8,14 @@ public struct SchedulerService: Service {
     let periodMilliseconds: Int64
     let logger: Logger
     let clock: any Clock<Duration>
+    /// Among replicas: passes run on the leader only, through its fenced store.
+    let leaderOnly: LeaderOnly?
 
     public init(
         scheduler: JobScheduler, periodMilliseconds: Int64, logger: Logger,
-        clock: any Clock<Duration> = ContinuousClock()
+        clock: any Clock<Duration> = ContinuousClock(), leaderOnly: LeaderOnly? = nil
     ) {
+        self.leaderOnly = leaderOnly
         self.scheduler = scheduler
         self.periodMilliseconds = periodMilliseconds
         self.logger = logger
@@ -23,6 +26,14 @@ public struct SchedulerService: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
+                    var scheduler = scheduler
+                    if let leaderOnly {
+                        guard let fenced = leaderOnly.store() else {
+                            try await clock.sleep(for: .milliseconds(periodMilliseconds))
+                            continue
+                        }
+                        scheduler = scheduler.writing(to: fenced)
+                    }
                     let plan = try await scheduler.scheduleOnce()
                     for placed in plan.placements {
                         logger.info(

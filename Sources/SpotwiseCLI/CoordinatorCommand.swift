@@ -31,7 +31,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds between worker heartbeats.") var heartbeatSeconds: Int64 = 5
     @Option(help: "Seconds a lease lasts past the last heartbeat.") var leaseSeconds: Int64 = 15
-    @Option(help: "Seconds of grace for every live lease after a restart.") var restartGraceSeconds: Int64 = 300
+    @Option(help: "Seconds of grace for every live lease after a restart (or a takeover by another replica).")
+    var restartGraceSeconds: Int64 = 300
+    @Option(
+        help:
+            "PostgreSQL only: seconds a replica's claim to leadership lasts; another replica takes over this long after the leader stops renewing (at most)."
+    )
+    var leaderSeconds: Int64 = 10
     @Option(help: "Launch SageMaker training jobs as capacity, configured by this file (provisioners/sagemaker.yaml).")
     var sagemaker: String?
     @Option(help: "Launch Vertex AI custom jobs as capacity, configured by this file (provisioners/vertex.yaml).")
@@ -63,6 +69,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         guard heartbeatSeconds >= 1, leaseSeconds > heartbeatSeconds, restartGraceSeconds >= leaseSeconds else {
             throw ValidationError("need 1 <= --heartbeat-seconds < --lease-seconds <= --restart-grace-seconds")
+        }
+        guard (3...300).contains(leaderSeconds) else {
+            throw ValidationError("--leader-seconds must be 3 to 300, not \(leaderSeconds)")
         }
     }
 
@@ -100,16 +109,34 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let openFiles = OpenFileLimit.raiseToHardLimit()
         let connections = ConnectionLimits(maxConnections: OpenFileLimit.connectionCap(openFiles: openFiles))
         logger.info("open files: \(openFiles); at most \(connections.maxConnections) connections")
+        // On PostgreSQL every coordinator is a replica: they share the database's lease clock,
+        // elect one leader through a row, and the leader writes under its fence.
+        var replication: CoordinatorApplication.Replication?
+        var leaseClock: any LeaseClock = MonotonicLeaseClock()
+        if store.backend == .postgres {
+            let shared = DatabaseLeaseClock()
+            let before = shared.localMilliseconds()
+            let now = try await store.databaseMilliseconds()
+            shared.observe(database: now, before: before, after: shared.localMilliseconds())
+            leaseClock = shared
+            let replica = "\(ProcessInfo.processInfo.hostName):\(port)/\(UUID().uuidString.prefix(8).lowercased())"
+            replication = CoordinatorApplication.Replication(
+                role: ReplicaRole(replica: replica, address: publicURL ?? "http://\(host):\(port)", single: false),
+                leadership: store, sharedBoard: store, election: .init(ttlMilliseconds: leaderSeconds * 1000),
+                leaseClock: shared,
+                fenced: { store.fenced(by: $0) })
+            logger.info("replica \(replica): one of the coordinators on this PostgreSQL database")
+        }
         let app = try await CoordinatorApplication.application(
             store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
             settings: .init(
                 host: host, port: port, maxBodyBytes: maxBodyBytes, connections: connections,
                 secureCookies: secureCookies),
-            leaseClock: MonotonicLeaseClock(),
+            leaseClock: leaseClock,
             leasePolicy: LeasePolicy(
                 heartbeatMilliseconds: heartbeatSeconds * 1000, leaseMilliseconds: leaseSeconds * 1000,
                 restartGraceMilliseconds: restartGraceSeconds * 1000),
-            launcher: launcher, logger: logger,
+            launcher: launcher, replication: replication, logger: logger,
             onServerRunning: { port in
                 print(
                     "spotwise coordinator serving on http://\(host):\(port) (state: \(SQLStateStore.redacted(location))); dashboard: http://\(host):\(port)/ui/"

@@ -30,8 +30,8 @@ extension SQLStateStore {
 
     public func registerWorker(_ worker: WorkerRecord) async throws {
         let pool = try worker.pool.map { try Self.json($0) }
-        try await exclusive {
-            try await database.raw(
+        try await write { db in
+            try await db.raw(
                 """
                 INSERT INTO workers (id, secret_digest, name, provider, registered_at_ms, pool_json, address)
                 VALUES (\(bind: worker.id), \(bind: worker.secretDigest), \(bind: worker.name), \(bind: worker.provider),
@@ -60,8 +60,8 @@ extension SQLStateStore {
     }
 
     public func deregisterWorker(_ id: String, at: Date) async throws {
-        try await exclusive {
-            try await database.raw(
+        try await write { db in
+            try await db.raw(
                 """
                 UPDATE workers SET deregistered_at_ms = \(bind: Self.milliseconds(at))
                 WHERE id = \(bind: id) AND deregistered_at_ms IS NULL
@@ -141,8 +141,8 @@ extension SQLStateStore {
 
     public func closeSegment(job: JobID, attempt: Int, end: SegmentEnd) async throws {
         let lastStep = end.lastStep.map { Int64($0) }
-        try await exclusive {
-            try await database.raw(
+        try await write { db in
+            try await db.raw(
                 """
                 UPDATE attempt_segments SET ended_at_ms = \(bind: Self.milliseconds(end.at)),
                     end_kind = \(bind: end.kind.rawValue), end_reason = \(bind: end.reason),
@@ -156,8 +156,8 @@ extension SQLStateStore {
     }
 
     public func recordReachedStep(job: JobID, attempt: Int, step: Int) async throws {
-        try await exclusive {
-            try await database.raw(
+        try await write { db in
+            try await db.raw(
                 """
                 UPDATE attempt_segments SET last_step = \(bind: Int64(step))
                 WHERE job_id = \(bind: job.rawValue) AND attempt = \(bind: Int64(attempt)) AND ended_at_ms IS NULL

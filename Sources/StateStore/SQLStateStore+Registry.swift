@@ -5,8 +5,8 @@ import SpotwiseCore
 /// Run tracking (metric points, first steps) and the model registry in SQL.
 extension SQLStateStore {
     public func markFirstStep(job: JobID, attempt: Int, at: Date) async throws {
-        try await exclusive {
-            try await database.raw(
+        try await write { db in
+            try await db.raw(
                 """
                 UPDATE attempt_segments SET first_step_at_ms = \(bind: Self.milliseconds(at))
                 WHERE job_id = \(bind: job.rawValue) AND attempt = \(bind: Int64(attempt)) AND first_step_at_ms IS NULL
@@ -232,8 +232,8 @@ extension SQLStateStore {
     }
 
     public func removeLaunch(job: JobID) async throws {
-        try await exclusive {
-            try await database.raw("DELETE FROM capacity_launches WHERE job_id = \(bind: job.rawValue)").run()
+        try await write { db in
+            try await db.raw("DELETE FROM capacity_launches WHERE job_id = \(bind: job.rawValue)").run()
         }
     }
 

@@ -118,6 +118,29 @@ public final class SQLStateStore: StateStore {
             WHERE end_reason IS NOT NULL
             """,
         ],
+        [
+            // Replicas on one PostgreSQL (`Leadership`): the leadership row; what workers told
+            // whichever replica they reached (when each was last heard from, whether its node is
+            // going away); and what a leader asked of a running attempt (stop, resize) or a gang
+            // member reported (a notice), for heartbeats that reach another replica.
+            """
+            CREATE TABLE coordinator_leadership (
+                id BIGINT PRIMARY KEY, holder TEXT NOT NULL, address TEXT NOT NULL, epoch BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE worker_presence (
+                worker_id TEXT PRIMARY KEY, seen_at_ms BIGINT NOT NULL, leaving BIGINT NOT NULL,
+                changed_at_ms BIGINT NOT NULL)
+            """,
+            "CREATE INDEX worker_presence_changed ON worker_presence (changed_at_ms)",
+            """
+            CREATE TABLE job_directives (
+                job_id TEXT PRIMARY KEY, epoch BIGINT NOT NULL, stop_since_ms BIGINT, stop_committed_step BIGINT,
+                resize_to BIGINT, gang_notice TEXT, updated_at_ms BIGINT NOT NULL)
+            """,
+            "CREATE INDEX job_directives_updated ON job_directives (updated_at_ms)",
+        ],
     ]
 
     public let backend: Backend
@@ -129,12 +152,27 @@ public final class SQLStateStore: StateStore {
     /// lease the reconciler revoked, so a renewal racing with it is refused.
     private let renewals = Mutex<[JobID: (epoch: LeaseEpoch, expiresAt: Int64, fenced: Bool)]>([:])
     private let shutdown: @Sendable () async throws -> Void
+    /// Set on a leader's view of the database (`fenced(by:)`): every write checks it first.
+    let fence: LeadershipFence?
 
-    init(backend: Backend, database: any SQLDatabase, shutdown: @escaping @Sendable () async throws -> Void) {
+    init(
+        backend: Backend, database: any SQLDatabase, fence: LeadershipFence? = nil,
+        shutdown: @escaping @Sendable () async throws -> Void
+    ) {
         self.backend = backend
         self.database = database
         self.shutdown = shutdown
+        self.fence = fence
         self.owned = backend == .sqlite ? OwnedStateCache() : nil
+    }
+
+    /// The same PostgreSQL database, for a leader's passes: each write runs in a transaction that
+    /// first checks, under a share lock on the leadership row (a takeover's update waits for it),
+    /// that `fence` still leads, and otherwise fails with `StateStoreError.notLeader`. Reads are
+    /// unchanged. Closing the view closes nothing. (SQLite serves one coordinator: no fencing.)
+    public func fenced(by fence: LeadershipFence) -> SQLStateStore {
+        precondition(backend == .postgres, "only PostgreSQL replicas elect a leader")
+        return SQLStateStore(backend: backend, database: database, fence: fence, shutdown: {})
     }
 
     /// Opens (creating if needed) an SQLite database file with WAL and synchronous=FULL; the file
@@ -219,6 +257,7 @@ public final class SQLStateStore: StateStore {
             try await database.withSession { session in
                 try await session.raw(self.backend == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
                 do {
+                    if let fence = self.fence { try await Self.check(fence, on: session) }
                     let result = try await body(session)
                     try await session.raw("COMMIT").run()
                     committed(result)
@@ -229,6 +268,13 @@ public final class SQLStateStore: StateStore {
                 }
             }
         }
+    }
+
+    /// A write of one or more statements: on the pool as it is, or, on a leader's fenced view,
+    /// in one transaction behind the fence check.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        guard fence != nil else { return try await exclusive { try await body(database) } }
+        return try await transaction(body)
     }
 
     // MARK: Schema
@@ -504,8 +550,8 @@ public final class SQLStateStore: StateStore {
             return try await renewInMemory(job: job, epoch: epoch, expiresAtMilliseconds: expiresAtMilliseconds)
         }
         // One statement: the epoch check and the write cannot be separated by another writer.
-        let renewed = try await exclusive {
-            try await database.raw(
+        let renewed = try await write { db in
+            try await db.raw(
                 """
                 UPDATE leases SET expires_at_ms = CASE WHEN expires_at_ms > \(bind: expiresAtMilliseconds)
                     THEN expires_at_ms ELSE \(bind: expiresAtMilliseconds) END
@@ -544,14 +590,16 @@ public final class SQLStateStore: StateStore {
     public func revokeLeaseIfExpired(job: JobID, epoch: LeaseEpoch, nowMilliseconds: Int64) async throws -> Bool {
         guard backend == .sqlite else {
             // One statement: PostgreSQL's row lock orders it with any renewal of the same row.
-            let revoked = try await database.raw(
-                """
-                UPDATE leases SET revoked = 1
-                WHERE job_id = \(bind: job.rawValue) AND epoch = \(bind: Int64(epoch.value)) AND revoked = 0
-                    AND expires_at_ms <= \(bind: nowMilliseconds)
-                RETURNING job_id
-                """
-            ).first()
+            let revoked = try await write { db in
+                try await db.raw(
+                    """
+                    UPDATE leases SET revoked = 1
+                    WHERE job_id = \(bind: job.rawValue) AND epoch = \(bind: Int64(epoch.value)) AND revoked = 0
+                        AND expires_at_ms <= \(bind: nowMilliseconds)
+                    RETURNING job_id
+                    """
+                ).first()
+            }
             return revoked != nil
         }
         guard let stored = try await lease(job: job), stored.epoch == epoch, !stored.revoked else { return false }
@@ -578,11 +626,11 @@ public final class SQLStateStore: StateStore {
     }
 
     public func revokeLease(job: JobID, epoch: LeaseEpoch) async throws {
-        try await exclusive {
-            try await database.raw(
+        try await write { db in
+            try await db.raw(
                 "UPDATE leases SET revoked = 1 WHERE job_id = \(bind: job.rawValue) AND epoch = \(bind: Int64(epoch.value))"
             ).run()
-            owned?.forgetLease(job)
+            self.owned?.forgetLease(job)
         }
     }
 
@@ -609,14 +657,14 @@ public final class SQLStateStore: StateStore {
 extension SQLStateStore {
     public func resetLiveLeases(expiringAt milliseconds: Int64) async throws -> Int {
         renewals.withLock { $0.removeAll() }
-        return try await exclusive {
-            let count = try await database.raw(
+        return try await write { db in
+            let count = try await db.raw(
                 """
                 UPDATE leases SET expires_at_ms = \(bind: milliseconds)
                 WHERE revoked = 0 RETURNING job_id
                 """
             ).all().count
-            owned?.forgetAll()
+            self.owned?.forgetAll()
             return count
         }
     }

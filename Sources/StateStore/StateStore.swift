@@ -275,6 +275,8 @@ public enum StateStoreError: Error, Hashable, Sendable, CustomStringConvertible 
     case cannotOpen(String, reason: String)
     /// Another coordinator holds this SQLite database (`SQLiteCoordinatorLock`).
     case inUseByAnotherCoordinator(String, holder: String)
+    /// A write of a leader fenced by `epoch` after another replica took leadership over.
+    case notLeader(epoch: UInt64)
     case aliasMoved(model: String, alias: String, expected: Int?, actual: Int?)
     case noSuchModelVersion(model: String, version: Int)
 
@@ -291,6 +293,8 @@ public enum StateStoreError: Error, Hashable, Sendable, CustomStringConvertible 
             "the database has schema version \(found), but this spotwise knows only up to \(supported); upgrade spotwise"
         case .corruptRow(let detail): "unreadable row: \(detail)"
         case .cannotOpen(let location, let reason): "cannot open the state database \(location): \(reason)"
+        case .notLeader(let epoch):
+            "this coordinator no longer leads (its leadership epoch \(epoch) was taken over by another replica): the write was refused and changed nothing"
         case .inUseByAnotherCoordinator(let location, let holder):
             "the state database \(location) is in use by another coordinator (\(holder)); an SQLite database serves one coordinator at a time: stop that one, or give this one its own --db"
         case .aliasMoved(let model, let alias, let expected, let actual):

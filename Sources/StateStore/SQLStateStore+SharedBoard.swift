@@ -1,0 +1,103 @@
+import Foundation
+import SQLKit
+import SpotwiseCore
+
+/// The shared board in SQL (`SharedBoardStore`): rows stamped with the database's clock when
+/// they change, so a replica reads only what changed since its last look.
+extension SQLStateStore: SharedBoardStore {
+    public func sharePresence(_ presence: [WorkerPresence]) async throws {
+        guard !presence.isEmpty else { return }
+        let now = databaseNow
+        try await transaction { db in
+            for row in presence {
+                try await db.raw(
+                    """
+                    INSERT INTO worker_presence AS p (worker_id, seen_at_ms, leaving, changed_at_ms)
+                    VALUES (\(bind: row.worker), \(bind: row.seenAtMilliseconds), \(bind: Int64(row.leaving ? 1 : 0)),
+                            \(unsafeRaw: now))
+                    ON CONFLICT (worker_id) DO UPDATE SET seen_at_ms = excluded.seen_at_ms,
+                        leaving = excluded.leaving, changed_at_ms = excluded.changed_at_ms
+                    WHERE p.seen_at_ms <= excluded.seen_at_ms
+                    """
+                ).run()
+            }
+        }
+    }
+
+    public func presence(changedAfter milliseconds: Int64) async throws -> (rows: [WorkerPresence], now: Int64) {
+        let now = databaseNow
+        return try await transaction { db in
+            let clock = try await db.raw("SELECT \(unsafeRaw: now) AS now_ms").first()
+            let rows = try await db.raw(
+                """
+                SELECT worker_id, seen_at_ms, leaving FROM worker_presence
+                WHERE changed_at_ms > \(bind: milliseconds) ORDER BY worker_id
+                """
+            ).all().map { row in
+                WorkerPresence(
+                    worker: try row.decode(column: "worker_id", as: String.self),
+                    seenAtMilliseconds: try row.decode(column: "seen_at_ms", as: Int64.self),
+                    leaving: try row.decode(column: "leaving", as: Int64.self) != 0)
+            }
+            return (rows, try clock?.decode(column: "now_ms", as: Int64.self) ?? milliseconds)
+        }
+    }
+
+    static let directiveColumns =
+        "job_id, epoch, stop_since_ms, stop_committed_step, resize_to, gang_notice"
+
+    static func directive(_ row: any SQLRow) throws -> JobDirective {
+        let epoch = try row.decode(column: "epoch", as: Int64.self)
+        let since = try row.decode(column: "stop_since_ms", as: Int64?.self)
+        let step = try row.decode(column: "stop_committed_step", as: Int64?.self)
+        return JobDirective(
+            job: JobID(try row.decode(column: "job_id", as: String.self)),
+            stop: since.map { JobDirective.Stop(sinceMilliseconds: $0, committedStep: step.map(Int.init)) },
+            gangEpoch: epoch > 0 ? LeaseEpoch(UInt64(epoch)) : nil,
+            resizeTo: try row.decode(column: "resize_to", as: Int64?.self).map(Int.init),
+            gangNotice: try row.decode(column: "gang_notice", as: String?.self))
+    }
+
+    public func shareDirectives(_ directives: [JobDirective]) async throws {
+        guard !directives.isEmpty else { return }
+        let now = databaseNow
+        let lock = backend == .sqlite ? "" : " FOR UPDATE"
+        try await transaction { db in
+            for directive in directives {
+                let stored = try await db.raw(
+                    """
+                    SELECT \(unsafeRaw: Self.directiveColumns) FROM job_directives
+                    WHERE job_id = \(bind: directive.job.rawValue)\(unsafeRaw: lock)
+                    """
+                ).first().map(Self.directive)
+                let merged = directive.merged(into: stored)
+                try await db.raw(
+                    """
+                    INSERT INTO job_directives (job_id, epoch, stop_since_ms, stop_committed_step, resize_to,
+                        gang_notice, updated_at_ms)
+                    VALUES (\(bind: merged.job.rawValue), \(bind: Int64(merged.gangEpoch?.value ?? 0)),
+                            \(bind: merged.stop?.sinceMilliseconds), \(bind: merged.stop?.committedStep.map(Int64.init)),
+                            \(bind: merged.resizeTo.map(Int64.init)), \(bind: merged.gangNotice), \(unsafeRaw: now))
+                    ON CONFLICT (job_id) DO UPDATE SET epoch = excluded.epoch, stop_since_ms = excluded.stop_since_ms,
+                        stop_committed_step = excluded.stop_committed_step, resize_to = excluded.resize_to,
+                        gang_notice = excluded.gang_notice, updated_at_ms = excluded.updated_at_ms
+                    """
+                ).run()
+            }
+        }
+    }
+
+    public func directives(changedAfter milliseconds: Int64) async throws -> (rows: [JobDirective], now: Int64) {
+        let now = databaseNow
+        return try await transaction { db in
+            let clock = try await db.raw("SELECT \(unsafeRaw: now) AS now_ms").first()
+            let rows = try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.directiveColumns) FROM job_directives
+                WHERE updated_at_ms > \(bind: milliseconds) ORDER BY job_id
+                """
+            ).all().map(Self.directive)
+            return (rows, try clock?.decode(column: "now_ms", as: Int64.self) ?? milliseconds)
+        }
+    }
+}
