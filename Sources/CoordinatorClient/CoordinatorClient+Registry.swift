@@ -47,8 +47,10 @@ extension CoordinatorClient {
 }
 
 extension CoordinatorClient {
-    /// GET /health (no token needed): throws when nothing answers.
-    public func health() async throws {
-        _ = try await send(.GET, "/health")
+    /// GET /health (no token needed): the answering replica's role and who leads; throws when
+    /// nothing answers.
+    @discardableResult
+    public func health() async throws -> HealthReply {
+        try JSONDecoder().decode(HealthReply.self, from: try await send(.GET, "/health"))
     }
 }

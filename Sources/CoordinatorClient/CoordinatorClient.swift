@@ -3,22 +3,45 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SpotwiseCore
+import Synchronization
 
-/// The coordinator's HTTP API from the outside: what the CLI (and later the worker agent) calls.
+/// The coordinator's HTTP API from the outside: what the CLI and the worker agent call.
 /// Errors come back as one line: the server's message and code, or what could not be reached.
+///
+/// Several coordinators (replicas on one PostgreSQL) are given as comma-separated URLs: a request
+/// goes to the one that answered last, and one that cannot be reached is tried on the next, each
+/// with at most `failoverAttemptTimeout`. Only a request that never got an answer moves on; an
+/// error a coordinator answered with is the answer.
 public struct CoordinatorClient: Sendable {
-    public let baseURL: String
+    /// Every coordinator URL given, in order.
+    public let baseURLs: [String]
     let token: String
     let http: HTTPClient
     /// The longest one request may take, connecting included (AsyncHTTPClient keeps retrying a
     /// refused connection until then).
     let timeout: TimeAmount
+    private let answered: AnsweringURL
+    /// Among several URLs, the longest one try may take before the next URL is tried.
+    public static let failoverAttemptTimeout = TimeAmount.seconds(2)
 
     public init(baseURL: String, token: String, timeout: TimeAmount = .seconds(30), http: HTTPClient = .shared) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        let urls = baseURL.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        self.baseURLs = urls.isEmpty ? [baseURL] : urls
         self.token = token
         self.timeout = timeout
         self.http = http
+        self.answered = AnsweringURL()
+    }
+
+    /// The URL requests go to first: the one that answered last.
+    public var baseURL: String { baseURLs[answered.index % baseURLs.count] }
+
+    /// Which URL answered last, shared by copies of a client.
+    final class AnsweringURL: Sendable {
+        private let value = Mutex(0)
+        var index: Int { value.withLock { $0 } }
+        func set(_ index: Int) { value.withLock { $0 = index } }
     }
 
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -40,18 +63,31 @@ public struct CoordinatorClient: Sendable {
     func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, headers extra: [(String, String)] = [])
         async throws -> Data
     {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        for (name, value) in extra { request.headers.add(name: name, value: value) }
-        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response: HTTPClientResponse
-        do {
-            response = try await http.execute(request, timeout: timeout)
-        } catch {
+        let first = answered.index
+        let attemptTimeout = baseURLs.count > 1 ? min(timeout, Self.failoverAttemptTimeout) : timeout
+        var unreachable: [String] = []
+        var answer: HTTPClientResponse?
+        for offset in 0..<baseURLs.count {
+            let index = (first + offset) % baseURLs.count
+            var request = HTTPClientRequest(url: baseURLs[index] + path)
+            request.method = method
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            for (name, value) in extra { request.headers.add(name: name, value: value) }
+            if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+            do {
+                answer = try await http.execute(request, timeout: attemptTimeout)
+                answered.set(index)
+                break
+            } catch {
+                unreachable.append("\(baseURLs[index]) (\(error))")
+            }
+        }
+        guard let response = answer else {
             throw Failure(
                 status: nil, code: "unreachable",
-                message: "cannot reach the coordinator at \(baseURL) (\(error)); is `spotwise coordinator` running?")
+                message:
+                    "cannot reach the coordinator at \(unreachable.joined(separator: ", ")); is `spotwise coordinator` running?"
+            )
         }
         let bytes = try await response.body.collect(upTo: 64 << 20)
         let data = Data(bytes.readableBytesView)

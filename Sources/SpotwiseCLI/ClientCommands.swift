@@ -6,7 +6,11 @@ import SpotwiseCore
 /// Where the coordinator is and which token to use: flags, then SPOTWISE_URL / SPOTWISE_TOKEN,
 /// then the state directory's admin.token.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "Coordinator URL (default: $SPOTWISE_URL or http://127.0.0.1:7070).") var url: String?
+    @Option(
+        help:
+            "Coordinator URL, or several replicas' as URL,URL,... tried in turn (default: $SPOTWISE_URL or http://127.0.0.1:7070)."
+    )
+    var url: String?
     @Option(help: "API token (default: $SPOTWISE_TOKEN or the state directory's admin.token).") var token: String?
     @Option(help: "State directory holding admin.token (default: $SPOTWISE_HOME or .spotwise).") var stateDir: String?
 

@@ -9,7 +9,8 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Run a worker agent: register, take attempts, run trainers, watch for interruption notices.")
 
-    @Option(help: "Coordinator URL.") var coordinator: String = "http://127.0.0.1:7070"
+    @Option(help: "Coordinator URL; several replicas as URL,URL,... (the agent fails over between them).")
+    var coordinator: String = "http://127.0.0.1:7070"
     @Option(
         help:
             "File holding the bootstrap token, readable by its owner only (mode 0600). Default: $SPOTWISE_BOOTSTRAP_TOKEN, else the state directory's bootstrap.token."

@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+import SpotwiseCore
+import SpotwiseTesting
+import StateStore
+import Testing
+
+@testable import Coordinator
+
+/// Two replicas' live boards shared through one `SharedBoardStore`: what a worker told one
+/// replica, and what one asked of a job, decides on the other after a sync round each.
+@Suite struct SharedBoardTests {
+    struct Replicas {
+        let clock = ManualLeaseClock(10_000)
+        let shared: InMemorySharedBoard
+        let a = LiveBoard(sharing: true)
+        let b = LiveBoard(sharing: true)
+        let aSync: BoardSyncService
+        let bSync: BoardSyncService
+        let aCursor = BoardSyncService.Cursor()
+        let bCursor = BoardSyncService.Cursor()
+
+        init() {
+            shared = InMemorySharedBoard(clock: clock)
+            aSync = BoardSyncService(board: a, store: shared, leaseClock: clock, logger: Logger(label: "a"))
+            bSync = BoardSyncService(board: b, store: shared, leaseClock: clock, logger: Logger(label: "b"))
+        }
+
+        func sync() async {
+            await aSync.syncOnce(aCursor)
+            await bSync.syncOnce(bCursor)
+            await aSync.syncOnce(aCursor)
+        }
+    }
+
+    @Test func whatAWorkerToldOneReplicaDecidesOnTheOther() async {
+        let replicas = Replicas()
+        let (a, b) = (replicas.a, replicas.b)
+        a.sawWorker("w1", atMilliseconds: 10_000)
+        await replicas.sync()
+        #expect(b.placeable("w1") == 10_000)
+
+        a.setLeaving("w1", true)  // a termination notice reached a
+        await replicas.sync()
+        #expect(b.placeable("w1") == nil && b.isLeaving("w1"))
+
+        replicas.clock.advance(milliseconds: 2_000)
+        b.sawWorker("w1", atMilliseconds: 12_000)  // it asked b for work again: it stayed
+        b.setLeaving("w1", false)
+        await replicas.sync()
+        #expect(a.placeable("w1") == 12_000 && !a.isLeaving("w1"))
+
+        // An older sighting shared late never replaces a newer one.
+        a.sawWorker("w1", atMilliseconds: 11_000)
+        await replicas.sync()
+        #expect(b.lastSeen("w1") == 12_000)
+    }
+
+    @Test func whatOneReplicaAskedOfAJobIsAnsweredByTheOther() async {
+        let replicas = Replicas()
+        let (a, b) = (replicas.a, replicas.b)
+        let job = JobID("job-1")
+        #expect(a.requestStop(job, atMilliseconds: 10_000, committedStep: 40))
+        await replicas.sync()
+        #expect(b.stopRequest(job)?.sinceMilliseconds == 10_000 && b.stopRequest(job)?.committedStep == 40)
+        // A replica that took over sees the stop asked and does not ask again.
+        #expect(!b.requestStop(job, atMilliseconds: 11_000, committedStep: 41))
+
+        let gang = JobID("job-gang")
+        b.sawMember("m1", job: gang, epoch: LeaseEpoch(3), atMilliseconds: 10_000, notice: "spot-termination")
+        await replicas.sync()
+        #expect(a.gangNotice(gang, epoch: LeaseEpoch(3)) == "m1: spot-termination")
+        #expect(a.gangNotice(gang, epoch: LeaseEpoch(4)) == nil)
+
+        let elastic = JobID("job-elastic")
+        a.sawMember("m2", job: elastic, epoch: LeaseEpoch(7), atMilliseconds: 0)
+        #expect(
+            a.requestResize(elastic, epoch: LeaseEpoch(7), to: 4, atMilliseconds: 10_000, minimumAgeMilliseconds: 1))
+        await replicas.sync()
+        #expect(b.resizeTarget(elastic, epoch: LeaseEpoch(7)) == 4)
+    }
+
+    /// A gang member whose heartbeats all reach another replica is not silent here.
+    @Test func aGangMemberHeardByAnotherReplicaIsNotSilent() async {
+        let replicas = Replicas()
+        let (a, b) = (replicas.a, replicas.b)
+        let job = JobID("job-gang")
+        let epoch = LeaseEpoch(2)
+        a.sawMember("m0", job: job, epoch: epoch, atMilliseconds: 10_000)
+        #expect(
+            a.silentMember(
+                of: ["m0", "m1"], job: job, epoch: epoch, atMilliseconds: 10_000, silenceMilliseconds: 15_000) == nil)
+        for second in 1...30 {
+            let now = Int64(10_000 + second * 1_000)
+            replicas.clock.advance(milliseconds: 1_000)
+            b.sawWorker("m1", atMilliseconds: now)  // m1 beats on b only
+            a.sawWorker("m0", atMilliseconds: now)
+            a.sawMember("m0", job: job, epoch: epoch, atMilliseconds: now)
+            await replicas.sync()
+            #expect(
+                a.silentMember(
+                    of: ["m0", "m1"], job: job, epoch: epoch, atMilliseconds: now, silenceMilliseconds: 15_000)
+                    == nil, "second \(second)")
+        }
+        // Not sharing: the same history would have declared m1 silent on a.
+        let alone = LiveBoard()
+        alone.sawMember("m0", job: job, epoch: epoch, atMilliseconds: 10_000)
+        _ = alone.silentMember(
+            of: ["m0", "m1"], job: job, epoch: epoch, atMilliseconds: 10_000, silenceMilliseconds: 15_000)
+        alone.sawMember("m0", job: job, epoch: epoch, atMilliseconds: 40_000)
+        #expect(
+            alone.silentMember(
+                of: ["m0", "m1"], job: job, epoch: epoch, atMilliseconds: 40_000, silenceMilliseconds: 15_000)?
+                .worker == "m1")
+    }
+
+    @Test func aFailedShareIsKeptForTheNextRound() async {
+        let board = LiveBoard(sharing: true)
+        board.sawWorker("w", atMilliseconds: 5)
+        #expect(board.requestStop(JobID("j"), atMilliseconds: 5, committedStep: nil))
+        let out = board.takeOutbox()
+        #expect(out.presence.count == 1 && out.directives.count == 1)
+        #expect(board.takeOutbox().presence.isEmpty)
+        board.sawWorker("w", atMilliseconds: 9)
+        board.requeue(presence: out.presence, directives: out.directives)
+        let again = board.takeOutbox()
+        #expect(again.presence.map(\.seenAtMilliseconds) == [9] && again.directives.first?.stop != nil)
+        // A board that shares nothing keeps no outbox.
+        let alone = LiveBoard()
+        alone.sawWorker("w", atMilliseconds: 5)
+        #expect(alone.takeOutbox().presence.isEmpty)
+    }
+}
