@@ -191,6 +191,15 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .executableTarget(
+            name: "FailoverCheck",
+            dependencies: [
+                "SpotwiseTesting", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Benchmarks/FailoverCheck",
+            swiftSettings: strictSwift6
+        ),
+        .executableTarget(
             name: "ReportBenchmark",
             dependencies: ["Reports", "StateStore", "SpotwiseCore"],
             path: "Benchmarks/ReportBenchmark",

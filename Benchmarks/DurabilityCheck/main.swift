@@ -60,6 +60,8 @@ func startCoordinator() throws -> Process {
     var flags = [
         "coordinator", "--state-dir", home.path, "--bind", "127.0.0.1:\(arguments.port)", "--heartbeat-seconds", "1",
         "--lease-seconds", "2", "--restart-grace-seconds", "2",
+        // PostgreSQL: the restarted coordinator takes leadership over once the killed one's claim runs out.
+        "--leader-seconds", "3",
     ]
     if let db = arguments.db { flags += ["--db", db] }
     process.arguments = flags

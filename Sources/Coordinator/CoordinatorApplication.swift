@@ -147,7 +147,7 @@ public enum CoordinatorApplication {
                     store: store, leaseClock: leaseClock, leasePolicy: leasePolicy, board: board, planner: planner,
                     launcher: launcher),
                 periodMilliseconds: schedulerPeriodMilliseconds ?? leasePolicy.heartbeatMilliseconds,
-                logger: logger, leaderOnly: leaderOnly),
+                logger: logger, leaderOnly: leaderOnly, metrics: metrics),
         ]
         return Application(
             router: router(

@@ -13,6 +13,7 @@ public final class CoordinatorMetrics: Sendable {
     let interruptionNotices: Counter
     let leaseExpiries: Counter
     let interruptions: Counter
+    let schedulingPasses: Counter
     let jobsByState: [JobState: Gauge]
     let requestDuration: DurationHistogram
     let leading: Gauge
@@ -34,6 +35,10 @@ public final class CoordinatorMetrics: Sendable {
         interruptions = registry.makeCounter(
             descriptor: Self.name(
                 "spotwise_interruptions", "total", help: "Attempts that ended preempted (with or without notice)."))
+        schedulingPasses = registry.makeCounter(
+            descriptor: Self.name(
+                "spotwise_scheduling_passes", "total",
+                help: "Scheduling passes this coordinator ran (a follower replica runs none)."))
         jobsByState = Dictionary(
             uniqueKeysWithValues: JobState.allCases.map { state in
                 (

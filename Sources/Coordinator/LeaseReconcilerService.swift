@@ -31,7 +31,10 @@ public struct LeaseReconcilerService: Service {
                     var reconciler = reconciler
                     if let leaderOnly {
                         guard let fenced = leaderOnly.store() else {
-                            try await clock.sleep(for: .milliseconds(policy.heartbeatMilliseconds))
+                            // A follower looks again soon: a takeover is followed by a pass at once.
+                            try await clock.sleep(
+                                for: .milliseconds(
+                                    min(policy.heartbeatMilliseconds, LeaderOnly.followerCheckMilliseconds)))
                             continue
                         }
                         reconciler = reconciler.writing(to: fenced)

@@ -10,12 +10,15 @@ public struct SchedulerService: Service {
     let clock: any Clock<Duration>
     /// Among replicas: passes run on the leader only, through its fenced store.
     let leaderOnly: LeaderOnly?
+    let metrics: CoordinatorMetrics?
 
     public init(
         scheduler: JobScheduler, periodMilliseconds: Int64, logger: Logger,
-        clock: any Clock<Duration> = ContinuousClock(), leaderOnly: LeaderOnly? = nil
+        clock: any Clock<Duration> = ContinuousClock(), leaderOnly: LeaderOnly? = nil,
+        metrics: CoordinatorMetrics? = nil
     ) {
         self.leaderOnly = leaderOnly
+        self.metrics = metrics
         self.scheduler = scheduler
         self.periodMilliseconds = periodMilliseconds
         self.logger = logger
@@ -29,12 +32,15 @@ public struct SchedulerService: Service {
                     var scheduler = scheduler
                     if let leaderOnly {
                         guard let fenced = leaderOnly.store() else {
-                            try await clock.sleep(for: .milliseconds(periodMilliseconds))
+                            // A follower looks again soon: a takeover is followed by a pass at once.
+                            try await clock.sleep(
+                                for: .milliseconds(min(periodMilliseconds, LeaderOnly.followerCheckMilliseconds)))
                             continue
                         }
                         scheduler = scheduler.writing(to: fenced)
                     }
                     let plan = try await scheduler.scheduleOnce()
+                    metrics?.schedulingPasses.increment()
                     for placed in plan.placements {
                         logger.info(
                             "job \(placed.job): placed on \(placed.worker) \(placed.placement): \(placed.reason)")

@@ -17,6 +17,7 @@ public final class SageMakerFake: Sendable {
         var calls: [String] = []
         var authorizations: [String] = []
         var lastRequest: SageMakerAPI.CreateTrainingJob?
+        var created: [String] = []
         var throttleFirstCreate = true
         var failure: (code: String, message: String)?
     }
@@ -28,6 +29,8 @@ public final class SageMakerFake: Sendable {
     public var calls: [String] { state.withLock { $0.calls } }
     public var authorizations: [String] { state.withLock { $0.authorizations } }
     public var lastRequest: SageMakerAPI.CreateTrainingJob? { state.withLock { $0.lastRequest } }
+    /// The name of every training job created, in order (a name twice is capacity launched twice).
+    public var created: [String] { state.withLock { $0.created } }
     public func failNextCreate(code: String, message: String) { state.withLock { $0.failure = (code, message) } }
 
     static func error(_ code: String, _ message: String) -> Response {
@@ -59,6 +62,7 @@ public final class SageMakerFake: Sendable {
                     }
                     state.lastRequest = try? SageMakerAPI.decoder.decode(
                         SageMakerAPI.CreateTrainingJob.self, from: Data(buffer: body))
+                    if let name = state.lastRequest?.trainingJobName { state.created.append(name) }
                 }
                 return nil
             }

@@ -3,10 +3,12 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Provisioners
 import Scheduler
 import SpotwiseCore
 import SpotwiseTesting
 import StateStore
+import Synchronization
 import Testing
 
 @testable import Coordinator
@@ -29,7 +31,10 @@ import Testing
         let pass: JobScheduler
         let leaderOnly: LeaderOnly
 
-        init(_ name: String, store: SQLStateStore, local: ManualLeaseClock, policy: LeasePolicy) {
+        init(
+            _ name: String, store: SQLStateStore, local: ManualLeaseClock, policy: LeasePolicy,
+            launcher: CapacityLauncher? = nil
+        ) {
             self.name = name
             let leaseClock = DatabaseLeaseClock(local: local)
             let board = LiveBoard(sharing: true)
@@ -43,7 +48,8 @@ import Testing
                 logger: Logger(label: name)
             ) { _ in }
             sync = BoardSyncService(board: board, store: store, leaseClock: leaseClock, logger: Logger(label: name))
-            pass = JobScheduler(store: store, leaseClock: leaseClock, leasePolicy: policy, board: board)
+            pass = JobScheduler(
+                store: store, leaseClock: leaseClock, leasePolicy: policy, board: board, launcher: launcher)
             leaderOnly = LeaderOnly(role: role, fenced: { store.fenced(by: $0) })
         }
 
@@ -62,11 +68,13 @@ import Testing
         }
     }
 
-    @Test func aFollowerServesWorkersTheLeaderPlacesAndADeposedLeaderChangesNothing() async throws {
+    /// A database of its own for `body`, closed however it ends.
+    func withDatabase(_ body: (SQLStateStore) async throws -> Void) async throws {
         guard case .postgres(let url) = try await CoordinatorInvariantTests.Backend.fresh(.postgres) else { return }
         let store = try await SQLStateStore.connectPostgres(url: url)
         do {
-            try await run(store)
+            try await store.migrate()
+            try await body(store)
         } catch {
             try? await store.close()
             throw error
@@ -74,8 +82,69 @@ import Testing
         try await store.close()
     }
 
+    @Test func aFollowerServesWorkersTheLeaderPlacesAndADeposedLeaderChangesNothing() async throws {
+        try await withDatabase(run)
+    }
+
+    /// Capacity that counts its launches (every launch stays starting).
+    final class CountingCapacity: CapacityProvider {
+        let launched = Mutex(0)
+        var provider: ProviderName { .sagemaker }
+        var offers: [WorkerPool] {
+            [
+                WorkerPool(
+                    region: "us-east-1", market: .spot, instanceType: "ml.g5.xlarge",
+                    pricePerHour: Money(micros: 400_000), onDemandPricePerHour: Money(micros: 1_408_000))
+            ]
+        }
+        func launch(_ request: CapacityRequest) async throws -> String {
+            let count = launched.withLock { count in
+                count += 1
+                return count
+            }
+            return "training-job-\(count)"
+        }
+        func observe(_ handle: String) async throws -> CapacityState { .starting("Starting") }
+        func release(_ handle: String) async throws {}
+    }
+
+    /// A deposed leader that still believes it leads launches no capacity: its launch record is
+    /// refused before the provider is called. The new leader launches once, and not again.
+    @Test func aDeposedLeaderLaunchesNoCapacity() async throws {
+        try await withDatabase { store in
+            let policy = LeasePolicy(
+                heartbeatMilliseconds: 1_000, leaseMilliseconds: 60_000, restartGraceMilliseconds: 60_000)
+            let capacity = CountingCapacity()
+            func launcher() -> CapacityLauncher {
+                CapacityLauncher(providers: [capacity], coordinatorURL: "http://c", bootstrapToken: "b")
+            }
+            let a = Replica("a", store: store, local: ManualLeaseClock(0), policy: policy, launcher: launcher())
+            let b = Replica("b", store: store, local: ManualLeaseClock(0), policy: policy, launcher: launcher())
+            _ = await a.election.electOnce()
+            try await Application(router: a.router()).test(.router) { client in
+                let spec = "name: cloud\nrun: python3 t.py\nproviders: [{name: sagemaker}]\nmarket: spot\n"
+                let response = try await AttemptLifecycleTests().post(
+                    client, "/v1/jobs", token: AttemptLifecycleTests.admin, spec)
+                #expect(response.status == .created)
+                try await store.execute("UPDATE coordinator_leadership SET expires_at_ms = 0")
+                #expect(await b.election.electOnce() == .takeOver(LeadershipFence(holder: "b", epoch: 2)))
+
+                let refused = try #require(try await a.schedule())
+                #expect(
+                    refused.waiting.values.allSatisfy { $0.hasPrefix("not launched") } && refused.waiting.count == 1)
+                let recorded = try await store.launches()
+                #expect(capacity.launched.withLock { $0 } == 0 && recorded.isEmpty)
+
+                let launched = try #require(try await b.schedule())
+                #expect(launched.waiting.values.first?.hasPrefix("launched sagemaker training-job-1") == true)
+                _ = try await b.schedule()
+                #expect(capacity.launched.withLock { $0 } == 1)
+                #expect(try await store.launches().map(\.handle) == ["training-job-1"])
+            }
+        }
+    }
+
     func run(_ store: SQLStateStore) async throws {
-        try await store.migrate()
         let policy = LeasePolicy(
             heartbeatMilliseconds: 1_000, leaseMilliseconds: 60_000, restartGraceMilliseconds: 60_000)
         let aClock = ManualLeaseClock(0)

@@ -46,14 +46,25 @@ public struct LeaderElectionService: Service {
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                await electOnce()
-                try await clock.sleep(for: .milliseconds(settings.renewMilliseconds))
+                let transition = await electOnce()
+                try await clock.sleep(for: .milliseconds(nextClaimIn(after: transition)))
             }
         }
         if role.leadingFence() != nil {
             try? await store.resignLeadership(holder: role.replica)
             logger.info("leadership resigned on shutdown")
         }
+    }
+
+    /// A leader renews every `renewMilliseconds`; a follower claims again then, or just after the
+    /// leader's claim runs out if that comes sooner, so a takeover follows a dead leader's time
+    /// within a round trip instead of within a renewal period.
+    func nextClaimIn(after transition: ReplicaRole.Transition) -> Int64 {
+        guard role.leadingFence() == nil, let leader = role.leader, let leaseClock else {
+            return settings.renewMilliseconds
+        }
+        let untilExpiry = leader.expiresAtMilliseconds - leaseClock.nowMilliseconds() + 20
+        return max(20, min(settings.renewMilliseconds, untilExpiry))
     }
 
     /// One claim and what follows from it; returns the transition.

@@ -12,6 +12,9 @@ public struct LeaderOnly: Sendable {
         self.fenced = fenced
     }
 
+    /// How often a follower's passes look whether it leads now (in memory, no database).
+    public static let followerCheckMilliseconds: Int64 = 100
+
     /// The store this pass writes through when this replica leads now; nil when it follows.
     public func store() -> (any StateStore)? { role.leadingFence().map(fenced) }
 }
