@@ -189,8 +189,9 @@ public final class LiveBoard: Sendable {
             if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:], since: now) }
             var silent: (String, Int64)?
             for member in members {
-                // Heard from by this gang here, or by any replica since (shared presence).
-                let heard = state.lastSeen[member].flatMap { $0 >= gang.since ? $0 : nil } ?? .min
+                // Among replicas: heard from by this gang here, or by any replica since (shared
+                // presence). A single coordinator hears every heartbeat itself.
+                let heard = sharing ? state.lastSeen[member].flatMap { $0 >= gang.since ? $0 : nil } ?? .min : .min
                 let seen = max(gang.lastSeen[member] ?? now, heard)
                 gang.lastSeen[member] = seen
                 if silent == nil, now - seen > silenceMilliseconds { silent = (member, now - seen) }

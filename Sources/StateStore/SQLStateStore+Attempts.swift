@@ -200,8 +200,15 @@ extension SQLStateStore {
     // MARK: Logs
 
     public func appendLogs(job: JobID, attempt: Int, lines: [String], at: Date) async throws -> Int64 {
-        try await transaction { db in
-            guard try await db.raw("SELECT id FROM jobs WHERE id = \(bind: job.rawValue)").first() != nil else {
+        // PostgreSQL: the job's row lock orders appends to one job (a gang's ranks post logs at
+        // once, to any replica), so two never take the same sequence (SQLite's BEGIN IMMEDIATE
+        // serializes every write).
+        let lock = backend == .sqlite ? "" : " FOR UPDATE"
+        return try await transaction { db in
+            guard
+                try await db.raw("SELECT id FROM jobs WHERE id = \(bind: job.rawValue)\(unsafeRaw: lock)").first()
+                    != nil
+            else {
                 throw StateStoreError.jobNotFound(job)
             }
             let row = try await db.raw(

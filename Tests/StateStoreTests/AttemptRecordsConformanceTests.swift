@@ -125,6 +125,28 @@ import Testing
         }
     }
 
+    /// A gang's ranks post logs at once (to any replica): every append gets its own sequences.
+    @Test(arguments: StoreKind.withoutServers)
+    func concurrentLogAppendsNeverShareASequence(kind: StoreKind) async throws {
+        let (store, _) = try await kind.open()
+        defer { Task { try? await store.close() } }
+        let job = try await store.submit(submission("gang")).job.id
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for rank in 0..<8 {
+                group.addTask {
+                    for line in 0..<5 {
+                        _ = try await store.appendLogs(
+                            job: job, attempt: 1, lines: ["rank \(rank) line \(line)"], at: Date())
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let lines = try await store.logs(job: job, after: 0, limit: 100)
+        #expect(lines.map(\.sequence) == Array(1...40))
+        #expect(Set(lines.map(\.text)).count == 40)
+    }
+
     @Test(arguments: StoreKind.withoutServers)
     func liveLeasesLeaveOutRevokedOnes(kind: StoreKind) async throws {
         let (store, _) = try await kind.open()
@@ -211,6 +233,10 @@ import Testing
 /// The tests above on PostgreSQL, each a test of its own: a run without SPOTWISE_TEST_POSTGRES_URL
 /// reports them as skipped (and scripts/test fails on that) instead of passing them.
 @Suite(.needsPostgres) struct AttemptRecordsConformanceOnPostgres {
+    @Test func concurrentLogAppendsNeverShareASequence() async throws {
+        try await AttemptRecordsConformanceTests().concurrentLogAppendsNeverShareASequence(kind: .postgres)
+    }
+
     @Test func aPageOfJobsAndTheirSegmentsInOneRead() async throws {
         try await AttemptRecordsConformanceTests().aPageOfJobsAndTheirSegmentsInOneRead(kind: .postgres)
     }
