@@ -200,6 +200,12 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .executableTarget(
+            name: "SchedulingPassBenchmark",
+            dependencies: ["Coordinator", "StateStore", "SpotwiseCore"],
+            path: "Benchmarks/SchedulingPassBenchmark",
+            swiftSettings: strictSwift6
+        ),
+        .executableTarget(
             name: "ReportBenchmark",
             dependencies: ["Reports", "StateStore", "SpotwiseCore"],
             path: "Benchmarks/ReportBenchmark",

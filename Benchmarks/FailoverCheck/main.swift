@@ -411,9 +411,11 @@ for round in 1...arguments.kills {
     }
     guard let took else { fatalError("no replica took over within 60 s of kill \(round)") }
     failovers.append(milliseconds(took))
+    takeovers.append(milliseconds(tookOver ?? took))
     log(
         String(
-            format: "kill %d: replica %d; a new leader's first pass after %.0f ms", round, killed, milliseconds(took)))
+            format: "kill %d: replica %d; a new leader after %.0f ms, its first pass done after %.0f ms", round, killed,
+            milliseconds(tookOver ?? took), milliseconds(took)))
     replicas[killed] = try startReplica(killed)
     try await waitUntilServing(replicaPorts[killed])
 }

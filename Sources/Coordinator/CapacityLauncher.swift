@@ -25,6 +25,8 @@ public final class CapacityLauncher: Sendable {
         public var launchedAt: Date
         var observedAt: Date?
         public var state: CapacityState?
+        /// The provider answered the launch (or was seen to know the capacity since).
+        public var confirmed = true
     }
 
     let providers: [ProviderName: any CapacityProvider]
@@ -128,7 +130,7 @@ public final class CapacityLauncher: Sendable {
                     $0[record.job]
                     ?? Launch(
                         job: record.job, provider: provider, handle: record.handle, workerName: record.workerName,
-                        pool: record.pool, launchedAt: record.launchedAt)
+                        pool: record.pool, launchedAt: record.launchedAt, confirmed: record.confirmed)
             }
             counts.withLock { $0[record.job] = max($0[record.job] ?? 0, record.sequence) }
         }
@@ -196,6 +198,16 @@ public final class CapacityLauncher: Sendable {
         try? await store.removeLaunch(job: job)
     }
 
+    /// The provider knows an unconfirmed launch's capacity: it is watched like any other.
+    func confirm(_ launch: Launch, store: any StateStore) async {
+        launches.withLock { $0[launch.job]?.confirmed = true }
+        let sequence = counts.withLock { $0[launch.job] ?? 1 }
+        try? await store.recordLaunch(
+            CapacityLaunchRecord(
+                job: launch.job, provider: launch.provider.rawValue, handle: launch.handle,
+                workerName: launch.workerName, pool: launch.pool, sequence: sequence, launchedAt: launch.launchedAt))
+    }
+
     /// Launches capacity of `planned`'s pool for `job`; returns what the job now waits for.
     func launch(_ job: StoredJob, planned: PlannedPlacement, store: any StateStore, now: Date) async -> String {
         guard let provider = providers[planned.placement.provider] else {
@@ -213,8 +225,8 @@ public final class CapacityLauncher: Sendable {
         // coordinator that crashes in between, or a deposed leader whose record is refused by
         // the fence, never leaves capacity that the next one does not know of and launches again.
         var record = CapacityLaunchRecord(
-            job: job.id, provider: provider.provider.rawValue, handle: "", workerName: request.workerName,
-            pool: planned.pool, sequence: sequence, launchedAt: now)
+            job: job.id, provider: provider.provider.rawValue, handle: provider.handle(before: request) ?? "",
+            workerName: request.workerName, pool: planned.pool, sequence: sequence, launchedAt: now, confirmed: false)
         do {
             try await store.recordLaunch(record)
         } catch {
@@ -228,6 +240,7 @@ public final class CapacityLauncher: Sendable {
                     pool: planned.pool, launchedAt: now)
             }
             record.handle = handle
+            record.confirmed = true
             try? await store.recordLaunch(record)
             failures.withLock { _ = $0.removeValue(forKey: job.id) }
             return
@@ -260,14 +273,29 @@ public final class CapacityLauncher: Sendable {
         var lines: [JobID: String] = [:]
         for launch in all {
             if let job = try? await store.job(launch.job), job.state.isTerminal {
-                try? await providers[launch.provider]?.release(launch.handle)
                 await settle(launch.job, store: store)
-                lines[launch.job] = "released \(launch.provider.rawValue) \(launch.handle): the job ended"
+                if launch.handle.isEmpty {
+                    lines[launch.job] =
+                        "dropped the unconfirmed \(launch.provider.rawValue) launch of \(launch.workerName): the job ended (its capacity, if it started, leaves when idle)"
+                } else {
+                    try? await providers[launch.provider]?.release(launch.handle)
+                    lines[launch.job] = "released \(launch.provider.rawValue) \(launch.handle): the job ended"
+                }
                 continue
             }
-            if launch.handle.isEmpty {
-                // Recorded by a coordinator that stopped before the provider answered: the
-                // capacity may exist (its worker registers and is given the job) or not.
+            if !launch.confirmed {
+                // Recorded by a coordinator that stopped (or lost leadership) before the provider
+                // answered: the capacity may exist (its worker registers and is given the job)
+                // or not. A provider that knows the capacity by name confirms it.
+                if !launch.handle.isEmpty,
+                    launch.observedAt.map({ now.timeIntervalSince($0) >= observeEverySeconds }) ?? true
+                {
+                    launches.withLock { $0[launch.job]?.observedAt = now }
+                    if (try? await providers[launch.provider]?.observe(launch.handle)) != nil {
+                        await confirm(launch, store: store)
+                        continue
+                    }
+                }
                 guard now.timeIntervalSince(launch.launchedAt) >= unconfirmedLaunchSeconds else { continue }
                 await settle(launch.job, store: store)
                 lines[launch.job] =

@@ -112,13 +112,17 @@ public enum CoordinatorApplication {
                 LeaderElectionService(
                     store: replication.leadership, role: replication.role, settings: replication.election,
                     leaseClock: replication.leaseClock, logger: logger
-                ) { fence in
+                ) { fence, vacancy in
                     launcher?.reloadOnNextPass()
                     let reconciler = LeaseReconciler(store: replication.fenced(fence), clock: leaseClock)
-                    let extended = try await reconciler.resumeAfterRestart(policy: leasePolicy)
-                    logger.info(
-                        "takeover: \(extended) live lease(s) get \(leasePolicy.restartGraceMilliseconds / 1000) s of grace"
-                    )
+                    // Replicas that stayed up served heartbeats throughout a quick failover: one
+                    // lease period covers workers moving to another URL. After a long vacancy
+                    // (every replica down, or none ever led) workers get the restart grace.
+                    let grace =
+                        vacancy.map { $0 <= leasePolicy.leaseMilliseconds } == true
+                        ? leasePolicy.leaseMilliseconds : leasePolicy.restartGraceMilliseconds
+                    let extended = try await reconciler.extendLiveLeases(byAtLeast: grace)
+                    logger.info("takeover: \(extended) live lease(s) extended to at least \(grace / 1000) s from now")
                 })
         } else {
             // Before any request is served: every live lease gets the restart grace on this

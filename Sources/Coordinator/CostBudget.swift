@@ -31,10 +31,13 @@ struct CostBudget: Sendable {
             let reason = "max_cost \(budget) reached (spent \(spent))"
             let now = leaseClock.nowMilliseconds()
             if let live = job.record.liveAttempt, job.state == .running {
-                if board.requestStop(job.id, atMilliseconds: now, committedStep: job.record.committedCheckpoint?.step) {
-                    try? await store.appendHistory(
+                if board.stopRequest(job.id) == nil {
+                    // Written first: among replicas the store is the leader's fenced view, so a
+                    // deposed leader's pass stops here and asks nothing of the job.
+                    try await store.appendHistory(
                         job: job.id, lines: ["\(reason): attempt \(live.number) checkpoints and stops"], at: wallClock()
                     )
+                    board.requestStop(job.id, atMilliseconds: now, committedStep: job.record.committedCheckpoint?.step)
                     continue
                 }
                 guard let asked = board.stopRequest(job.id) else { continue }

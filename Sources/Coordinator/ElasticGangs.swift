@@ -15,7 +15,7 @@ extension JobScheduler {
 
     /// Returns the history lines written, by job.
     @discardableResult
-    func growElasticGangs(running: [StoredJob], leases: [Lease], idle: [IdleWorker]) async -> [JobID: String] {
+    func growElasticGangs(running: [StoredJob], leases: [Lease], idle: [IdleWorker]) async throws -> [JobID: String] {
         var lines: [JobID: String] = [:]
         var free = idle
         let leaseByJob = Dictionary(leases.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a })
@@ -31,16 +31,24 @@ extension JobScheduler {
             }
             guard !group.isEmpty else { continue }
             let size = min(maximum, lease.members.count + group.count)
+            let now = leaseClock.nowMilliseconds()
+            guard
+                board.mayResize(
+                    job.id, epoch: live.epoch, atMilliseconds: now, minimumAgeMilliseconds: resizeMinimumAgeMilliseconds
+                )
+            else { continue }
+            let line =
+                "\(group.count) idle worker(s) in \(lead.provider)/\(pool.region) again: the gang of \(lease.members.count) checkpoints and restarts as \(size) (max \(maximum))"
+            // Written first: among replicas the store is the leader's fenced view, so a deposed
+            // leader's pass stops here and asks no gang to resize.
+            try await store.appendHistory(job: job.id, lines: [line], at: wallClock())
             guard
                 board.requestResize(
-                    job.id, epoch: live.epoch, to: size, atMilliseconds: leaseClock.nowMilliseconds(),
+                    job.id, epoch: live.epoch, to: size, atMilliseconds: now,
                     minimumAgeMilliseconds: resizeMinimumAgeMilliseconds)
             else { continue }
             let taken = Set(group.prefix(size - lease.members.count).map(\.id))
             free.removeAll { taken.contains($0.id) }
-            let line =
-                "\(group.count) idle worker(s) in \(lead.provider)/\(pool.region) again: the gang of \(lease.members.count) checkpoints and restarts as \(size) (max \(maximum))"
-            try? await store.appendHistory(job: job.id, lines: [line], at: wallClock())
             lines[job.id] = line
         }
         return lines

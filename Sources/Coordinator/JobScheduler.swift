@@ -112,7 +112,7 @@ public struct JobScheduler: Sendable {
             return IdleWorker(id: worker.id, provider: provider, pool: pool)
         }
         let unassigned = everyLive.filter { !busy.contains($0.id) }
-        await growElasticGangs(running: running, leases: leases, idle: unassigned)
+        try await growElasticGangs(running: running, leases: leases, idle: unassigned)
         guard !pending.isEmpty else {
             board.setWaiting([:])
             _ = await watchLaunches()

@@ -60,6 +60,13 @@ public struct LeaseReconciler: Sendable {
         return lost
     }
 
+    /// After a takeover among replicas: every live lease lasts at least `milliseconds` from now
+    /// (none is shortened; an expiry an older version wrote on its own process's clock is far in
+    /// the past of the database's and is extended too).
+    public func extendLiveLeases(byAtLeast milliseconds: Int64) async throws -> Int {
+        try await store.extendLiveLeases(toAtLeast: clock.nowMilliseconds() + milliseconds)
+    }
+
     /// After a restart: give every live lease the grace period on this process's clock.
     public func resumeAfterRestart(policy: LeasePolicy) async throws -> Int {
         try await store.resetLiveLeases(expiringAt: clock.nowMilliseconds() + policy.restartGraceMilliseconds)

@@ -31,6 +31,8 @@ public final class LiveBoard: Sendable {
         var suspected: [String: Int64] = [:]
         /// Workers that reported a termination notice: their node is going away.
         var leaving: Set<String> = []
+        /// When each worker last said whether it is leaving (a notice, or asking for work again).
+        var leavingSaid: [String: Int64] = [:]
         var progress: [JobID: Progress] = [:]
         var waiting: [JobID: String] = [:]
         /// Jobs asked to checkpoint and stop (max_cost reached): since when, and the checkpoint
@@ -84,10 +86,14 @@ public final class LiveBoard: Sendable {
 
     /// The worker reported a termination notice (its node is going away: it is not placed on),
     /// or asked for work again (it stayed after all).
-    func setLeaving(_ id: String, _ leaving: Bool) {
+    func setLeaving(_ id: String, _ leaving: Bool, atMilliseconds now: Int64) {
         state.withLock { state in
-            let changed = leaving ? state.leaving.insert(id).inserted : state.leaving.remove(id) != nil
-            if sharing, changed { state.outbox(presenceOf: id) }
+            if leaving { state.leaving.insert(id) } else { state.leaving.remove(id) }
+            // Among replicas every word counts, changed here or not: another replica may have
+            // heard the opposite earlier.
+            guard sharing else { return }
+            state.leavingSaid[id] = max(now, state.leavingSaid[id] ?? .min)
+            state.outbox(presenceOf: id)
         }
     }
 
@@ -221,6 +227,16 @@ public final class LiveBoard: Sendable {
         }
     }
 
+    /// Whether `requestResize` would ask now (the gang known here long enough, not asked yet,
+    /// no notice seen).
+    func mayResize(_ job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, minimumAgeMilliseconds: Int64) -> Bool {
+        state.withLock { state in
+            guard let gang = state.gangs[job] else { return false }
+            return gang.epoch == epoch && gang.notice == nil && gang.resizeTo == nil
+                && now - gang.since >= minimumAgeMilliseconds
+        }
+    }
+
     /// The size the gang attempt was asked to restart with, if it was.
     func resizeTarget(_ job: JobID, epoch: LeaseEpoch) -> Int? {
         state.withLock { state in state.gangs[job].flatMap { $0.epoch == epoch ? $0.resizeTo : nil } }
@@ -236,7 +252,8 @@ extension LiveBoard.State {
     mutating func outbox(presenceOf worker: String) {
         guard let seen = lastSeen[worker] else { return }
         presenceOut[worker] = WorkerPresence(
-            worker: worker, seenAtMilliseconds: seen, leaving: leaving.contains(worker))
+            worker: worker, seenAtMilliseconds: seen, leaving: leaving.contains(worker),
+            leavingSaidAtMilliseconds: leavingSaid[worker])
     }
 
     mutating func outbox(_ directive: JobDirective) {
@@ -270,15 +287,16 @@ extension LiveBoard {
         }
     }
 
-    /// What other replicas heard from workers: the newest sighting wins, and with it what the
-    /// worker said about leaving; a sighting after a suspicion lifts it.
+    /// What other replicas heard from workers: the newest sighting wins, and the newest word on
+    /// leaving (whichever sighting carried it); a sighting after a suspicion lifts it.
     public func merge(presence rows: [WorkerPresence]) {
         state.withLock { state in
             for row in rows {
-                let local = state.lastSeen[row.worker] ?? .min
-                guard row.seenAtMilliseconds >= local else { continue }
-                state.lastSeen[row.worker] = row.seenAtMilliseconds
-                if row.leaving { state.leaving.insert(row.worker) } else { state.leaving.remove(row.worker) }
+                state.lastSeen[row.worker] = max(row.seenAtMilliseconds, state.lastSeen[row.worker] ?? .min)
+                if let said = row.leavingSaidAtMilliseconds, said > (state.leavingSaid[row.worker] ?? .min) {
+                    state.leavingSaid[row.worker] = said
+                    if row.leaving { state.leaving.insert(row.worker) } else { state.leaving.remove(row.worker) }
+                }
                 if let since = state.suspected[row.worker], row.seenAtMilliseconds >= since {
                     state.suspected[row.worker] = nil
                 }

@@ -162,7 +162,7 @@ public struct WorkersAPI: Sendable {
         if let notice = beat.notice {
             metrics.interruptionNotices.increment()
             // Its node is going away: not placed on again, even while it stays to see its attempt end.
-            if Self.terminationNotices.contains(notice) { board.setLeaving(workerID, true) }
+            if Self.terminationNotices.contains(notice) { board.setLeaving(workerID, true, atMilliseconds: now) }
         }
         if renewed.members.count > 1,
             try await gangLostMember(renewed, heardFrom: workerID, notice: beat.notice, now: now)
@@ -235,7 +235,7 @@ public struct WorkersAPI: Sendable {
         }
         let now = leaseClock.nowMilliseconds()
         board.sawWorker(workerID, atMilliseconds: now)
-        board.setLeaving(workerID, false)
+        board.setLeaving(workerID, false, atMilliseconds: now)
         for lease in try await store.liveLeases(worker: workerID) where lease.expiresAtMilliseconds > now {
             guard let job = try await store.job(lease.job), let live = job.record.liveAttempt,
                 live.epoch == lease.epoch, job.state.hasLiveAttempt

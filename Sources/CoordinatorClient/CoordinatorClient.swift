@@ -9,9 +9,11 @@ import Synchronization
 /// Errors come back as one line: the server's message and code, or what could not be reached.
 ///
 /// Several coordinators (replicas on one PostgreSQL) are given as comma-separated URLs: a request
-/// goes to the one that answered last, and one that cannot be reached is tried on the next, each
-/// with at most `failoverAttemptTimeout`. Only a request that never got an answer moves on; an
-/// error a coordinator answered with is the answer.
+/// goes to the one that answered last. A request safe to send twice (a read, a submission with
+/// an idempotency key, a heartbeat, an assignment poll) moves on to the next URL when one cannot
+/// be reached within `failoverAttemptTimeout` or answers 502, 503 or 504; the last URL tried gets
+/// the whole timeout. Any other request is sent once: when its replica cannot be reached it fails,
+/// and the caller's retry goes to the next URL. An error a coordinator answered with is the answer.
 public struct CoordinatorClient: Sendable {
     /// Every coordinator URL given, in order.
     public let baseURLs: [String]
@@ -63,30 +65,52 @@ public struct CoordinatorClient: Sendable {
     func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, headers extra: [(String, String)] = [])
         async throws -> Data
     {
+        // Safe to send twice: reads, submissions with an idempotency key, heartbeats and
+        // assignment polls. Anything else is sent once: if its replica cannot be reached, the
+        // next URL becomes the first for the caller's retry (the request may have arrived).
+        let safe =
+            method == .GET || extra.contains { $0.0 == "Idempotency-Key" } || path.hasSuffix("/heartbeat")
+            || path.hasSuffix("/assignment")
         let first = answered.index
-        let attemptTimeout = baseURLs.count > 1 ? min(timeout, Self.failoverAttemptTimeout) : timeout
+        let count = baseURLs.count
         var unreachable: [String] = []
         var answer: HTTPClientResponse?
-        for offset in 0..<baseURLs.count {
-            let index = (first + offset) % baseURLs.count
+        for offset in 0..<count {
+            let index = (first + offset) % count
+            let last = offset == count - 1 || !safe
             var request = HTTPClientRequest(url: baseURLs[index] + path)
             request.method = method
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
             for (name, value) in extra { request.headers.add(name: name, value: value) }
             if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
             do {
-                answer = try await http.execute(request, timeout: attemptTimeout)
+                // Every URL but the last one tried gets at most the failover time; the last the
+                // whole timeout (a slow answer is still an answer).
+                let response = try await http.execute(
+                    request, timeout: last ? timeout : min(timeout, Self.failoverAttemptTimeout))
+                // A proxy or replica that cannot serve now: a safe request moves on.
+                if safe, !last, [502, 503, 504].contains(Int(response.status.code)) {
+                    unreachable.append("\(baseURLs[index]) (HTTP \(response.status.code))")
+                    continue
+                }
                 answered.set(index)
+                answer = response
                 break
             } catch {
                 unreachable.append("\(baseURLs[index]) (\(error))")
+                if !safe {
+                    answered.set((index + 1) % count)
+                    break
+                }
             }
         }
         guard let response = answer else {
+            let retry =
+                !safe && count > 1 ? "; not sent again (it may have arrived), the next try goes to \(baseURL)" : ""
             throw Failure(
                 status: nil, code: "unreachable",
                 message:
-                    "cannot reach the coordinator at \(unreachable.joined(separator: ", ")); is `spotwise coordinator` running?"
+                    "cannot reach the coordinator at \(unreachable.joined(separator: ", "))\(retry); is `spotwise coordinator` running?"
             )
         }
         let bytes = try await response.body.collect(upTo: 64 << 20)

@@ -11,9 +11,16 @@ public protocol CapacityProvider: Sendable {
     var offers: [WorkerPool] { get }
     /// Starts capacity for a job; returns the provider's handle (job name, resource name, call id).
     func launch(_ request: CapacityRequest) async throws -> String
+    /// The handle `launch` will return, when the provider lets the caller name the capacity
+    /// (SageMaker: the training job's name); nil when the provider assigns it.
+    func handle(before request: CapacityRequest) -> String?
     func observe(_ handle: String) async throws -> CapacityState
     /// Stops capacity that is no longer wanted (the job ended before its worker registered).
     func release(_ handle: String) async throws
+}
+
+extension CapacityProvider {
+    public func handle(before request: CapacityRequest) -> String? { nil }
 }
 
 public struct CapacityRequest: Sendable {
@@ -87,6 +94,9 @@ public struct SageMakerCapacity: CapacityProvider {
             ]
         }
     }
+
+    /// The training job is named by the caller: the launch's worker name.
+    public func handle(before request: CapacityRequest) -> String? { request.workerName }
 
     public func launch(_ request: CapacityRequest) async throws -> String {
         let job = SageMakerTrainingJobs.request(

@@ -124,7 +124,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 role: ReplicaRole(replica: replica, address: publicURL ?? "http://\(host):\(port)", single: false),
                 leadership: store, sharedBoard: store, election: .init(ttlMilliseconds: leaderSeconds * 1000),
                 leaseClock: shared,
-                fenced: { store.fenced(by: $0) })
+                fenced: { store.fenced(by: $0, holdingLocksAtMost: leaderSeconds * 1000) })
             logger.info("replica \(replica): one of the coordinators on this PostgreSQL database")
         }
         let app = try await CoordinatorApplication.application(

@@ -124,6 +124,15 @@ public actor InMemoryStateStore: StateStore {
         return extended
     }
 
+    public func extendLiveLeases(toAtLeast milliseconds: Int64) async throws -> Int {
+        var extended = 0
+        for (job, lease) in leases where !lease.revoked && lease.expiresAtMilliseconds < milliseconds {
+            leases[job]?.expiresAtMilliseconds = milliseconds
+            extended += 1
+        }
+        return extended
+    }
+
     public func registerWorker(_ worker: WorkerRecord) async throws {
         workers[worker.id] = worker
         workerOrder.append(worker.id)

@@ -28,10 +28,20 @@ public struct Leadership: Sendable, Hashable, Codable {
 public struct LeadershipClaim: Sendable, Hashable {
     public var leadership: Leadership
     public var databaseMilliseconds: Int64
+    /// The row as the claim found it (nil: nobody ever led).
+    public var previous: Leadership?
 
-    public init(leadership: Leadership, databaseMilliseconds: Int64) {
+    public init(leadership: Leadership, databaseMilliseconds: Int64, previous: Leadership? = nil) {
         self.leadership = leadership
         self.databaseMilliseconds = databaseMilliseconds
+        self.previous = previous
+    }
+
+    /// How long nobody led before this claim took the row over: since the previous holder's
+    /// time ran out (nil: nobody ever led, or this was no takeover).
+    public var vacancyMilliseconds: Int64? {
+        guard let previous, previous.holder != leadership.holder else { return nil }
+        return max(0, databaseMilliseconds - previous.expiresAtMilliseconds)
     }
 
     public func won(by holder: String) -> Bool { leadership.holder == holder }
@@ -75,16 +85,16 @@ public final class InMemoryLeadershipStore: LeadershipStore {
         -> LeadershipClaim
     {
         let now = clock.nowMilliseconds()
-        let leadership = row.withLock { row -> Leadership in
+        let (leadership, previous) = row.withLock { row -> (Leadership, Leadership?) in
             let current = row
-            if let current, current.holder != holder, current.expiresAtMilliseconds > now { return current }
+            if let current, current.holder != holder, current.expiresAtMilliseconds > now { return (current, current) }
             let epoch = current.map { $0.holder == holder ? $0.epoch : $0.epoch + 1 } ?? 1
             let claimed = Leadership(
                 holder: holder, address: address, epoch: epoch, expiresAtMilliseconds: now + ttlMilliseconds)
             row = claimed
-            return claimed
+            return (claimed, current)
         }
-        return LeadershipClaim(leadership: leadership, databaseMilliseconds: now)
+        return LeadershipClaim(leadership: leadership, databaseMilliseconds: now, previous: previous)
     }
 
     public func resignLeadership(holder: String) async throws {

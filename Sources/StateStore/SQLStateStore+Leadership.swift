@@ -36,12 +36,21 @@ extension SQLStateStore: LeadershipStore {
         -> LeadershipClaim
     {
         let now = databaseNow
+        let postgres = backend == .postgres
         return try await transaction { db in
+            // A claim never waits long for the row: a stalled leader's fenced write holding its
+            // share lock makes this claim fail (and the next one try again), not hang.
+            if postgres {
+                try await db.raw("SET LOCAL lock_timeout = \(unsafeRaw: String(max(1, ttlMilliseconds / 3)))").run()
+            }
             guard let clock = try await db.raw("SELECT \(unsafeRaw: now) AS now_ms").first() else {
                 throw StateStoreError.corruptRow("the database did not say what time it is")
             }
             let nowMilliseconds = try clock.decode(column: "now_ms", as: Int64.self)
             let expiry = nowMilliseconds + ttlMilliseconds
+            let previous = try await db.raw(
+                "SELECT \(unsafeRaw: Self.leadershipColumns) FROM coordinator_leadership WHERE id = 1"
+            ).first().map(Self.leadership)
             // One statement: a conflicting claim waits for the row lock, then sees the winner's row.
             let won = try await db.raw(
                 """
@@ -61,7 +70,8 @@ extension SQLStateStore: LeadershipStore {
                 ).first()
             }
             guard let row else { throw StateStoreError.corruptRow("the leadership row vanished during a claim") }
-            return LeadershipClaim(leadership: try Self.leadership(row), databaseMilliseconds: nowMilliseconds)
+            return LeadershipClaim(
+                leadership: try Self.leadership(row), databaseMilliseconds: nowMilliseconds, previous: previous)
         }
     }
 
@@ -74,6 +84,15 @@ extension SQLStateStore: LeadershipStore {
                 """
             ).run()
         }
+    }
+
+    /// Bounds a fenced transaction: how long it may wait for a lock, run one statement, and sit
+    /// idle between statements (PostgreSQL ends the session past that, releasing its locks).
+    static func limit(_ db: any SQLDatabase, toMilliseconds milliseconds: Int64) async throws {
+        let value = String(milliseconds)
+        try await db.raw("SET LOCAL lock_timeout = \(unsafeRaw: value)").run()
+        try await db.raw("SET LOCAL statement_timeout = \(unsafeRaw: value)").run()
+        try await db.raw("SET LOCAL idle_in_transaction_session_timeout = \(unsafeRaw: value)").run()
     }
 
     /// Inside a write's transaction: the fence's epoch must still lead. The share lock makes a

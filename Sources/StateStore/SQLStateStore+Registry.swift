@@ -222,10 +222,11 @@ extension SQLStateStore {
             try await db.raw("DELETE FROM capacity_launches WHERE job_id = \(bind: launch.job.rawValue)").run()
             try await db.raw(
                 """
-                INSERT INTO capacity_launches (job_id, provider, handle, worker_name, pool_json, sequence, launched_at_ms)
+                INSERT INTO capacity_launches (job_id, provider, handle, worker_name, pool_json, sequence, launched_at_ms,
+                    confirmed)
                 VALUES (\(bind: launch.job.rawValue), \(bind: launch.provider), \(bind: launch.handle),
                     \(bind: launch.workerName), \(bind: pool), \(bind: Int64(launch.sequence)),
-                    \(bind: Self.milliseconds(launch.launchedAt)))
+                    \(bind: Self.milliseconds(launch.launchedAt)), \(bind: Int64(launch.confirmed ? 1 : 0)))
                 """
             ).run()
         }
@@ -241,7 +242,8 @@ extension SQLStateStore {
         try await exclusive {
             try await database.raw(
                 """
-                SELECT job_id, provider, handle, worker_name, pool_json, sequence, launched_at_ms FROM capacity_launches
+                SELECT job_id, provider, handle, worker_name, pool_json, sequence, launched_at_ms, confirmed
+                FROM capacity_launches
                 ORDER BY launched_at_ms, job_id
                 """
             ).all().map { row in
@@ -253,7 +255,8 @@ extension SQLStateStore {
                     pool: try Self.decodeJSON(
                         WorkerPool.self, try row.decode(column: "pool_json", as: String.self), what: "launch pool"),
                     sequence: Int(try row.decode(column: "sequence", as: Int64.self)),
-                    launchedAt: Self.date(try row.decode(column: "launched_at_ms", as: Int64.self)))
+                    launchedAt: Self.date(try row.decode(column: "launched_at_ms", as: Int64.self)),
+                    confirmed: try row.decode(column: "confirmed", as: Int64.self) != 0)
             }
         }
     }

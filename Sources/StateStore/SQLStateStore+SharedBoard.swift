@@ -8,20 +8,38 @@ extension SQLStateStore: SharedBoardStore {
     public func sharePresence(_ presence: [WorkerPresence]) async throws {
         guard !presence.isEmpty else { return }
         let now = databaseNow
+        let lock = backend == .sqlite ? "" : " FOR UPDATE"
         try await transaction { db in
+            // Merged in Swift (`WorkerPresence.merged(into:)`) under the row's lock, as directives are.
             for row in presence {
+                let stored = try await db.raw(
+                    """
+                    SELECT worker_id, seen_at_ms, leaving, leaving_said_at_ms FROM worker_presence
+                    WHERE worker_id = \(bind: row.worker)\(unsafeRaw: lock)
+                    """
+                ).first().map(Self.presence)
+                let merged = row.merged(into: stored)
                 try await db.raw(
                     """
-                    INSERT INTO worker_presence AS p (worker_id, seen_at_ms, leaving, changed_at_ms)
-                    VALUES (\(bind: row.worker), \(bind: row.seenAtMilliseconds), \(bind: Int64(row.leaving ? 1 : 0)),
+                    INSERT INTO worker_presence (worker_id, seen_at_ms, leaving, leaving_said_at_ms, changed_at_ms)
+                    VALUES (\(bind: merged.worker), \(bind: merged.seenAtMilliseconds),
+                            \(bind: Int64(merged.leaving ? 1 : 0)), \(bind: merged.leavingSaidAtMilliseconds),
                             \(unsafeRaw: now))
                     ON CONFLICT (worker_id) DO UPDATE SET seen_at_ms = excluded.seen_at_ms,
-                        leaving = excluded.leaving, changed_at_ms = excluded.changed_at_ms
-                    WHERE p.seen_at_ms <= excluded.seen_at_ms
+                        leaving = excluded.leaving, leaving_said_at_ms = excluded.leaving_said_at_ms,
+                        changed_at_ms = excluded.changed_at_ms
                     """
                 ).run()
             }
         }
+    }
+
+    static func presence(_ row: any SQLRow) throws -> WorkerPresence {
+        WorkerPresence(
+            worker: try row.decode(column: "worker_id", as: String.self),
+            seenAtMilliseconds: try row.decode(column: "seen_at_ms", as: Int64.self),
+            leaving: try row.decode(column: "leaving", as: Int64.self) != 0,
+            leavingSaidAtMilliseconds: try row.decode(column: "leaving_said_at_ms", as: Int64?.self))
     }
 
     public func presence(changedAfter milliseconds: Int64) async throws -> (rows: [WorkerPresence], now: Int64) {
@@ -30,15 +48,10 @@ extension SQLStateStore: SharedBoardStore {
             let clock = try await db.raw("SELECT \(unsafeRaw: now) AS now_ms").first()
             let rows = try await db.raw(
                 """
-                SELECT worker_id, seen_at_ms, leaving FROM worker_presence
+                SELECT worker_id, seen_at_ms, leaving, leaving_said_at_ms FROM worker_presence
                 WHERE changed_at_ms > \(bind: milliseconds) ORDER BY worker_id
                 """
-            ).all().map { row in
-                WorkerPresence(
-                    worker: try row.decode(column: "worker_id", as: String.self),
-                    seenAtMilliseconds: try row.decode(column: "seen_at_ms", as: Int64.self),
-                    leaving: try row.decode(column: "leaving", as: Int64.self) != 0)
-            }
+            ).all().map(Self.presence)
             return (rows, try clock?.decode(column: "now_ms", as: Int64.self) ?? milliseconds)
         }
     }

@@ -131,7 +131,7 @@ public final class SQLStateStore: StateStore {
             """
             CREATE TABLE worker_presence (
                 worker_id TEXT PRIMARY KEY, seen_at_ms BIGINT NOT NULL, leaving BIGINT NOT NULL,
-                changed_at_ms BIGINT NOT NULL)
+                leaving_said_at_ms BIGINT, changed_at_ms BIGINT NOT NULL)
             """,
             "CREATE INDEX worker_presence_changed ON worker_presence (changed_at_ms)",
             """
@@ -140,6 +140,8 @@ public final class SQLStateStore: StateStore {
                 resize_to BIGINT, gang_notice TEXT, updated_at_ms BIGINT NOT NULL)
             """,
             "CREATE INDEX job_directives_updated ON job_directives (updated_at_ms)",
+            // Launches are recorded before the provider is called, confirmed once it answered.
+            "ALTER TABLE capacity_launches ADD COLUMN confirmed BIGINT NOT NULL DEFAULT 1",
         ],
     ]
 
@@ -154,15 +156,20 @@ public final class SQLStateStore: StateStore {
     private let shutdown: @Sendable () async throws -> Void
     /// Set on a leader's view of the database (`fenced(by:)`): every write checks it first.
     let fence: LeadershipFence?
+    /// On a fenced view: the longest a write's transaction may wait, run or sit idle, so a
+    /// leader that stalls inside one (paused, partitioned) holds the leadership row's share lock
+    /// no longer than this and a takeover is delayed by at most as much.
+    let fenceTimeoutMilliseconds: Int64
 
     init(
         backend: Backend, database: any SQLDatabase, fence: LeadershipFence? = nil,
-        shutdown: @escaping @Sendable () async throws -> Void
+        fenceTimeoutMilliseconds: Int64 = 10_000, shutdown: @escaping @Sendable () async throws -> Void
     ) {
         self.backend = backend
         self.database = database
         self.shutdown = shutdown
         self.fence = fence
+        self.fenceTimeoutMilliseconds = fenceTimeoutMilliseconds
         self.owned = backend == .sqlite ? OwnedStateCache() : nil
     }
 
@@ -170,9 +177,16 @@ public final class SQLStateStore: StateStore {
     /// first checks, under a share lock on the leadership row (a takeover's update waits for it),
     /// that `fence` still leads, and otherwise fails with `StateStoreError.notLeader`. Reads are
     /// unchanged. Closing the view closes nothing. (SQLite serves one coordinator: no fencing.)
-    public func fenced(by fence: LeadershipFence) -> SQLStateStore {
+    /// A fenced transaction may wait, run and idle `holdingLocksAtMost` milliseconds in all
+    /// (PostgreSQL ends the session past that), so a stalled leader cannot hold the share lock,
+    /// and with it every takeover, for longer.
+    public func fenced(by fence: LeadershipFence, holdingLocksAtMost milliseconds: Int64 = 10_000)
+        -> SQLStateStore
+    {
         precondition(backend == .postgres, "only PostgreSQL replicas elect a leader")
-        return SQLStateStore(backend: backend, database: database, fence: fence, shutdown: {})
+        return SQLStateStore(
+            backend: backend, database: database, fence: fence, fenceTimeoutMilliseconds: max(1, milliseconds),
+            shutdown: {})
     }
 
     /// Opens (creating if needed) an SQLite database file with WAL and synchronous=FULL; the file
@@ -257,7 +271,10 @@ public final class SQLStateStore: StateStore {
             try await database.withSession { session in
                 try await session.raw(self.backend == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
                 do {
-                    if let fence = self.fence { try await Self.check(fence, on: session) }
+                    if let fence = self.fence {
+                        try await Self.limit(session, toMilliseconds: self.fenceTimeoutMilliseconds)
+                        try await Self.check(fence, on: session)
+                    }
                     let result = try await body(session)
                     try await session.raw("COMMIT").run()
                     committed(result)
@@ -662,6 +679,20 @@ extension SQLStateStore {
                 """
                 UPDATE leases SET expires_at_ms = \(bind: milliseconds)
                 WHERE revoked = 0 RETURNING job_id
+                """
+            ).all().count
+            self.owned?.forgetAll()
+            return count
+        }
+    }
+
+    public func extendLiveLeases(toAtLeast milliseconds: Int64) async throws -> Int {
+        // SQLite keeps renewals in memory: those are kept, and `applyingRenewal` takes the later.
+        try await write { db in
+            let count = try await db.raw(
+                """
+                UPDATE leases SET expires_at_ms = \(bind: milliseconds)
+                WHERE revoked = 0 AND expires_at_ms < \(bind: milliseconds) RETURNING job_id
                 """
             ).all().count
             self.owned?.forgetAll()

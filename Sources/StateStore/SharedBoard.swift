@@ -3,16 +3,31 @@ import SpotwiseCore
 import Synchronization
 
 /// What one replica heard from a worker, for the others: when it was last heard from (on the
-/// shared lease clock) and whether it said its node is going away.
+/// shared lease clock), and whether it said its node is going away, with when it said so (the
+/// newest word on leaving wins, whatever sighting carried it; nil: it never said).
 public struct WorkerPresence: Sendable, Hashable {
     public var worker: String
     public var seenAtMilliseconds: Int64
     public var leaving: Bool
+    public var leavingSaidAtMilliseconds: Int64?
 
-    public init(worker: String, seenAtMilliseconds: Int64, leaving: Bool) {
+    public init(worker: String, seenAtMilliseconds: Int64, leaving: Bool, leavingSaidAtMilliseconds: Int64? = nil) {
         self.worker = worker
         self.seenAtMilliseconds = seenAtMilliseconds
         self.leaving = leaving
+        self.leavingSaidAtMilliseconds = leavingSaidAtMilliseconds
+    }
+
+    /// How a shared sighting meets the stored one: the newer sighting, the newer word on leaving.
+    public func merged(into stored: WorkerPresence?) -> WorkerPresence {
+        guard let stored else { return self }
+        var merged = stored
+        merged.seenAtMilliseconds = max(stored.seenAtMilliseconds, seenAtMilliseconds)
+        if let said = leavingSaidAtMilliseconds, said > (stored.leavingSaidAtMilliseconds ?? .min) {
+            merged.leaving = leaving
+            merged.leavingSaidAtMilliseconds = said
+        }
+        return merged
     }
 }
 
@@ -84,7 +99,8 @@ public struct JobDirective: Sendable, Hashable {
 /// `SQLStateStore` keeps it in its database; `InMemorySharedBoard` is the twin for tests.
 /// Times are on the shared lease clock; `changedAfter` queries use the database's own stamp.
 public protocol SharedBoardStore: Sendable {
-    /// Records presence; an older sighting never replaces a newer one.
+    /// Records presence (`WorkerPresence.merged(into:)`): an older sighting, or an older word on
+    /// leaving, never replaces a newer one.
     func sharePresence(_ presence: [WorkerPresence]) async throws
     /// Presence last changed after `milliseconds` (the database's clock), and the database's
     /// clock now (the next `milliseconds`).
@@ -108,9 +124,8 @@ public final class InMemorySharedBoard: SharedBoardStore {
     public func sharePresence(_ presence: [WorkerPresence]) async throws {
         let now = clock.nowMilliseconds()
         state.withLock { state in
-            for row in presence
-            where (state.presence[row.worker]?.row.seenAtMilliseconds ?? .min) <= row.seenAtMilliseconds {
-                state.presence[row.worker] = (row, now)
+            for row in presence {
+                state.presence[row.worker] = (row.merged(into: state.presence[row.worker]?.row), now)
             }
         }
     }

@@ -50,6 +50,9 @@ public protocol StateStore: Sendable {
     /// process's clock (a grace period, so workers are not declared lost en masse while they
     /// reconnect; and no lease keeps an expiry from the old process's clock). Returns how many.
     func resetLiveLeases(expiringAt milliseconds: Int64) async throws -> Int
+    /// Every unrevoked lease expiring before `milliseconds` expires then (none is shortened);
+    /// returns how many were extended. A replica taking leadership over gives this grace.
+    func extendLiveLeases(toAtLeast milliseconds: Int64) async throws -> Int
 
     /// Stores a registered worker; its secret is kept only as a digest.
     func registerWorker(_ worker: WorkerRecord) async throws
@@ -134,11 +137,16 @@ public struct CapacityLaunchRecord: Hashable, Sendable {
     /// Which launch of the job this is (names are unique per launch).
     public var sequence: Int
     public var launchedAt: Date
+    /// The provider answered the launch. An unconfirmed record was written before the provider
+    /// was called (its handle, when the provider names capacity before launching it, or empty):
+    /// the capacity may exist or not.
+    public var confirmed: Bool
 
     public init(
         job: JobID, provider: String, handle: String, workerName: String, pool: WorkerPool, sequence: Int,
-        launchedAt: Date
+        launchedAt: Date, confirmed: Bool = true
     ) {
+        self.confirmed = confirmed
         self.job = job
         self.provider = provider
         self.handle = handle

@@ -78,7 +78,7 @@ import Testing
             let service = LeaderElectionService(
                 store: row, role: role, settings: settings, leaseClock: leaseClock,
                 logger: .init(label: "test")
-            ) { _ in taken.add() }
+            ) { _, _ in taken.add() }
             return (service, role, leaseClock)
         }
         let (a, aRole, aClock) = election("a")

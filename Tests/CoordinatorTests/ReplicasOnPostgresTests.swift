@@ -46,7 +46,7 @@ import Testing
             election = LeaderElectionService(
                 store: store, role: role, settings: .init(ttlMilliseconds: 60_000), leaseClock: leaseClock,
                 logger: Logger(label: name)
-            ) { _ in }
+            ) { _, _ in }
             sync = BoardSyncService(board: board, store: store, leaseClock: leaseClock, logger: Logger(label: name))
             pass = JobScheduler(
                 store: store, leaseClock: leaseClock, leasePolicy: policy, board: board, launcher: launcher)

@@ -40,13 +40,13 @@ import Testing
         await replicas.sync()
         #expect(b.placeable("w1") == 10_000)
 
-        a.setLeaving("w1", true)  // a termination notice reached a
+        a.setLeaving("w1", true, atMilliseconds: 10_000)  // a termination notice reached a
         await replicas.sync()
         #expect(b.placeable("w1") == nil && b.isLeaving("w1"))
 
         replicas.clock.advance(milliseconds: 2_000)
         b.sawWorker("w1", atMilliseconds: 12_000)  // it asked b for work again: it stayed
-        b.setLeaving("w1", false)
+        b.setLeaving("w1", false, atMilliseconds: 12_000)
         await replicas.sync()
         #expect(a.placeable("w1") == 12_000 && !a.isLeaving("w1"))
 
@@ -54,6 +54,21 @@ import Testing
         a.sawWorker("w1", atMilliseconds: 11_000)
         await replicas.sync()
         #expect(b.lastSeen("w1") == 12_000)
+
+        // A notice on a, then a sighting on b that says nothing about leaving (a checkpoint
+        // commit, a heartbeat without notice): the worker is still leaving everywhere.
+        a.setLeaving("w1", true, atMilliseconds: 13_000)
+        b.sawWorker("w1", atMilliseconds: 14_000)
+        await replicas.sync()
+        #expect(a.isLeaving("w1") && b.isLeaving("w1") && b.placeable("w1") == nil)
+        #expect(a.lastSeen("w1") == 14_000)
+        // It asks b for work before b heard of the notice: the newer word wins on both.
+        a.sawWorker("w2", atMilliseconds: 15_000)
+        a.setLeaving("w2", true, atMilliseconds: 15_000)
+        b.sawWorker("w2", atMilliseconds: 16_000)
+        b.setLeaving("w2", false, atMilliseconds: 16_000)
+        await replicas.sync()
+        #expect(!a.isLeaving("w2") && !b.isLeaving("w2"))
     }
 
     @Test func whatOneReplicaAskedOfAJobIsAnsweredByTheOther() async {

@@ -1,8 +1,9 @@
 import Foundation
 import SpotwiseCore
 import SpotwiseTesting
-import StateStore
 import Testing
+
+@testable import StateStore
 
 /// The leadership row (`LeadershipStore`): one holder at a time, renewals keep the epoch, a
 /// takeover after the time ran out raises it, and a leader's fenced writes stop at the takeover.
@@ -29,6 +30,24 @@ import Testing
         try await store.resignLeadership(holder: "b")
         let next = try await store.claimLeadership(holder: "c", address: "c", ttlMilliseconds: 60_000)
         #expect(next.won(by: "c") && next.leadership.epoch == 3)
+    }
+
+    /// How long nobody led before a takeover: what decides the grace a new leader gives leases.
+    @Test func aTakeoverKnowsHowLongNobodyLed() async throws {
+        let clock = ManualLeaseClock(0)
+        let store = InMemoryLeadershipStore(clock: clock)
+        let first = try await store.claimLeadership(holder: "a", address: "a", ttlMilliseconds: 3_000)
+        #expect(first.previous == nil && first.vacancyMilliseconds == nil)  // nobody ever led
+        clock.advance(milliseconds: 1_000)
+        #expect(
+            try await store.claimLeadership(holder: "a", address: "a", ttlMilliseconds: 3_000).vacancyMilliseconds
+                == nil)
+        clock.advance(milliseconds: 3_000)  // a's time ran out at 4,000
+        #expect(
+            try await store.claimLeadership(holder: "b", address: "b", ttlMilliseconds: 3_000).vacancyMilliseconds == 0)
+        clock.advance(milliseconds: 60_000)  // b's ran out at 7,000: everyone was down for a minute
+        let late = try await store.claimLeadership(holder: "c", address: "c", ttlMilliseconds: 3_000)
+        #expect(late.vacancyMilliseconds == 57_000 && late.previous?.holder == "b")
     }
 
     @Test func theTwinFollowsTheRow() async throws {
@@ -72,6 +91,25 @@ import Testing
             }
             let now = try await store.databaseMilliseconds()
             #expect(abs(now - Int64(Date().timeIntervalSince1970 * 1000)) < 5_000)
+        }
+    }
+
+    /// A leader stalled inside a fenced write holds the row's share lock: a claim fails after a
+    /// third of its time instead of waiting for it, and the next claim wins once the write ends.
+    @Test func aClaimBlockedByAStalledWriteFailsInsteadOfWaiting() async throws {
+        try await withStore { store in
+            _ = try await store.claimLeadership(holder: "a", address: "a", ttlMilliseconds: 60_000)
+            try await store.execute("UPDATE coordinator_leadership SET expires_at_ms = 0")
+            try await store.database.withSession { session in
+                try await session.raw("BEGIN").run()
+                try await session.raw("SELECT epoch FROM coordinator_leadership WHERE id = 1 FOR SHARE").run()
+                await #expect(throws: (any Error).self) {
+                    _ = try await store.claimLeadership(holder: "b", address: "b", ttlMilliseconds: 300)
+                }
+                try await session.raw("ROLLBACK").run()
+            }
+            let claim = try await store.claimLeadership(holder: "b", address: "b", ttlMilliseconds: 300)
+            #expect(claim.won(by: "b") && claim.leadership.epoch == 2)
         }
     }
 

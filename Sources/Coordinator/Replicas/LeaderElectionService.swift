@@ -25,14 +25,16 @@ public struct LeaderElectionService: Service {
     let role: ReplicaRole
     let settings: Settings
     let leaseClock: DatabaseLeaseClock?
-    let onTakeover: @Sendable (LeadershipFence) async throws -> Void
+    /// Carries out a takeover under the new fence; given how long nobody led before it (nil:
+    /// nobody ever led).
+    let onTakeover: @Sendable (LeadershipFence, _ vacancyMilliseconds: Int64?) async throws -> Void
     let logger: Logger
     let clock: any Clock<Duration>
 
     public init(
         store: any LeadershipStore, role: ReplicaRole, settings: Settings, leaseClock: DatabaseLeaseClock?,
         logger: Logger, clock: any Clock<Duration> = ContinuousClock(),
-        onTakeover: @escaping @Sendable (LeadershipFence) async throws -> Void
+        onTakeover: @escaping @Sendable (LeadershipFence, _ vacancyMilliseconds: Int64?) async throws -> Void
     ) {
         self.store = store
         self.role = role
@@ -89,11 +91,14 @@ public struct LeaderElectionService: Service {
         switch transition {
         case .takeOver(let fence):
             do {
-                try await onTakeover(fence)
+                try await onTakeover(fence, claim.vacancyMilliseconds)
                 role.lead(fence, sentAt: sent, ttlMilliseconds: settings.ttlMilliseconds)
                 logger.info("leading the coordinators (leadership epoch \(fence.epoch))")
             } catch {
-                logger.error("takeover under epoch \(fence.epoch) failed, trying again: \(error)")
+                // Resigned, so another replica may take over rather than this one holding the
+                // row without acting.
+                logger.error("takeover under epoch \(fence.epoch) failed; resigning: \(error)")
+                try? await store.resignLeadership(holder: role.replica)
             }
         case .stepDown:
             logger.warning("no longer leading: \(claim.leadership.holder) leads (epoch \(claim.leadership.epoch))")

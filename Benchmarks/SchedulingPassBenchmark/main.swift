@@ -1,0 +1,114 @@
+// How a scheduling pass's cost grows: 10,000 live workers and 2,000 pending jobs against 100 and
+// 20, in the same run, on the in-memory store and (with --db) on PostgreSQL. The first pass places
+// every job (a lease, a ledger row and a history line each); the second finds nothing to place
+// (every job running, the other workers idle), the steady state of a busy coordinator.
+//
+//   swift run -c release SchedulingPassBenchmark [--rounds 3] [--db postgres://USER@HOST:PORT/postgres]
+//
+// With --db, each size gets a database of its own, created next to the one named and dropped after.
+import Coordinator
+import Foundation
+import SpotwiseCore
+import StateStore
+
+func option(_ name: String) -> String? {
+    let arguments = CommandLine.arguments
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+
+let rounds = Int(option("--rounds") ?? "") ?? 3
+let postgres = option("--db")
+let sizes = [(workers: 100, jobs: 20), (workers: 10_000, jobs: 2_000)]
+
+func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+}
+
+/// A database of its own next to `base` (PostgreSQL), and how to drop it.
+func freshPostgres(_ base: String) async throws -> (url: String, drop: @Sendable () async throws -> Void) {
+    let name = "spotwise_pass_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
+    let admin = try await SQLStateStore.connectPostgres(url: base)
+    try await admin.execute("CREATE DATABASE \(name)")
+    try await admin.close()
+    guard var components = URLComponents(string: base) else { fatalError("not a URL: \(base)") }
+    components.path = "/\(name)"
+    return (
+        components.string!,
+        {
+            let admin = try await SQLStateStore.connectPostgres(url: base)
+            try await admin.execute("DROP DATABASE IF EXISTS \(name)")
+            try await admin.close()
+        }
+    )
+}
+
+/// One setup and its two passes: (first pass ms, steady pass ms, placements).
+func measure(store: any StateStore, workers: Int, jobs: Int) async throws -> (Double, Double, Int) {
+    let clock = MonotonicLeaseClock()
+    let board = LiveBoard()
+    let pool = WorkerPool(
+        region: "local-a", market: .spot, instanceType: "sim", pricePerHour: Money(micros: 300_000),
+        onDemandPricePerHour: Money(micros: 1_000_000))
+    let now = Date()
+    for index in 0..<workers {
+        let id = "worker-\(index)"
+        try await store.registerWorker(
+            WorkerRecord(
+                id: id, secretDigest: "x", name: "sim-\(index)", provider: "local", registeredAt: now, pool: pool))
+        board.sawWorker(id, atMilliseconds: clock.nowMilliseconds())
+    }
+    for index in 0..<jobs {
+        _ = try await store.submit(
+            JobSubmission(
+                id: JobID("job-\(index)"), spec: JobSpec(name: "job-\(index)", run: "python3 train.py"),
+                idempotencyKey: nil, submittedAt: now.addingTimeInterval(Double(index) / 1000)))
+    }
+    let scheduler = JobScheduler(store: store, leaseClock: clock, leasePolicy: LeasePolicy(), board: board)
+    let started = ContinuousClock.now
+    let placed = try await scheduler.scheduleOnce().placements.count
+    let first = ContinuousClock.now - started
+    for index in 0..<workers { board.sawWorker("worker-\(index)", atMilliseconds: clock.nowMilliseconds()) }
+    let steadyStart = ContinuousClock.now
+    let again = try await scheduler.scheduleOnce().placements.count
+    let steady = ContinuousClock.now - steadyStart
+    guard placed == jobs, again == 0 else { fatalError("placed \(placed) then \(again) of \(jobs) jobs") }
+    return (milliseconds(first), milliseconds(steady), placed)
+}
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+var stores = ["memory"]
+if postgres != nil { stores.append("postgres") }
+print("| store | workers / pending | first pass ms (places all) | steady pass ms | first vs small | steady vs small |")
+print("|---|---|---|---|---|---|")
+for kind in stores {
+    var small: (Double, Double)?
+    for size in sizes {
+        var firsts: [Double] = []
+        var steadies: [Double] = []
+        for _ in 0..<rounds {
+            if kind == "memory" {
+                let (first, steady, _) = try await measure(
+                    store: InMemoryStateStore(), workers: size.workers, jobs: size.jobs)
+                firsts.append(first)
+                steadies.append(steady)
+            } else {
+                let (url, drop) = try await freshPostgres(postgres!)
+                let store = try await SQLStateStore.connectPostgres(url: url)
+                try await store.migrate()
+                let (first, steady, _) = try await measure(store: store, workers: size.workers, jobs: size.jobs)
+                try await store.close()
+                try await drop()
+                firsts.append(first)
+                steadies.append(steady)
+            }
+        }
+        let (first, steady) = (median(firsts), median(steadies))
+        if small == nil { small = (first, steady) }
+        print(
+            String(
+                format: "| %@ | %d / %d | %.1f | %.1f | %.1fx | %.1fx |", kind, size.workers, size.jobs, first, steady,
+                first / small!.0, steady / small!.1))
+    }
+}
