@@ -44,6 +44,8 @@ public final class CapacityLauncher: Sendable {
     private let spotWithheld = Mutex<[String: Date]>([:])
     /// How long a pool's spot offer is withheld after a capacity failure.
     let withholdSeconds: Double = 600
+    /// The most outstanding launches one pass asks their providers about.
+    let observationsPerPass = 20
     /// How long a launch recorded without the provider's answer waits for its worker.
     let unconfirmedLaunchSeconds: Double = 900
     private let loaded = Mutex(false)
@@ -266,12 +268,18 @@ public final class CapacityLauncher: Sendable {
         }
     }
 
-    /// Polls outstanding launches (each at most every `observeEverySeconds`): one that ended is
+    /// Polls outstanding launches (each at most every `observeEverySeconds`, at most
+    /// `observationsPerPass` of them per pass): one that ended is
     /// dropped (its job is planned again), one whose job ended meanwhile is released. Returns
     /// the lines worth writing to the jobs' histories.
     func watch(store: any StateStore, now: Date) async -> [JobID: String] {
         var lines: [JobID: String] = [:]
-        for launch in all {
+        // At most `observationsPerPass` calls to providers, the longest unobserved first: a new
+        // leader knows hundreds of launches and has observed none, and its first pass must not
+        // wait for them all.
+        var observations = 0
+        let byAge = all.sorted { ($0.observedAt ?? .distantPast) < ($1.observedAt ?? .distantPast) }
+        for launch in byAge {
             if let job = try? await store.job(launch.job), job.state.isTerminal {
                 await settle(launch.job, store: store)
                 if launch.handle.isEmpty {
@@ -287,9 +295,10 @@ public final class CapacityLauncher: Sendable {
                 // Recorded by a coordinator that stopped (or lost leadership) before the provider
                 // answered: the capacity may exist (its worker registers and is given the job)
                 // or not. A provider that knows the capacity by name confirms it.
-                if !launch.handle.isEmpty,
+                if !launch.handle.isEmpty, observations < observationsPerPass,
                     launch.observedAt.map({ now.timeIntervalSince($0) >= observeEverySeconds }) ?? true
                 {
+                    observations += 1
                     launches.withLock { $0[launch.job]?.observedAt = now }
                     if (try? await providers[launch.provider]?.observe(launch.handle)) != nil {
                         await confirm(launch, store: store)
@@ -303,6 +312,8 @@ public final class CapacityLauncher: Sendable {
                 continue
             }
             if let seen = launch.observedAt, now.timeIntervalSince(seen) < observeEverySeconds { continue }
+            guard observations < observationsPerPass else { continue }
+            observations += 1
             guard let state = try? await providers[launch.provider]?.observe(launch.handle) else { continue }
             launches.withLock { all in
                 all[launch.job]?.observedAt = now

@@ -1,0 +1,68 @@
+import CloudAuth
+import Foundation
+import Provisioners
+import SpotwiseCore
+import StateStore
+import Synchronization
+import Testing
+
+@testable import Coordinator
+
+/// Launches recorded before the provider answered (a coordinator or leader that stopped in
+/// between): a provider that knows the capacity by name confirms it; one without a name is never
+/// released (there is nothing to name), dropped when its job ends, and planned again only after
+/// its worker had long enough to register.
+@Suite struct UnconfirmedLaunchTests {
+    final class NamedCapacity: CapacityProvider {
+        let released = Mutex<[String]>([])
+        var provider: ProviderName { .sagemaker }
+        var offers: [WorkerPool] { [] }
+        func launch(_ request: CapacityRequest) async throws -> String { request.workerName }
+        func observe(_ handle: String) async throws -> CapacityState {
+            guard handle == "job-named-a1" else {
+                throw AWSError(status: 400, code: "ValidationException", message: "not found")
+            }
+            return .starting("Starting")
+        }
+        func release(_ handle: String) async throws { released.withLock { $0.append(handle) } }
+    }
+
+    @Test func anUnconfirmedLaunchIsConfirmedByNameOrWaitedForAndNeverReleasedUnnamed() async throws {
+        let store = InMemoryStateStore()
+        let pool = WorkerPool(
+            region: "us-east-1", market: .spot, instanceType: "ml.g5.xlarge", pricePerHour: Money(micros: 400_000),
+            onDemandPricePerHour: Money(micros: 1_408_000))
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        for (job, handle) in [("job-named", "job-named-a1"), ("job-lost", "job-lost-a1"), ("job-unnamed", "")] {
+            _ = try await store.submit(
+                JobSubmission(
+                    id: JobID(job), spec: JobSpec(name: job, run: "true"), idempotencyKey: nil, submittedAt: start))
+            try await store.recordLaunch(
+                CapacityLaunchRecord(
+                    job: JobID(job), provider: "sagemaker", handle: handle, workerName: "\(job)-a1", pool: pool,
+                    sequence: 1, launchedAt: start, confirmed: false))
+        }
+        let capacity = NamedCapacity()
+        let launcher = CapacityLauncher(providers: [capacity], coordinatorURL: "http://c", bootstrapToken: "b")
+        await launcher.load(from: store)
+        #expect(launcher.all.filter { !$0.confirmed }.count == 3)
+
+        _ = await launcher.watch(store: store, now: start.addingTimeInterval(1))
+        let records = Dictionary(uniqueKeysWithValues: try await store.launches().map { ($0.job.rawValue, $0) })
+        #expect(records["job-named"]?.confirmed == true)  // SageMaker knows it: it exists
+        #expect(records["job-lost"]?.confirmed == false && records["job-unnamed"]?.confirmed == false)
+
+        // The unnamed launch's job is cancelled: dropped, and nothing is released without a name.
+        _ = try await store.applyEvent(to: JobID("job-unnamed"), at: start) { _ in .cancelRequested }
+        let lines = await launcher.watch(store: store, now: start.addingTimeInterval(20))
+        #expect(lines[JobID("job-unnamed")]?.hasPrefix("dropped the unconfirmed sagemaker launch") == true)
+        #expect(capacity.released.withLock { $0 }.isEmpty)
+
+        // The named launch the provider never heard of waits for its worker, then is planned again.
+        #expect(launcher.outstanding(JobID("job-lost")) != nil)
+        let late = await launcher.watch(store: store, now: start.addingTimeInterval(901))
+        #expect(late[JobID("job-lost")]?.contains("never confirmed") == true)
+        #expect(launcher.outstanding(JobID("job-lost")) == nil)
+        #expect(launcher.outstanding(JobID("job-named")) != nil)
+    }
+}
