@@ -27,6 +27,10 @@ public final class CapacityLauncher: Sendable {
         public var state: CapacityState?
         /// The provider answered the launch (or was seen to know the capacity since).
         public var confirmed = true
+        /// Which launch of the job this is (names it).
+        public var sequence = 1
+        /// Unconfirmed: lookups by name this process made that did not find it.
+        var unanswered = 0
     }
 
     let providers: [ProviderName: any CapacityProvider]
@@ -132,7 +136,8 @@ public final class CapacityLauncher: Sendable {
                     $0[record.job]
                     ?? Launch(
                         job: record.job, provider: provider, handle: record.handle, workerName: record.workerName,
-                        pool: record.pool, launchedAt: record.launchedAt, confirmed: record.confirmed)
+                        pool: record.pool, launchedAt: record.launchedAt, confirmed: record.confirmed,
+                        sequence: record.sequence)
             }
             counts.withLock { $0[record.job] = max($0[record.job] ?? 0, record.sequence) }
         }
@@ -203,11 +208,11 @@ public final class CapacityLauncher: Sendable {
     /// The provider knows an unconfirmed launch's capacity: it is watched like any other.
     func confirm(_ launch: Launch, store: any StateStore) async {
         launches.withLock { $0[launch.job]?.confirmed = true }
-        let sequence = counts.withLock { $0[launch.job] ?? 1 }
         try? await store.recordLaunch(
             CapacityLaunchRecord(
                 job: launch.job, provider: launch.provider.rawValue, handle: launch.handle,
-                workerName: launch.workerName, pool: launch.pool, sequence: sequence, launchedAt: launch.launchedAt))
+                workerName: launch.workerName, pool: launch.pool, sequence: launch.sequence,
+                launchedAt: launch.launchedAt))
     }
 
     /// Launches capacity of `planned`'s pool for `job`; returns what the job now waits for.
@@ -239,7 +244,7 @@ public final class CapacityLauncher: Sendable {
             launches.withLock {
                 $0[job.id] = Launch(
                     job: job.id, provider: provider.provider, handle: handle, workerName: request.workerName,
-                    pool: planned.pool, launchedAt: now)
+                    pool: planned.pool, launchedAt: now, sequence: sequence)
             }
             record.handle = handle
             record.confirmed = true
@@ -248,6 +253,18 @@ public final class CapacityLauncher: Sendable {
             return
                 "launched \(provider.provider.rawValue) \(handle) (\(planned.pool.instanceType), \(planned.pool.market.rawValue)): \(planned.reason)"
         } catch {
+            // No answer (a timeout, a dropped connection) for capacity the caller named: it may
+            // exist. Kept unconfirmed, so watching confirms it by name instead of launching again.
+            if !record.handle.isEmpty, Self.kind(of: error) == nil {
+                launches.withLock {
+                    $0[job.id] = Launch(
+                        job: job.id, provider: provider.provider, handle: record.handle,
+                        workerName: request.workerName, pool: planned.pool, launchedAt: now, confirmed: false,
+                        sequence: sequence)
+                }
+                return
+                    "\(provider.provider.rawValue) did not answer the launch of \(record.handle) (\(error)): confirming it by name before launching again"
+            }
             try? await store.removeLaunch(job: job.id)
             let line = "\(provider.provider.rawValue) launch failed: \(error)"
             failures.withLock { $0[job.id] = line }
@@ -295,15 +312,20 @@ public final class CapacityLauncher: Sendable {
                 // Recorded by a coordinator that stopped (or lost leadership) before the provider
                 // answered: the capacity may exist (its worker registers and is given the job)
                 // or not. A provider that knows the capacity by name confirms it.
-                if !launch.handle.isEmpty, observations < observationsPerPass,
-                    launch.observedAt.map({ now.timeIntervalSince($0) >= observeEverySeconds }) ?? true
-                {
+                if !launch.handle.isEmpty {
+                    guard observations < observationsPerPass,
+                        launch.observedAt.map({ now.timeIntervalSince($0) >= observeEverySeconds }) ?? true
+                    else { continue }
                     observations += 1
                     launches.withLock { $0[launch.job]?.observedAt = now }
-                    if (try? await providers[launch.provider]?.observe(launch.handle)) != nil {
+                    if let state = try? await providers[launch.provider]?.observe(launch.handle) {
                         await confirm(launch, store: store)
+                        if case .ended = state { launches.withLock { $0[launch.job]?.observedAt = nil } }
                         continue
                     }
+                    launches.withLock { $0[launch.job]?.unanswered += 1 }
+                    // Dropped only after this process looked it up by name and did not find it.
+                    guard launch.unanswered + 1 >= 2 else { continue }
                 }
                 guard now.timeIntervalSince(launch.launchedAt) >= unconfirmedLaunchSeconds else { continue }
                 await settle(launch.job, store: store)
@@ -314,6 +336,9 @@ public final class CapacityLauncher: Sendable {
             if let seen = launch.observedAt, now.timeIntervalSince(seen) < observeEverySeconds { continue }
             guard observations < observationsPerPass else { continue }
             observations += 1
+            // Marked before asking: a launch whose lookups keep failing waits its turn like the
+            // others instead of taking the front of every pass.
+            launches.withLock { $0[launch.job]?.observedAt = now }
             guard let state = try? await providers[launch.provider]?.observe(launch.handle) else { continue }
             launches.withLock { all in
                 all[launch.job]?.observedAt = now

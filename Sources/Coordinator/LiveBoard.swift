@@ -88,11 +88,13 @@ public final class LiveBoard: Sendable {
     /// or asked for work again (it stayed after all).
     func setLeaving(_ id: String, _ leaving: Bool, atMilliseconds now: Int64) {
         state.withLock { state in
+            // Among replicas a word older than one merged from another replica changes nothing.
+            if sharing, let said = state.leavingSaid[id], now < said { return }
             if leaving { state.leaving.insert(id) } else { state.leaving.remove(id) }
             // Among replicas every word counts, changed here or not: another replica may have
             // heard the opposite earlier.
             guard sharing else { return }
-            state.leavingSaid[id] = max(now, state.leavingSaid[id] ?? .min)
+            state.leavingSaid[id] = now
             state.outbox(presenceOf: id)
         }
     }

@@ -12,8 +12,10 @@ import Synchronization
 /// goes to the one that answered last. A request safe to send twice (a read, a submission with
 /// an idempotency key, a heartbeat, an assignment poll) moves on to the next URL when one cannot
 /// be reached within `failoverAttemptTimeout` or answers 502, 503 or 504; the last URL tried gets
-/// the whole timeout. Any other request is sent once: when its replica cannot be reached it fails,
-/// and the caller's retry goes to the next URL. An error a coordinator answered with is the answer.
+/// the whole timeout. Any other request is sent once, to the first replica that answers
+/// `GET /health` (one that cannot be reached is passed over before anything is sent); if it then
+/// gets no answer it fails, and the caller's retry goes to the next URL. An error a coordinator
+/// answered with is the answer.
 public struct CoordinatorClient: Sendable {
     /// Every coordinator URL given, in order.
     public let baseURLs: [String]
@@ -83,6 +85,18 @@ public struct CoordinatorClient: Sendable {
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
             for (name, value) in extra { request.headers.add(name: name, value: value) }
             if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+            if !safe, count > 1 {
+                // Sent once, so first asked whether this replica answers at all: one that cannot
+                // be reached is passed over before anything was sent.
+                var probe = HTTPClientRequest(url: baseURLs[index] + "/health")
+                probe.method = .GET
+                do {
+                    _ = try await http.execute(probe, timeout: min(timeout, Self.failoverAttemptTimeout))
+                } catch {
+                    unreachable.append("\(baseURLs[index]) (\(error))")
+                    continue
+                }
+            }
             do {
                 // Every URL but the last one tried gets at most the failover time; the last the
                 // whole timeout (a slow answer is still an answer).

@@ -8,25 +8,23 @@ extension SQLStateStore: SharedBoardStore {
     public func sharePresence(_ presence: [WorkerPresence]) async throws {
         guard !presence.isEmpty else { return }
         let now = databaseNow
-        let lock = backend == .sqlite ? "" : " FOR UPDATE"
+        // The merge (`WorkerPresence.merged(into:)`) in the statement itself, so two replicas
+        // sharing one new worker at once both count; rows in one order, so two transactions never
+        // wait on each other's rows in opposite orders.
+        let newer =
+            "excluded.leaving_said_at_ms IS NOT NULL AND (p.leaving_said_at_ms IS NULL OR excluded.leaving_said_at_ms > p.leaving_said_at_ms)"
         try await transaction { db in
-            // Merged in Swift (`WorkerPresence.merged(into:)`) under the row's lock, as directives are.
-            for row in presence {
-                let stored = try await db.raw(
-                    """
-                    SELECT worker_id, seen_at_ms, leaving, leaving_said_at_ms FROM worker_presence
-                    WHERE worker_id = \(bind: row.worker)\(unsafeRaw: lock)
-                    """
-                ).first().map(Self.presence)
-                let merged = row.merged(into: stored)
+            for row in presence.sorted(by: { $0.worker < $1.worker }) {
                 try await db.raw(
                     """
-                    INSERT INTO worker_presence (worker_id, seen_at_ms, leaving, leaving_said_at_ms, changed_at_ms)
-                    VALUES (\(bind: merged.worker), \(bind: merged.seenAtMilliseconds),
-                            \(bind: Int64(merged.leaving ? 1 : 0)), \(bind: merged.leavingSaidAtMilliseconds),
-                            \(unsafeRaw: now))
-                    ON CONFLICT (worker_id) DO UPDATE SET seen_at_ms = excluded.seen_at_ms,
-                        leaving = excluded.leaving, leaving_said_at_ms = excluded.leaving_said_at_ms,
+                    INSERT INTO worker_presence AS p (worker_id, seen_at_ms, leaving, leaving_said_at_ms, changed_at_ms)
+                    VALUES (\(bind: row.worker), \(bind: row.seenAtMilliseconds), \(bind: Int64(row.leaving ? 1 : 0)),
+                            \(bind: row.leavingSaidAtMilliseconds), \(unsafeRaw: now))
+                    ON CONFLICT (worker_id) DO UPDATE SET
+                        seen_at_ms = CASE WHEN excluded.seen_at_ms > p.seen_at_ms THEN excluded.seen_at_ms ELSE p.seen_at_ms END,
+                        leaving = CASE WHEN \(unsafeRaw: newer) THEN excluded.leaving ELSE p.leaving END,
+                        leaving_said_at_ms = CASE WHEN \(unsafeRaw: newer) THEN excluded.leaving_said_at_ms
+                            ELSE p.leaving_said_at_ms END,
                         changed_at_ms = excluded.changed_at_ms
                     """
                 ).run()
@@ -76,7 +74,16 @@ extension SQLStateStore: SharedBoardStore {
         let now = databaseNow
         let lock = backend == .sqlite ? "" : " FOR UPDATE"
         try await transaction { db in
-            for directive in directives {
+            for directive in directives.sorted(by: { $0.job.rawValue < $1.job.rawValue }) {
+                // The row exists before it is locked (a lock on a missing row holds nothing), so
+                // two replicas' directives for one job merge one after the other.
+                try await db.raw(
+                    """
+                    INSERT INTO job_directives (job_id, epoch, updated_at_ms)
+                    VALUES (\(bind: directive.job.rawValue), 0, \(unsafeRaw: now))
+                    ON CONFLICT (job_id) DO NOTHING
+                    """
+                ).run()
                 let stored = try await db.raw(
                     """
                     SELECT \(unsafeRaw: Self.directiveColumns) FROM job_directives

@@ -12,7 +12,7 @@ import Testing
 @Suite struct SharedBoardTests {
     struct Replicas {
         let clock = ManualLeaseClock(10_000)
-        let shared: InMemorySharedBoard
+        let shared: any SharedBoardStore
         let a = LiveBoard(sharing: true)
         let b = LiveBoard(sharing: true)
         let aSync: BoardSyncService
@@ -20,8 +20,8 @@ import Testing
         let aCursor = BoardSyncService.Cursor()
         let bCursor = BoardSyncService.Cursor()
 
-        init() {
-            shared = InMemorySharedBoard(clock: clock)
+        init(store: (any SharedBoardStore)? = nil) {
+            shared = store ?? InMemorySharedBoard(clock: clock)
             aSync = BoardSyncService(board: a, store: shared, leaseClock: clock, logger: Logger(label: "a"))
             bSync = BoardSyncService(board: b, store: shared, leaseClock: clock, logger: Logger(label: "b"))
         }
@@ -34,7 +34,10 @@ import Testing
     }
 
     @Test func whatAWorkerToldOneReplicaDecidesOnTheOther() async {
-        let replicas = Replicas()
+        await whatAWorkerToldOneReplicaDecidesOnTheOther(Replicas())
+    }
+
+    func whatAWorkerToldOneReplicaDecidesOnTheOther(_ replicas: Replicas) async {
         let (a, b) = (replicas.a, replicas.b)
         a.sawWorker("w1", atMilliseconds: 10_000)
         await replicas.sync()
@@ -72,7 +75,21 @@ import Testing
     }
 
     @Test func whatOneReplicaAskedOfAJobIsAnsweredByTheOther() async {
-        let replicas = Replicas()
+        await whatOneReplicaAskedOfAJobIsAnsweredByTheOther(Replicas())
+    }
+
+    /// The same two histories through SQLite's tables (PostgreSQL's twin is below).
+    @Test func theBoardSharesThroughSQL() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("board-\(UUID().uuidString).db").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try await SQLStateStore.openSQLite(path: path)
+        try await store.migrate()
+        await whatAWorkerToldOneReplicaDecidesOnTheOther(Replicas(store: store))
+        await whatOneReplicaAskedOfAJobIsAnsweredByTheOther(Replicas(store: store))
+        try await store.close()
+    }
+
+    func whatOneReplicaAskedOfAJobIsAnsweredByTheOther(_ replicas: Replicas) async {
         let (a, b) = (replicas.a, replicas.b)
         let job = JobID("job-1")
         #expect(a.requestStop(job, atMilliseconds: 10_000, committedStep: 40))
@@ -144,5 +161,21 @@ import Testing
         let alone = LiveBoard()
         alone.sawWorker("w", atMilliseconds: 5)
         #expect(alone.takeOutbox().presence.isEmpty)
+    }
+}
+
+@Suite(.needsPostgres) struct SharedBoardOnPostgres {
+    @Test func theBoardSharesThroughPostgres() async throws {
+        guard case .postgres(let url) = try await CoordinatorInvariantTests.Backend.fresh(.postgres) else { return }
+        let store = try await SQLStateStore.connectPostgres(url: url)
+        do {
+            try await store.migrate()
+            await SharedBoardTests().whatAWorkerToldOneReplicaDecidesOnTheOther(.init(store: store))
+            await SharedBoardTests().whatOneReplicaAskedOfAJobIsAnsweredByTheOther(.init(store: store))
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
     }
 }
