@@ -13,13 +13,11 @@ struct FreeWorkers {
 
     private var groups: [IdleWorker: Group] = [:]
     private var removed: Set<String> = []
-    private(set) var count: Int
 
     init(_ workers: [IdleWorker]) {
         var byGroup: [IdleWorker: [IdleWorker]] = [:]
         for worker in workers { byGroup[Self.key(worker), default: []].append(worker) }
         groups = byGroup.mapValues { Group(workers: $0.sorted { $0.id < $1.id }) }
-        count = workers.count
     }
 
     /// A group's key: the worker with its id blanked.
@@ -55,6 +53,6 @@ struct FreeWorkers {
     }
 
     mutating func remove(_ workers: some Sequence<IdleWorker>) {
-        for worker in workers where removed.insert(worker.id).inserted { count -= 1 }
+        for worker in workers { removed.insert(worker.id) }
     }
 }

@@ -70,7 +70,10 @@ import Testing
 
     /// A database of its own for `body`, closed however it ends.
     func withDatabase(_ body: (SQLStateStore) async throws -> Void) async throws {
-        guard case .postgres(let url) = try await CoordinatorInvariantTests.Backend.fresh(.postgres) else { return }
+        guard case .postgres(let url) = try await CoordinatorInvariantTests.Backend.fresh(.postgres) else {
+            Issue.record("no PostgreSQL database was made for this test")
+            return
+        }
         let store = try await SQLStateStore.connectPostgres(url: url)
         do {
             try await store.migrate()

@@ -166,7 +166,10 @@ import Testing
 
 @Suite(.needsPostgres) struct SharedBoardOnPostgres {
     @Test func theBoardSharesThroughPostgres() async throws {
-        guard case .postgres(let url) = try await CoordinatorInvariantTests.Backend.fresh(.postgres) else { return }
+        guard case .postgres(let url) = try await CoordinatorInvariantTests.Backend.fresh(.postgres) else {
+            Issue.record("no PostgreSQL database was made for this test")
+            return
+        }
         let store = try await SQLStateStore.connectPostgres(url: url)
         do {
             try await store.migrate()
