@@ -87,8 +87,14 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .target(
+            name: "CoordinatorCore",
+            dependencies: ["SpotwiseCore", "SpotPolicy", "Scheduler", "StateStore"],
+            swiftSettings: strictSwift6
+        ),
+        .target(
             name: "Coordinator",
             dependencies: [
+                "CoordinatorCore",
                 "SpotwiseCore",
                 "Reports",
                 "Registry",
@@ -247,6 +253,11 @@ let package = Package(
         .testTarget(
             name: "StateStoreTests",
             dependencies: ["StateStore", "SpotwiseCore", "SpotwiseTesting"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "CoordinatorCoreTests",
+            dependencies: ["CoordinatorCore", "Scheduler", "SpotPolicy", "SpotwiseCore", "StateStore"],
             swiftSettings: strictSwift6
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import CoordinatorCore
 import Foundation
 import Logging
 import Registry
@@ -68,145 +69,164 @@ public struct JobScheduler: Sendable {
         }
     }
 
-    var budget: CostBudget {
-        CostBudget(
-            store: store, board: board, leaseClock: leaseClock, wallClock: wallClock,
-            stopGraceMilliseconds: 2 * leasePolicy.leaseMilliseconds + 30_000)
+    var budget: CostBudget { CostBudget(store: store, board: board, wallClock: wallClock) }
+
+    /// The pass's decisions, made by the pure core from what the driver reads.
+    var core: SchedulingCore {
+        SchedulingCore(
+            planner: planner, leaseMilliseconds: leasePolicy.leaseMilliseconds,
+            stopGraceMilliseconds: 2 * leasePolicy.leaseMilliseconds + 30_000,
+            resizeMinimumAgeMilliseconds: 4 * leasePolicy.leaseMilliseconds)
     }
 
-    /// Succeeded jobs whose model was never decided (the coordinator stopped between the job's
-    /// end and the gate): decided now. The newest `limit` succeeded jobs are looked at per pass.
-    func decideModels(limit: Int) async throws {
-        for job in try await store.jobs(state: .succeeded, limit: limit) where job.spec.register != nil {
-            guard !decided.withLock({ $0.contains(job.id) }) else { continue }
-            try await ModelDecisions(store: store, board: board, wallClock: wallClock).decide(job)
-            decided.withLock { _ = $0.insert(job.id) }
-        }
-    }
-
-    /// One pass; returns the plan it carried out.
+    /// One pass: reads what the core decides from (`PassSnapshot`), asks `SchedulingCore`, and
+    /// carries out its effects in order; returns the placements on registered workers and why
+    /// the other waiting jobs wait.
     @discardableResult
     public func scheduleOnce() async throws -> PlacementPlan {
         let leases = try await store.liveLeases()
-        try await fenceAttemptsWithoutLeases(Dictionary(leases.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a }))
-        let now = leaseClock.nowMilliseconds()
-        var pending =
-            try await store.jobs(state: .queued, limit: Self.batch)
-            + store.jobs(state: .recovering, limit: Self.batch)
-        let running = try await store.jobs(state: .running, limit: Self.batch)
-        let overBudget = Set(try await budget.enforce((running + pending).filter { $0.spec.maxCost != nil }))
-        pending.removeAll { overBudget.contains($0.id) }
-        try await decideModels(limit: 20)
-        let workers = try await store.workers()
-        // A worker is busy while it holds any unrevoked lease, expired or not: a late heartbeat
-        // renews an expired lease until the reconciler revokes it, so a worker given another job
-        // meanwhile would hold two (found by CoordinatorInvariantTests).
-        let busy = Set(leases.flatMap(\.holders))
-        let live = workers.filter { worker in
-            guard let seen = board.placeable(worker.id) else { return false }
-            return now - seen <= leasePolicy.leaseMilliseconds
-        }
-        availability.observe(live, at: wallClock(), every: planner.decisionSeconds)
-        let everyLive = live.compactMap { worker -> IdleWorker? in
-            guard let pool = worker.pool, let provider = ProviderName(rawValue: worker.provider) else { return nil }
-            return IdleWorker(id: worker.id, provider: provider, pool: pool)
-        }
-        let unassigned = everyLive.filter { !busy.contains($0.id) }
-        try await growElasticGangs(running: running, leases: leases, idle: unassigned)
-        guard !pending.isEmpty else {
-            board.setWaiting([:])
-            _ = await watchLaunches()
-            await watchRunningCapacity()
-            return PlacementPlan()
-        }
-        await launcher?.load(from: store)
-        let reservations = launcher?.reservations() ?? [:]
-        var reserved: [JobID: IdleWorker] = [:]
-        var idle: [IdleWorker] = []
-        let names = Dictionary(live.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-        for candidate in unassigned {
-            if let job = names[candidate.id].flatMap({ reservations[$0] }) {
-                reserved[job] = candidate
-            } else {
-                idle.append(candidate)
+        let live =
+            try await store.jobs(state: .provisioning, limit: Self.batch)
+            + store.jobs(state: .running, limit: Self.batch)
+        for effect in SchedulingCore.orphans(live, leases: leases) { try await carryOut(effect) }
+        let snapshot = try await readSnapshot(leases: leases)
+        let decision = core.decide(snapshot)
+        var waiting = decision.waiting
+        for effect in decision.effects {
+            switch effect {
+            case .place: continue
+            case .launch(let planned):
+                guard let launcher, let job = snapshot.pending.first(where: { $0.id == planned.job }) else { continue }
+                waiting[planned.job] = await launcher.launch(job, planned: planned, store: store, now: wallClock())
+            default: try await carryOut(effect)
             }
         }
-        var plan = PlacementPlan()
-        var open: [StoredJob] = []
-        for job in pending {
-            // Capacity launched for this job: its worker takes it, or the job waits for it.
-            if let worker = reserved[job.id] {
-                plan.placements.append(
-                    PlannedPlacement(
-                        job: job.id, worker: worker.id,
-                        placement: Placement(
-                            provider: worker.provider, region: worker.pool.region, market: worker.pool.market),
-                        pool: worker.pool, reason: "on the \(worker.provider.rawValue) capacity launched for it"))
-                continue
-            }
-            if let launch = launcher?.outstanding(job.id) {
-                let state = launch.state.map { "\($0)" } ?? "launched"
-                plan.waiting[job.id] =
-                    "waiting for \(launch.provider.rawValue) \(launch.handle) (\(state)) to register its worker"
-                continue
-            }
-            open.append(job)
+        let watched = await watchLaunches()
+        if !snapshot.pending.isEmpty {
+            for (job, line) in watched where waiting[job] == nil { waiting[job] = line }
         }
-        let jobs = open.map { job in
-            PendingJob(
-                id: job.id, spec: job.spec, submittedAt: job.submittedAt,
-                progress: board.pace(job.id).map {
-                    WorkProgress(
-                        committedStep: job.record.committedCheckpoint?.step ?? 0, totalSteps: $0.totalSteps,
-                        secondsPerStep: $0.secondsPerStep)
-                })
-        }
-        let planned = planner.plan(
-            jobs: jobs, idle: idle + (launcher?.offers(now: wallClock()) ?? []), history: availability.histories(),
-            now: wallClock(), live: everyLive)
-        plan.waiting.merge(planned.waiting) { first, _ in first }
-        for placement in planned.placements {
-            guard placement.onCapacityOffer else {
-                plan.placements.append(placement)
-                continue
-            }
-            guard let launcher, let job = open.first(where: { $0.id == placement.job }) else { continue }
-            plan.waiting[placement.job] = await launcher.launch(job, planned: placement, store: store, now: wallClock())
-        }
-        for (job, line) in await watchLaunches() where plan.waiting[job] == nil { plan.waiting[job] = line }
         if let launcher {
             // Launches that kept failing for other reasons than capacity spend the job's budget
-            // for infrastructure errors, as failed nodes do.
-            for job in open where launcher.failedLaunchCount(job.id) > job.record.budget.maxInfrastructureErrors {
-                let reason =
-                    "\(launcher.failedLaunchCount(job.id)) capacity launches failed; last: \(launcher.lastFailure(job.id) ?? "unknown")"
-                _ = try? await store.applyEvent(to: job.id, at: wallClock()) {
-                    $0.state.isTerminal ? nil : .abandoned(reason: reason)
-                }
-                plan.waiting[job.id] = nil
+            // for infrastructure errors, as failed nodes do (counted after this pass's launches).
+            let open = Set(decision.planned)
+            let failed = Dictionary(
+                open.map {
+                    ($0, FailedLaunches(count: launcher.failedLaunchCount($0), last: launcher.lastFailure($0)))
+                },
+                uniquingKeysWith: { a, _ in a })
+            for effect in SchedulingCore.launchFailures(
+                snapshot.pending.filter { open.contains($0.id) }, failed: failed)
+            {
+                try await carryOut(effect)
+                if case .abandon(let job, _, _) = effect { waiting[job] = nil }
             }
         }
-        board.setWaiting(plan.waiting)
-        for placement in plan.placements {
-            try await carryOut(placement)
-            if reserved[placement.job] != nil, let launcher {
-                if let live = try await store.job(placement.job)?.record.liveAttempt {
-                    launcher.watchAttempt(placement.job, attempt: live.number, epoch: live.epoch, now: wallClock())
-                }
-                await launcher.settle(placement.job, store: store)
-            }
+        board.setWaiting(waiting)
+        var plan = PlacementPlan()
+        plan.waiting = waiting
+        for effect in decision.effects {
+            guard case .place(let planned, _) = effect else { continue }
+            try await carryOut(effect)
+            plan.placements.append(planned)
         }
         await watchRunningCapacity()
         return plan
     }
 
-    func carryOut(_ planned: PlannedPlacement) async throws {
+    /// What the core decides a pass from.
+    func readSnapshot(leases: [Lease]) async throws -> PassSnapshot {
+        let pending =
+            try await store.jobs(state: .queued, limit: Self.batch)
+            + store.jobs(state: .recovering, limit: Self.batch)
+        let running = try await store.jobs(state: .running, limit: Self.batch)
+        var snapshot = PassSnapshot(
+            nowMilliseconds: leaseClock.nowMilliseconds(), now: wallClock(), leases: leases, pending: pending,
+            running: running, succeeded: try await store.jobs(state: .succeeded, limit: SchedulingCore.gateSweepLimit),
+            decided: decided.withLock { $0 })
+        for job in running + pending where job.spec.maxCost != nil {
+            snapshot.spent[job.id] = try await budget.spent(job)
+            if let asked = board.stopRequest(job.id) {
+                snapshot.stopRequests[job.id] = StopRequest(
+                    sinceMilliseconds: asked.sinceMilliseconds, committedStep: asked.committedStep)
+            }
+        }
+        for job in running { snapshot.gangs[job.id] = board.gang(job.id) }
+        for job in pending {
+            if let pace = board.pace(job.id) {
+                snapshot.pace[job.id] = Pace(secondsPerStep: pace.secondsPerStep, totalSteps: pace.totalSteps)
+            }
+        }
+        snapshot.workers = try await store.workers()
+        for worker in snapshot.workers {
+            if let seen = board.placeable(worker.id) { snapshot.placeableSince[worker.id] = seen }
+        }
+        availability.observe(core.liveWorkers(snapshot), at: snapshot.now, every: planner.decisionSeconds)
+        snapshot.availability = availability.histories()
+        if let launcher, !pending.isEmpty {
+            await launcher.load(from: store)
+            var capacity = CapacityView(
+                enabled: true, offers: launcher.offers(now: snapshot.now), reservations: launcher.reservations())
+            for job in pending {
+                guard let launch = launcher.outstanding(job.id) else { continue }
+                capacity.outstanding[job.id] = OutstandingLaunch(
+                    provider: launch.provider, handle: launch.handle, state: launch.state.map { "\($0)" })
+            }
+            snapshot.capacity = capacity
+        }
+        return snapshot
+    }
+
+    /// Carries out one of the core's effects through the store this scheduler writes to.
+    func carryOut(_ effect: PassEffect) async throws {
+        switch effect {
+        case .endOrphan(let job, let attempt, let epoch):
+            // Read once more: a lease granted since the list was read is not an orphan.
+            if let lease = try await store.lease(job: job), lease.epoch == epoch, !lease.revoked { return }
+            _ = try? await ending.end(job, attempt: attempt, epoch: epoch, reason: .lost)
+        case .askToStop(let job, let line, let committedStep):
+            // Written first: among replicas the store is the leader's fenced view, so a deposed
+            // leader's pass stops here and asks nothing of the job.
+            try await store.appendHistory(job: job, lines: [line], at: wallClock())
+            board.requestStop(job, atMilliseconds: leaseClock.nowMilliseconds(), committedStep: committedStep)
+        case .abandon(let job, let reason, .maxCost):
+            _ = try await budget.abandon(job, reason: reason)
+        case .abandon(let job, let reason, .failedLaunches):
+            _ = try? await store.applyEvent(to: job, at: wallClock()) {
+                $0.state.isTerminal ? nil : .abandoned(reason: reason)
+            }
+        case .decideModel(let id):
+            guard let job = try await store.job(id) else { return }
+            try await ModelDecisions(store: store, board: board, wallClock: wallClock).decide(job)
+            decided.withLock { _ = $0.insert(id) }
+        case .resize(let job, let epoch, let size, let line):
+            // Written first, as for a stop.
+            try await store.appendHistory(job: job, lines: [line], at: wallClock())
+            _ = board.requestResize(
+                job, epoch: epoch, to: size, atMilliseconds: leaseClock.nowMilliseconds(),
+                minimumAgeMilliseconds: core.resizeMinimumAgeMilliseconds)
+        case .launch:
+            break  // carried out in `scheduleOnce`, which keeps what the job now waits for
+        case .place(let planned, let onReservedCapacity):
+            try await place(planned)
+            if onReservedCapacity, let launcher {
+                if let live = try await store.job(planned.job)?.record.liveAttempt {
+                    launcher.watchAttempt(planned.job, attempt: live.number, epoch: live.epoch, now: wallClock())
+                }
+                await launcher.settle(planned.job, store: store)
+            }
+        }
+    }
+
+    /// Starts the placed attempt: the transition (with the placement's history line), its lease,
+    /// its ledger row.
+    func place(_ planned: PlannedPlacement) async throws {
         let now = wallClock()
+        let previous = planned.members.count > 1 ? try await store.lease(job: planned.job)?.holders ?? [] : []
         let result = try await store.applyEvent(
             to: planned.job, at: now,
             { job in
                 job.state == .queued || job.state == .recovering ? .placed(planned.placement) : nil
-            }, note: try await placementNote(planned))
+            }, note: PlacementNote.text(planned, previousHolders: previous))
         guard case .applied(let job) = result, let live = job.record.liveAttempt else { return }
         // Provisioning: the lease covers the worker's next assignment poll and its first heartbeat.
         let expiry = leaseClock.nowMilliseconds() + leasePolicy.leaseMilliseconds + leasePolicy.heartbeatMilliseconds
@@ -222,37 +242,6 @@ public struct JobScheduler: Sendable {
                 job: job.id, attempt: live.number, epoch: live.epoch, workerID: planned.worker,
                 provider: planned.placement.provider.rawValue, pool: planned.pool, startedAt: now,
                 resumedFromStep: job.record.committedCheckpoint?.step, nodes: planned.nodes))
-    }
-
-    /// The history line of a placement; for a gang, its ranks and how many of its workers held the
-    /// job's previous attempt (kept) rather than replacing a lost member (new).
-    func placementNote(_ planned: PlannedPlacement) async throws -> String {
-        let base = "placed on worker \(planned.worker) (\(planned.pool.instanceType)): \(planned.reason)"
-        guard planned.members.count > 1 else { return base }
-        let previous = Set(try await store.lease(job: planned.job)?.holders ?? [])
-        let kept = planned.members.filter(previous.contains).count
-        let ranks = planned.members.enumerated().map { "\($0.offset)=\($0.element)" }.joined(separator: " ")
-        let reuse =
-            previous.isEmpty ? "" : "; \(kept) kept from the previous attempt, \(planned.members.count - kept) new"
-        return
-            "placed gang of \(planned.members.count) (\(planned.pool.instanceType)), ranks \(ranks)\(reuse): \(planned.reason)"
-    }
-
-    /// A live attempt whose lease is missing or belongs to another epoch was placed by a pass that
-    /// died before granting the lease (a coordinator crash between the two writes). No worker can
-    /// write for it, so it is ended as lost and placed again.
-    func fenceAttemptsWithoutLeases(_ liveLeases: [JobID: Lease]) async throws {
-        for state in [JobState.provisioning, .running] {
-            for job in try await store.jobs(state: state, limit: Self.batch) {
-                guard let live = job.record.liveAttempt else { continue }
-                if liveLeases[job.id]?.epoch == live.epoch { continue }
-                // Read once more: a lease granted since the list was read is not an orphan.
-                if let lease = try await store.lease(job: job.id), lease.epoch == live.epoch, !lease.revoked {
-                    continue
-                }
-                _ = try? await ending.end(job.id, attempt: live.number, epoch: live.epoch, reason: .lost)
-            }
-        }
     }
 }
 

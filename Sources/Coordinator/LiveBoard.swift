@@ -1,3 +1,4 @@
+import CoordinatorCore
 import SpotwiseCore
 import StateStore
 import Synchronization
@@ -229,13 +230,12 @@ public final class LiveBoard: Sendable {
         }
     }
 
-    /// Whether `requestResize` would ask now (the gang known here long enough, not asked yet,
-    /// no notice seen).
-    func mayResize(_ job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, minimumAgeMilliseconds: Int64) -> Bool {
+    /// The gang attempt of `job` as this process knows it, for the scheduling core.
+    func gang(_ job: JobID) -> GangStatus? {
         state.withLock { state in
-            guard let gang = state.gangs[job] else { return false }
-            return gang.epoch == epoch && gang.notice == nil && gang.resizeTo == nil
-                && now - gang.since >= minimumAgeMilliseconds
+            state.gangs[job].map {
+                GangStatus(epoch: $0.epoch, sinceMilliseconds: $0.since, notice: $0.notice, resizeTo: $0.resizeTo)
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import CoordinatorCore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -17,9 +18,6 @@ public struct WorkersAPI: Sendable {
     let digests: WorkerDigestCache
 
     static let workerIDPrefix = "worker-"
-    /// Heartbeat notices that mean the node is going away (a rebalance recommendation and a gang
-    /// peer's notice do not).
-    static let terminationNotices: Set<String> = ["spot-termination", "preempted", "sigterm"]
     static let maxBodyBytes = 64 * 1024
 
     public static let routes = [
@@ -162,7 +160,7 @@ public struct WorkersAPI: Sendable {
         if let notice = beat.notice {
             metrics.interruptionNotices.increment()
             // Its node is going away: not placed on again, even while it stays to see its attempt end.
-            if Self.terminationNotices.contains(notice) { board.setLeaving(workerID, true, atMilliseconds: now) }
+            if HeartbeatCore.meansLeaving(notice) { board.setLeaving(workerID, true, atMilliseconds: now) }
         }
         if renewed.members.count > 1,
             try await gangLostMember(renewed, heardFrom: workerID, notice: beat.notice, now: now)
@@ -173,16 +171,12 @@ public struct WorkersAPI: Sendable {
         let job =
             stored.state == .provisioning
             ? try await markStarted(jobID, attempt: beat.attempt, epoch: epoch) : stored
-        let command: WorkerProtocol.HeartbeatCommand
-        if job.state.isTerminal || job.record.liveAttempt?.epoch != epoch || board.stopRequest(jobID) != nil {
-            command = .stop
-        } else if beat.notice != nil {
-            command = .checkpointNow
-        } else if renewed.members.count > 1, beat.notice == nil, board.gangNotice(jobID, epoch: epoch) != nil {
-            command = .notice
-        } else {
-            command = .continue
-        }
+        let command = HeartbeatCore.command(
+            for: HeartbeatCore.Attempt(
+                jobIsTerminal: job.state.isTerminal, isLive: job.record.liveAttempt?.epoch == epoch,
+                stopAsked: board.stopRequest(jobID) != nil, gangSize: max(1, renewed.members.count),
+                gangNotice: renewed.members.count > 1 ? board.gangNotice(jobID, epoch: epoch) : nil),
+            notice: beat.notice)
         return try JobsAPI.json(
             HeartbeatReply(command: command, leaseExpiresInMilliseconds: renewed.expiresAtMilliseconds - now))
     }
