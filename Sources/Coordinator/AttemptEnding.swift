@@ -3,12 +3,15 @@ import SpotwiseCore
 import StateStore
 
 /// Ends a job's live attempt everywhere it is recorded: the state machine (by compare-and-swap),
-/// then the lease (so the old worker's writes are refused), then the attempt's ledger row. The
-/// order matters: a job that cannot be moved now keeps its lease, and the caller retries later.
+/// then the lease (so the old worker's writes are refused), then the attempt's ledger row, then
+/// what else the machine asks (the gate for a completed job). The order matters: a job that
+/// cannot be moved now keeps its lease, and the caller retries later.
 struct AttemptEnding: Sendable {
     let store: any StateStore
     let board: LiveBoard
     let wallClock: @Sendable () -> Date
+
+    var events: JobEvents { JobEvents(store: store, board: board, wallClock: wallClock) }
 
     /// Ends `attempt` of epoch `epoch` for `reason`; returns the job as stored after, or nil when
     /// the attempt was no longer the live one (nothing changed).
@@ -21,14 +24,14 @@ struct AttemptEnding: Sendable {
         if reason.meansTheTrainerRan {
             // A trainer that exits before its first heartbeat did start: a refused finish left the
             // lease to expire and the trainer ran a second time, its exit unrecorded (issue 14).
-            _ = try await store.applyEvent(to: job, at: now) { stored in
+            _ = try await events.apply(to: job, at: now) { stored in
                 guard stored.state == .provisioning, let live = stored.record.liveAttempt, live.number == attempt,
                     live.epoch == epoch
                 else { return nil }
                 return .attemptStarted(attempt: attempt)
             }
         }
-        let result = try await store.applyEvent(
+        let result = try await events.apply(
             to: job, at: now,
             { stored in
                 guard let live = stored.record.liveAttempt, live.number == attempt, live.epoch == epoch else {
@@ -41,12 +44,13 @@ struct AttemptEnding: Sendable {
                     if let metrics { record.finalMetrics = metrics }
                     record.outputArtifact = artifact
                 }
+            },
+            afterFence: { stored in
+                try await closeSegment(
+                    of: stored, attempt: attempt, kind: AttemptEndKind(reason), reason: reason.words,
+                    lastStep: lastStep, at: now)
             })
         guard case .applied(let stored) = result else { return nil }
-        try await store.revokeLease(job: job, epoch: epoch)
-        try await closeSegment(
-            of: stored, attempt: attempt, kind: AttemptEndKind(reason), reason: reason.words, lastStep: lastStep,
-            at: now)
         return stored
     }
 
@@ -59,18 +63,18 @@ struct AttemptEnding: Sendable {
         -> JobEventResult
     {
         var ended: LiveAttempt?
-        let result = try await store.applyEvent(
+        return try await events.apply(
             to: id, at: wallClock(),
             { job in
                 ended = job.record.liveAttempt
                 return event(job)
+            },
+            afterFence: { job in
+                guard let live = ended else { return }
+                try await closeSegment(
+                    of: job, attempt: live.number, kind: segmentKind, reason: segmentReason, lastStep: nil,
+                    at: wallClock())
             })
-        if case .applied(let job) = result, let live = ended {
-            try await store.revokeLease(job: id, epoch: live.epoch)
-            try await closeSegment(
-                of: job, attempt: live.number, kind: segmentKind, reason: segmentReason, lastStep: nil, at: wallClock())
-        }
-        return result
     }
 
     /// Closes the attempt's ledger row. Its last step is the highest the coordinator heard of for

@@ -139,14 +139,7 @@ public struct AttemptsAPI: Sendable {
                 let others = target.members.enumerated().filter { $0.offset != target.rank }.map(\.element)
                 board.suspect(others, atMilliseconds: leaseClock.nowMilliseconds())
             }
-            if job.state == .succeeded {
-                // The gate now; a failure here is retried by the scheduler's sweep, never lost.
-                do {
-                    try await ModelDecisions(store: store, board: board, wallClock: clock).decide(job)
-                } catch {
-                    context.logger.error("job \(job.id): model decision failed (the scheduler retries it): \(error)")
-                }
-            }
+            // (A completed job's gate was decided as the state machine asked: `JobEvents`.)
             return try JobsAPI.json(JobSummary(job))
         } catch let error as JobTransitionError {
             throw APIError.conflict("not_allowed", "job \(target.job): \(error)")
@@ -247,7 +240,7 @@ public struct AttemptsAPI: Sendable {
 
     func applyFenced(_ target: Target, _ event: (StoredJob) -> JobEvent?) async throws -> StoredJob {
         do {
-            switch try await store.applyEvent(to: target.job, at: clock(), event) {
+            switch try await ending.events.apply(to: target.job, at: clock(), event) {
             case .applied(let job), .declined(let job): return job
             }
         } catch let error as JobTransitionError {

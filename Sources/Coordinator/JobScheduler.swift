@@ -191,7 +191,7 @@ public struct JobScheduler: Sendable {
         case .abandon(let job, let reason, .maxCost):
             _ = try await budget.abandon(job, reason: reason)
         case .abandon(let job, let reason, .failedLaunches):
-            _ = try? await store.applyEvent(to: job, at: wallClock()) {
+            _ = try? await ending.events.apply(to: job, at: wallClock()) {
                 $0.state.isTerminal ? nil : .abandoned(reason: reason)
             }
         case .decideModel(let id):
@@ -217,29 +217,36 @@ public struct JobScheduler: Sendable {
         }
     }
 
-    /// Starts the placed attempt: the transition (with the placement's history line), its lease,
-    /// its ledger row.
+    /// Places the job: the transition (with the placement's history line), and the attempt it
+    /// provisions: its lease, its ledger row.
     func place(_ planned: PlannedPlacement) async throws {
         let now = wallClock()
         let previous = planned.members.count > 1 ? try await store.lease(job: planned.job)?.holders ?? [] : []
-        let result = try await store.applyEvent(
+        _ = try await ending.events.apply(
             to: planned.job, at: now,
             { job in
                 job.state == .queued || job.state == .recovering ? .placed(planned.placement) : nil
-            }, note: PlacementNote.text(planned, previousHolders: previous))
-        guard case .applied(let job) = result, let live = job.record.liveAttempt else { return }
-        // Provisioning: the lease covers the worker's next assignment poll and its first heartbeat.
+            }, note: PlacementNote.text(planned, previousHolders: previous),
+            provision: { job, attempt, epoch in
+                try await provision(job, attempt: attempt, epoch: epoch, planned, at: now)
+            })
+    }
+
+    /// Provisioning: the lease covers the worker's next assignment poll and its first heartbeat.
+    func provision(
+        _ job: StoredJob, attempt: Int, epoch: LeaseEpoch, _ planned: PlannedPlacement, at now: Date
+    ) async throws {
         let expiry = leaseClock.nowMilliseconds() + leasePolicy.leaseMilliseconds + leasePolicy.heartbeatMilliseconds
         try await store.grantLease(
             Lease(
-                job: job.id, attempt: live.number, epoch: live.epoch, workerID: planned.worker,
-                expiresAtMilliseconds: expiry, members: planned.members))
+                job: job.id, attempt: attempt, epoch: epoch, workerID: planned.worker, expiresAtMilliseconds: expiry,
+                members: planned.members))
         for member in planned.members {
-            board.sawMember(member, job: job.id, epoch: live.epoch, atMilliseconds: leaseClock.nowMilliseconds())
+            board.sawMember(member, job: job.id, epoch: epoch, atMilliseconds: leaseClock.nowMilliseconds())
         }
         try await store.openSegment(
             AttemptSegment(
-                job: job.id, attempt: live.number, epoch: live.epoch, workerID: planned.worker,
+                job: job.id, attempt: attempt, epoch: epoch, workerID: planned.worker,
                 provider: planned.placement.provider.rawValue, pool: planned.pool, startedAt: now,
                 resumedFromStep: job.record.committedCheckpoint?.step, nodes: planned.nodes))
     }

@@ -202,7 +202,7 @@ public struct WorkersAPI: Sendable {
     /// The first heartbeat of a provisioning attempt means its trainer began: provisioning -> running.
     func markStarted(_ id: JobID, attempt: Int, epoch: LeaseEpoch) async throws -> StoredJob {
         do {
-            let result = try await store.applyEvent(to: id, at: clock()) { job in
+            let result = try await ending.events.apply(to: id, at: clock()) { job in
                 guard job.state == .provisioning, let live = job.record.liveAttempt, live.number == attempt,
                     live.epoch == epoch
                 else { return nil }

@@ -53,7 +53,9 @@ import Testing
         #expect(records["job-lost"]?.confirmed == false && records["job-unnamed"]?.confirmed == false)
 
         // The unnamed launch's job is cancelled: dropped, and nothing is released without a name.
-        _ = try await store.applyEvent(to: JobID("job-unnamed"), at: start) { _ in .cancelRequested }
+        _ = try await JobEvents(store: store, board: LiveBoard(), wallClock: { start }).apply(
+            to: JobID("job-unnamed"), at: start
+        ) { _ in .cancelRequested }
         let lines = await launcher.watch(store: store, now: start.addingTimeInterval(20))
         #expect(lines[JobID("job-unnamed")]?.hasPrefix("dropped the unconfirmed sagemaker launch") == true)
         #expect(capacity.released.withLock { $0 }.isEmpty)

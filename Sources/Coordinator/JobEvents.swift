@@ -1,0 +1,104 @@
+import Foundation
+import SpotwiseCore
+import StateStore
+
+/// What applying a job event came to.
+enum JobEventResult {
+    /// The event moved the job (and its actions were carried out); this is the job as stored now.
+    case applied(StoredJob)
+    /// The job, as it is now, needed no event.
+    case declined(StoredJob)
+}
+
+/// The one way the coordinator moves a job: the state machine's transition, written by
+/// compare-and-swap, then every action the machine asked of it carried out (`carryOut`).
+struct JobEvents: Sendable {
+    let store: any StateStore
+    let board: LiveBoard
+    let wallClock: @Sendable () -> Date
+
+    /// Starts an attempt the scheduler placed: its lease and its ledger row.
+    typealias Provision = @Sendable (_ job: StoredJob, _ attempt: Int, _ epoch: LeaseEpoch) async throws -> Void
+
+    /// Applies to a job the state-machine event that `event` picks for the job as it is now, by
+    /// compare-and-swap on its version, writing the transition's history lines with it. On a
+    /// conflict it rereads and asks `event` again. Throws `jobNotFound`, the machine's
+    /// `JobTransitionError` when it refuses, or `versionConflict` when the job kept changing.
+    /// `amend` adds to the new record what the event carries beside the transition (final metrics).
+    /// Once written, the transition's actions are carried out (see `carryOut` for `afterFence`
+    /// and `provision`).
+    func apply(
+        to id: JobID, at date: Date, _ event: (StoredJob) -> JobEvent?, amend: (inout JobRecord) -> Void = { _ in },
+        note: String? = nil, afterFence: (StoredJob) async throws -> Void = { _ in }, provision: Provision? = nil
+    ) async throws -> JobEventResult {
+        var conflict: StateStoreError?
+        for _ in 0..<5 {
+            guard let job = try await store.job(id) else { throw StateStoreError.jobNotFound(id) }
+            guard let chosen = event(job) else { return .declined(job) }
+            var transition = try JobStateMachine.apply(chosen, to: job.record)
+            amend(&transition.record)
+            var lines = transition.actions.compactMap { action -> String? in
+                if case .recordEvent(let line) = action { return line }
+                return nil
+            }
+            if let note { lines.append(note) }
+            let stored: StoredJob
+            do {
+                stored = try await store.update(
+                    id, expectedVersion: job.version, record: transition.record, events: lines, at: date)
+            } catch let error as StateStoreError {
+                guard case .versionConflict = error else { throw error }
+                conflict = error
+                continue
+            }
+            try await carryOut(transition.actions, of: stored, afterFence: afterFence, provision: provision)
+            return .applied(stored)
+        }
+        throw conflict!
+    }
+
+    /// Carries out what the state machine asked of a transition, in its order, every action
+    /// handled here. `afterFence` runs right after the attempt is fenced, before what follows (the
+    /// attempt's ledger row is closed there, so the gate prices the finished attempt); without a
+    /// fence, after the rest. `provision` starts a placed attempt; only the scheduler places.
+    func carryOut(
+        _ actions: [JobAction], of job: StoredJob, afterFence: (StoredJob) async throws -> Void,
+        provision: Provision?
+    ) async throws {
+        var fenced = false
+        for action in actions {
+            switch action {
+            case .recordEvent:
+                break  // written with the transition, in the same compare-and-swap
+            case .fenceAttempt(_, let epoch):
+                // Every later write with the attempt's epoch is refused.
+                try await store.revokeLease(job: job.id, epoch: epoch)
+                try await afterFence(job)
+                fenced = true
+            case .stopAttempt:
+                // Nothing to send: the attempt is no longer live, so its worker's next heartbeat
+                // is answered `stop` (`HeartbeatCore`), and the fence refuses its writes.
+                break
+            case .requestPlacement:
+                // The job is recovering: the next scheduling pass places it, from its newest
+                // committed checkpoint.
+                break
+            case .provision(let attempt, let epoch, _):
+                guard let provision else {
+                    preconditionFailure("job \(job.id): a placement applied without provisioning its attempt")
+                }
+                try await provision(job, attempt, epoch)
+            case .registerModel:
+                // The gate now; a failure here is retried by the scheduler's gate sweep, never lost.
+                do {
+                    try await ModelDecisions(store: store, board: board, wallClock: wallClock).decide(job)
+                } catch {
+                    try? await store.appendHistory(
+                        job: job.id, lines: ["model decision failed (the scheduler retries it): \(error)"],
+                        at: wallClock())
+                }
+            }
+        }
+        if !fenced { try await afterFence(job) }
+    }
+}
