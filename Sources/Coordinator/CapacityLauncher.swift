@@ -1,4 +1,5 @@
 import CloudAuth
+import CoordinatorCore
 import Foundation
 import Provisioners
 import Scheduler
@@ -42,12 +43,9 @@ public final class CapacityLauncher: Sendable {
     private let failures = Mutex<[JobID: String]>([:])
     /// How many launches each job has had (names a new launch uniquely).
     private let counts = Mutex<[JobID: Int]>([:])
-    /// Launches of a job that failed for reasons other than capacity (its retry budget).
-    private let failedLaunches = Mutex<[JobID: Int]>([:])
-    /// Spot offers withheld after a capacity failure, until then (the provider said: none now).
-    private let spotWithheld = Mutex<[String: Date]>([:])
-    /// How long a pool's spot offer is withheld after a capacity failure.
-    let withholdSeconds: Double = 600
+    /// What failed launches taught: spot offers withheld, and each job's launches that failed
+    /// for other reasons than capacity (decided by `LaunchFailures`).
+    private let learned = Mutex(LaunchFailures())
     /// The most outstanding launches one pass asks their providers about.
     let observationsPerPass = 20
     /// How long a launch recorded without the provider's answer waits for its worker.
@@ -153,24 +151,18 @@ public final class CapacityLauncher: Sendable {
         self.observeEverySeconds = observeEverySeconds
     }
 
-    static func offerKey(_ provider: ProviderName, _ pool: WorkerPool) -> String {
-        "\(provider.rawValue):\(pool.region):\(pool.instanceType)"
-    }
-
     /// The providers' pools as idle "workers" for the planner (spot offers withheld for a while
     /// after the provider had no spot capacity).
     func offers(now: Date = Date()) -> [IdleWorker] {
-        let withheld = spotWithheld.withLock { $0 }
-        return providers.values.flatMap { provider in
-            provider.offers.filter { pool in
-                pool.market != .spot || (withheld[Self.offerKey(provider.provider, pool)].map { now >= $0 } ?? true)
-            }.map { pool in
+        let offers = providers.values.flatMap { provider in
+            provider.offers.map { pool in
                 IdleWorker(
                     id:
                         "offer:\(provider.provider.rawValue):\(pool.region):\(pool.market.rawValue):\(pool.instanceType)",
                     provider: provider.provider, pool: pool, kind: .capacityOffer)
             }
         }
+        return learned.withLock { $0.available(offers, at: now) }
     }
 
     public func outstanding(_ job: JobID) -> Launch? { launches.withLock { $0[job] } }
@@ -185,18 +177,12 @@ public final class CapacityLauncher: Sendable {
     func lastFailure(_ job: JobID) -> String? { failures.withLock { $0[job] } }
 
     /// Launches of `job` that failed for other reasons than capacity.
-    func failedLaunchCount(_ job: JobID) -> Int { failedLaunches.withLock { $0[job] ?? 0 } }
+    func failedLaunchCount(_ job: JobID) -> Int { learned.withLock { $0.failedLaunches[job] ?? 0 } }
 
-    /// What a launch's failure means: capacity withholds the pool's spot offer (and is news for
-    /// the policy); anything else spends the job's budget.
+    /// A launch failed: what it teaches is decided by `LaunchFailures`.
     func noteFailure(job: JobID, provider: ProviderName, pool: WorkerPool, kind: CloudErrorKind?, now: Date) {
-        if kind == .capacity {
-            if pool.market == .spot {
-                spotWithheld.withLock { $0[Self.offerKey(provider, pool)] = now.addingTimeInterval(withholdSeconds) }
-            }
-        } else if kind != nil {
-            failedLaunches.withLock { $0[job, default: 0] += 1 }
-        }
+        let learnt: LaunchFailures.Kind? = kind.map { $0 == .capacity ? .capacity : .other }
+        learned.withLock { $0.record(learnt, job: job, provider: provider, pool: pool, at: now) }
     }
 
     /// The job was placed on its launched worker (or the launch ended): forget it.
