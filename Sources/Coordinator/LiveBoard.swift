@@ -42,20 +42,10 @@ public final class LiveBoard: Sendable {
         /// The newest pace measured per job, kept across attempts for the policy's work estimate.
         var pace: [JobID: (secondsPerStep: Double, totalSteps: Int)] = [:]
         /// Gang attempts: when each member was last heard from, and whether one saw a notice.
-        var gangs: [JobID: Gang] = [:]
+        var gangs: [JobID: GangAttempt] = [:]
         /// Among replicas: what changed here and is not shared yet.
         var presenceOut: [String: WorkerPresence] = [:]
         var directivesOut: [JobID: JobDirective] = [:]
-    }
-
-    struct Gang {
-        var epoch: LeaseEpoch
-        var lastSeen: [String: Int64]
-        var notice: String?
-        /// When this process first knew the gang attempt (placed, or heard from after a restart).
-        var since: Int64
-        /// The size an elastic gang was asked to restart with (it checkpoints and stops first).
-        var resizeTo: Int?
     }
 
     private let state = Mutex(State())
@@ -174,13 +164,9 @@ public final class LiveBoard: Sendable {
     /// the older gang.
     func sawMember(_ worker: String, job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, notice: String? = nil) {
         state.withLock { state in
-            var gang = state.gangs[job] ?? Gang(epoch: epoch, lastSeen: [:], since: now)
-            if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:], since: now) }
-            guard gang.epoch == epoch else { return }
-            gang.lastSeen[worker] = now
-            if let notice, gang.notice == nil {
-                gang.notice = "\(worker): \(notice)"
-                if sharing { state.outbox(JobDirective(job: job, gangEpoch: epoch, gangNotice: gang.notice)) }
+            guard var gang = GangAttempt.of(epoch: epoch, known: state.gangs[job], at: now) else { return }
+            if gang.heard(worker, at: now, notice: notice), sharing {
+                state.outbox(JobDirective(job: job, gangEpoch: epoch, gangNotice: gang.notice))
             }
             state.gangs[job] = gang
         }
@@ -193,18 +179,12 @@ public final class LiveBoard: Sendable {
         of members: [String], job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, silenceMilliseconds: Int64
     ) -> (worker: String, milliseconds: Int64)? {
         state.withLock { state in
-            var gang = state.gangs[job] ?? Gang(epoch: epoch, lastSeen: [:], since: now)
-            guard gang.epoch <= epoch else { return nil }
-            if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:], since: now) }
-            var silent: (String, Int64)?
-            for member in members {
-                // Among replicas: heard from by this gang here, or by any replica since (shared
-                // presence). A single coordinator hears every heartbeat itself.
-                let heard = sharing ? state.lastSeen[member].flatMap { $0 >= gang.since ? $0 : nil } ?? .min : .min
-                let seen = max(gang.lastSeen[member] ?? now, heard)
-                gang.lastSeen[member] = seen
-                if silent == nil, now - seen > silenceMilliseconds { silent = (member, now - seen) }
-            }
+            guard var gang = GangAttempt.of(epoch: epoch, known: state.gangs[job], at: now) else { return nil }
+            // Among replicas: heard from by this gang here, or by any replica since (shared
+            // presence). A single coordinator hears every heartbeat itself.
+            let silent = gang.silentMember(
+                of: members, at: now, silenceMilliseconds: silenceMilliseconds,
+                heardElsewhere: sharing ? state.lastSeen : [:])
             state.gangs[job] = gang
             return silent
         }
@@ -217,11 +197,9 @@ public final class LiveBoard: Sendable {
         _ job: JobID, epoch: LeaseEpoch, to size: Int, atMilliseconds now: Int64, minimumAgeMilliseconds: Int64
     ) -> Bool {
         state.withLock { state in
-            guard var gang = state.gangs[job], gang.epoch == epoch, gang.notice == nil, gang.resizeTo == nil,
-                now - gang.since >= minimumAgeMilliseconds
+            guard var gang = state.gangs[job], gang.epoch == epoch,
+                gang.requestResize(to: size, at: now, minimumAgeMilliseconds: minimumAgeMilliseconds)
             else { return false }
-            gang.resizeTo = size
-            gang.notice = "the coordinator: resize to \(size)"
             state.gangs[job] = gang
             if sharing {
                 state.outbox(JobDirective(job: job, gangEpoch: epoch, resizeTo: size, gangNotice: gang.notice))
@@ -231,13 +209,7 @@ public final class LiveBoard: Sendable {
     }
 
     /// The gang attempt of `job` as this process knows it, for the scheduling core.
-    func gang(_ job: JobID) -> GangStatus? {
-        state.withLock { state in
-            state.gangs[job].map {
-                GangStatus(epoch: $0.epoch, sinceMilliseconds: $0.since, notice: $0.notice, resizeTo: $0.resizeTo)
-            }
-        }
-    }
+    func gang(_ job: JobID) -> GangAttempt? { state.withLock { $0.gangs[job] } }
 
     /// The size the gang attempt was asked to restart with, if it was.
     func resizeTarget(_ job: JobID, epoch: LeaseEpoch) -> Int? {
@@ -315,11 +287,8 @@ extension LiveBoard {
                     state.stopping[row.job] = (stop.sinceMilliseconds, stop.committedStep)
                 }
                 guard let epoch = row.gangEpoch, row.resizeTo != nil || row.gangNotice != nil else { continue }
-                var gang = state.gangs[row.job] ?? Gang(epoch: epoch, lastSeen: [:], since: now)
-                if gang.epoch < epoch { gang = Gang(epoch: epoch, lastSeen: [:], since: now) }
-                guard gang.epoch == epoch else { continue }
-                gang.resizeTo = gang.resizeTo ?? row.resizeTo
-                gang.notice = gang.notice ?? row.gangNotice
+                guard var gang = GangAttempt.of(epoch: epoch, known: state.gangs[row.job], at: now) else { continue }
+                gang.join(resizeTo: row.resizeTo, notice: row.gangNotice)
                 state.gangs[row.job] = gang
             }
         }

@@ -25,7 +25,7 @@ public struct PassSnapshot: Sendable {
     public var workers: [WorkerRecord]
     public var placeableSince: [String: Int64]
     /// Gang attempts as the live board knows them (for elastic resizing).
-    public var gangs: [JobID: GangStatus]
+    public var gangs: [JobID: GangAttempt]
     /// The newest measured pace per job (for the policy's work estimate).
     public var pace: [JobID: Pace]
     /// Succeeded jobs (newest first, a bounded number) and those known to be decided already.
@@ -37,7 +37,7 @@ public struct PassSnapshot: Sendable {
     public init(
         nowMilliseconds: Int64, now: Date, leases: [Lease] = [], pending: [StoredJob] = [],
         running: [StoredJob] = [], spent: [JobID: Money] = [:], stopRequests: [JobID: StopRequest] = [:],
-        workers: [WorkerRecord] = [], placeableSince: [String: Int64] = [:], gangs: [JobID: GangStatus] = [:],
+        workers: [WorkerRecord] = [], placeableSince: [String: Int64] = [:], gangs: [JobID: GangAttempt] = [:],
         pace: [JobID: Pace] = [:], succeeded: [StoredJob] = [], decided: Set<JobID> = [],
         availability: [String: AvailabilityHistory] = [:], capacity: CapacityView = CapacityView()
     ) {
@@ -67,23 +67,6 @@ public struct StopRequest: Hashable, Sendable {
     public init(sinceMilliseconds: Int64, committedStep: Int?) {
         self.sinceMilliseconds = sinceMilliseconds
         self.committedStep = committedStep
-    }
-}
-
-/// A gang attempt as the live board knows it.
-public struct GangStatus: Hashable, Sendable {
-    public var epoch: LeaseEpoch
-    /// When this process first knew the attempt (placed, or heard from after a restart).
-    public var sinceMilliseconds: Int64
-    /// A member's interruption notice, or the coordinator's own resize request.
-    public var notice: String?
-    public var resizeTo: Int?
-
-    public init(epoch: LeaseEpoch, sinceMilliseconds: Int64, notice: String? = nil, resizeTo: Int? = nil) {
-        self.epoch = epoch
-        self.sinceMilliseconds = sinceMilliseconds
-        self.notice = notice
-        self.resizeTo = resizeTo
     }
 }
 

@@ -187,9 +187,8 @@ public struct SchedulingCore: Sendable {
                 $0.provider.rawValue == lead.provider && $0.pool.region == pool.region
                     && $0.pool.market == pool.market && $0.pool.instanceType == pool.instanceType
             }
-            guard !group.isEmpty, let gang = snapshot.gangs[job.id], gang.epoch == live.epoch, gang.notice == nil,
-                gang.resizeTo == nil,
-                snapshot.nowMilliseconds - gang.sinceMilliseconds >= resizeMinimumAgeMilliseconds
+            guard !group.isEmpty, let gang = snapshot.gangs[job.id], gang.epoch == live.epoch,
+                gang.mayResize(at: snapshot.nowMilliseconds, minimumAgeMilliseconds: resizeMinimumAgeMilliseconds)
             else { continue }
             let size = min(maximum, lease.members.count + group.count)
             effects.append(

@@ -304,7 +304,7 @@ import Testing
                             members: members.count > 1 ? members : []))
                 }
                 if case .elastic = spec.resources.nodes {
-                    snapshot.gangs[job.id] = GangStatus(
+                    snapshot.gangs[job.id] = GangAttempt(
                         epoch: live.epoch, sinceMilliseconds: now - (chance(70) ? 60_000 : 1_000),
                         notice: chance(20) ? "w0: spot-termination" : nil)
                 }

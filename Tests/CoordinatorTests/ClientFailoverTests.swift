@@ -21,7 +21,7 @@ import Testing
             #expect(client.baseURL == live)
             #expect(try await client.job(job.id).id == job.id)
             let health = try await client.health()
-            #expect(health.role == "single" && health.leader == nil)
+            #expect(health.role == .single && health.leader == nil)
 
             // A request that is not safe to send twice (a cancel) is sent once, to the first
             // replica that answers /health: the unreachable one is passed over before sending.

@@ -38,7 +38,7 @@ import Testing
         #expect(
             role.health
                 == HealthReply(
-                    role: "follower", replica: "a", leader: .init(replica: "b", address: "http://b", epoch: 5)))
+                    role: .follower, replica: "a", leader: .init(replica: "b", address: "http://b", epoch: 5)))
         // Back as leader: a new epoch is a takeover again.
         #expect(
             role.record(claim("a", epoch: 6), sentAt: 30_000, ttlMilliseconds: 10_000)
@@ -59,7 +59,7 @@ import Testing
         let role = ReplicaRole(replica: "only", address: "", single: true)
         #expect(role.acts && role.role == .single && role.leadingFence() == nil)
         #expect(role.record(claim("x", epoch: 9), sentAt: 0, ttlMilliseconds: 1) == .none)
-        #expect(role.health == HealthReply(role: "single", replica: "only", leader: nil))
+        #expect(role.health == HealthReply(role: .single, replica: "only", leader: nil))
     }
 
     /// The election over the leadership twin: two replicas, one leads; the other takes over only

@@ -164,7 +164,7 @@ import Testing
             #expect(try await lifecycle.assignment(follower, worker, token) == nil)
             let health = try await follower.execute(uri: "/health", method: .get)
             let reply = try JSONDecoder().decode(HealthReply.self, from: Data(buffer: health.body))
-            #expect(reply.role == "follower" && reply.leader?.replica == "a" && reply.leader?.epoch == 1)
+            #expect(reply.role == .follower && reply.leader?.replica == "a" && reply.leader?.epoch == 1)
 
             // The follower's passes do nothing; the leader knows the worker once the boards synced.
             #expect(try await b.schedule() == nil)

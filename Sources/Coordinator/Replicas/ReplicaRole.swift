@@ -9,14 +9,7 @@ import Synchronization
 /// The decisions are pure (`record`); the fence (`LeadershipFence`) keeps a replica that is wrong
 /// about it from writing anyway.
 public final class ReplicaRole: Sendable {
-    public enum Role: String, Sendable, Hashable, Codable {
-        /// The only coordinator on its database (SQLite, in memory): always acts.
-        case single
-        /// A replica that has not heard from the database yet.
-        case starting
-        case leader
-        case follower
-    }
+    public typealias Role = CoordinatorRole
 
     /// What a claim's result asks of the election.
     public enum Transition: Sendable, Hashable {
@@ -127,7 +120,7 @@ public final class ReplicaRole: Sendable {
     public var health: HealthReply {
         let role = role
         return HealthReply(
-            role: role.rawValue, replica: replica,
+            role: role, replica: replica,
             leader: role == .single
                 ? nil
                 : leader.map { HealthReply.Leader(replica: $0.holder, address: $0.address, epoch: $0.epoch) })

@@ -15,14 +15,26 @@ public struct HealthReply: Codable, Sendable, Hashable {
     }
 
     public var status: String
-    public var role: String
+    public var role: CoordinatorRole
     public var replica: String
     public var leader: Leader?
 
-    public init(status: String = "ok", role: String, replica: String, leader: Leader?) {
+    public init(status: String = "ok", role: CoordinatorRole, replica: String, leader: Leader?) {
         self.status = status
         self.role = role
         self.replica = replica
         self.leader = leader
     }
+}
+
+/// What a coordinator process is among the coordinators on its database.
+public enum CoordinatorRole: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The only coordinator on its database (SQLite, in memory): always acts.
+    case single
+    /// A replica that has not heard from the database yet.
+    case starting
+    /// The replica that holds the leadership row: it schedules, reconciles and launches.
+    case leader
+    /// A replica that serves the API and heartbeats while another leads.
+    case follower
 }
