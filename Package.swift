@@ -151,8 +151,10 @@ let package = Package(
         .target(
             name: "SpotwiseTesting",
             dependencies: [
-                "SpotwiseCore", "SpotPolicy", "Provisioners", "CloudAuth",
+                "SpotwiseCore", "SpotPolicy", "Provisioners", "CloudAuth", "Coordinator", "StateStore", "Scheduler",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],

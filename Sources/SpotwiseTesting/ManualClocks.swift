@@ -1,3 +1,4 @@
+import Foundation
 import SpotwiseCore
 import Synchronization
 
@@ -126,6 +127,31 @@ public final class ManualClock: Clock, Sendable {
                 return state.parkWaiters.remove(at: index).continuation
             }
             waiting?.resume()
+        }
+    }
+}
+
+/// Wall-clock time and the lease clock moved together by the test: one manual time for a
+/// coordinator in the test process.
+public final class ManualTime: LeaseClock {
+    private let state: Mutex<(milliseconds: Int64, date: Date)>
+
+    public init(leaseMilliseconds: Int64 = 1_000, date: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+        state = Mutex((leaseMilliseconds, date))
+    }
+
+    public func nowMilliseconds() -> Int64 { state.withLock { $0.milliseconds } }
+
+    /// Wall-clock time (history lines, ledger rows, prices).
+    public var now: Date { state.withLock { $0.date } }
+
+    /// The coordinator's wall clock, reading this time.
+    public var wallClock: @Sendable () -> Date { { [self] in now } }
+
+    public func advance(milliseconds: Int64) {
+        state.withLock {
+            $0.milliseconds += milliseconds
+            $0.date += Double(milliseconds) / 1000
         }
     }
 }

@@ -9,56 +9,45 @@ import StateStore
 import Testing
 
 /// The scheduler places a job on a worker; the worker takes the assignment, commits checkpoints,
-/// streams logs and ends the attempt; every write is fenced by the lease epoch. Manual clock.
+/// streams logs and ends the attempt; every write is fenced by the lease epoch. The kit's
+/// in-process coordinator, on its manual time.
 @Suite struct AttemptLifecycleTests {
-    static let admin = "admin-secret"
-    static let bootstrap = "bootstrap-secret"
-    let store = InMemoryStateStore()
-    let clock = ManualLeaseClock(1_000)
-    let board = LiveBoard()
-    let policy = LeasePolicy(heartbeatMilliseconds: 1_000, leaseMilliseconds: 3_000, restartGraceMilliseconds: 60_000)
+    static let admin = TestCoordinator.admin
+    static let bootstrap = TestCoordinator.bootstrap
+    static let reader = TestCoordinator.reader
+    /// The kit's in-process coordinator; its store, clock, board and scheduler by their names here.
+    let coordinator = TestCoordinator()
+    var store: any StateStore { coordinator.store }
+    var clock: ManualTime { coordinator.time }
+    var board: LiveBoard { coordinator.board }
+    var policy: LeasePolicy { coordinator.policy }
+    var scheduler: JobScheduler { coordinator.scheduler }
 
-    func app() -> some ApplicationProtocol {
-        Application(
-            router: CoordinatorApplication.router(
-                store: store, tokens: AccessTokens(admin: Self.admin, readOnly: ["reader"], bootstrap: Self.bootstrap),
-                settings: .init(), leaseClock: clock, leasePolicy: policy, board: board))
-    }
+    func app() -> some ApplicationProtocol { Application(router: coordinator.router) }
 
-    var scheduler: JobScheduler { JobScheduler(store: store, leaseClock: clock, leasePolicy: policy, board: board) }
-
-    static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
+    static func bearer(_ token: String) -> HTTPFields { TestCoordinator.bearer(token) }
     static let digest = String(repeating: "ab", count: 32)
 
     func post(_ client: some TestClientProtocol, _ uri: String, token: String, _ body: String) async throws
         -> TestResponse
     {
-        try await client.execute(uri: uri, method: .post, headers: Self.bearer(token), body: ByteBuffer(string: body))
+        try await TestCoordinator.post(client, uri, token: token, body)
     }
 
     func register(_ client: some TestClientProtocol, market: String = "spot") async throws -> (String, String) {
-        let response = try await post(
-            client, "/v1/workers", token: Self.bootstrap,
-            #"{"name": "n", "provider": "local", "pool": {"region": "local-a", "market": "\#(market)", "instance_type": "local.t4", "price_per_hour": "0.36", "on_demand_price_per_hour": "1.20"}}"#
-        )
-        #expect(response.status == .created)
-        let registered = try JSONDecoder().decode(WorkerProtocol.Registered.self, from: Data(buffer: response.body))
-        return (registered.workerID, registered.token)
+        try await TestCoordinator.register(client, market: market)
     }
 
     func submit(_ client: some TestClientProtocol) async throws -> String {
-        let spec = "name: digits\nrun: python3 train.py\ndeadline: 36h\ncheckpoint: {every_steps: 10}\n"
-        let response = try await post(client, "/v1/jobs", token: Self.admin, spec)
-        return try JobSummary.decoder.decode(JobSummary.self, from: Data(buffer: response.body)).id
+        try await TestCoordinator.submit(
+            client, "name: digits\nrun: python3 train.py\ndeadline: 36h\ncheckpoint: {every_steps: 10}\n"
+        ).rawValue
     }
 
     func assignment(_ client: some TestClientProtocol, _ worker: String, _ token: String) async throws
         -> WorkerProtocol.Assignment?
     {
-        let response = try await post(client, "/v1/workers/\(worker)/assignment", token: token, "")
-        #expect(response.status == .ok)
-        return try JSONDecoder().decode(WorkerProtocol.AssignmentReply.self, from: Data(buffer: response.body))
-            .assignment
+        try await TestCoordinator.assignment(client, worker, token)
     }
 
     @Test func aJobIsPlacedRunsCheckpointsAndRecoversOnANewEpochFromItsCheckpoint() async throws {
@@ -112,7 +101,7 @@ import Testing
                 #"{"epoch": \#(second.epoch), "outcome": "completed", "metrics": {"auc": 0.97}, "last_step": 100}"#)
             #expect(done.status == .ok)
 
-            let shown = try await client.execute(uri: "/v1/jobs/\(id)", method: .get, headers: Self.bearer("reader"))
+            let shown = try await client.execute(uri: "/v1/jobs/\(id)", method: .get, headers: Self.bearer(Self.reader))
             let job = try JobSummary.decoder.decode(JobSummary.self, from: Data(buffer: shown.body))
             #expect(job.state == "succeeded" && job.metrics == ["auc": 0.97])
             #expect(job.segments?.map(\.endReason) == ["preempted with notice", "completed"])
@@ -122,7 +111,7 @@ import Testing
             #expect(job.costUSD != nil && job.history?.contains { $0.message.contains("policy spotwise") } == true)
 
             let read = try await client.execute(
-                uri: "/v1/jobs/\(id)/logs?after=1", method: .get, headers: Self.bearer("reader"))
+                uri: "/v1/jobs/\(id)/logs?after=1", method: .get, headers: Self.bearer(Self.reader))
             #expect(String(buffer: read.body).contains(#""text":"step 12""#))
             #expect(!String(buffer: read.body).contains("late"))
         }
@@ -218,6 +207,7 @@ extension AttemptLifecycleTests {
         try await app().test(.router) { client in
             let (worker, token) = try await register(client)
             let first = try await submit(client)
+            clock.advance(milliseconds: 1)  // submitted later: placed later
             _ = try await submit(client)
             #expect(try await scheduler.scheduleOnce().placements.count == 1)
             let given = try #require(try await assignment(client, worker, token))

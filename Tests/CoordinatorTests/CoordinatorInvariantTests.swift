@@ -24,15 +24,8 @@ import Testing
 ///   decides any it missed.
 /// A restart keeps the store and gives the coordinator a new lease clock and an empty live board.
 @Suite struct CoordinatorInvariantTests {
-    static let admin = "admin-secret"
-    static let bootstrap = "bootstrap-secret"
-
-    /// Wall-clock time the tests move by hand, beside the lease clock.
-    final class WallClock: Sendable {
-        let now = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
-        func read() -> Date { now.withLock { $0 } }
-        func advance(milliseconds: Int64) { now.withLock { $0 += Double(milliseconds) / 1000 } }
-    }
+    static let admin = TestCoordinator.admin
+    static let bootstrap = TestCoordinator.bootstrap
 
     /// One coordinator in the test process: its store, clocks and the passes it runs.
     /// Where the coordinator keeps its state: the in-memory twin, or a real database that a
@@ -92,59 +85,37 @@ import Testing
         let store = Mutex<(any StateStore)?>(nil)
     }
 
+    /// The kit's in-process coordinator (`TestCoordinator`, one manual time), on a backend that a
+    /// restart closes and opens again.
     struct Coordinator {
         var backend = Backend.memory
         let open = OpenStore()
-        var store: any StateStore = InMemoryStateStore()
-        var leaseClock = ManualLeaseClock(1_000)
-        var wall = WallClock()
-        var board = LiveBoard()
-        let policy = LeasePolicy(
-            heartbeatMilliseconds: 1_000, leaseMilliseconds: 3_000, restartGraceMilliseconds: 60_000)
+        var node = TestCoordinator()
 
-        func app() -> some ApplicationProtocol {
-            let wall = self.wall
-            return Application(
-                router: CoordinatorApplication.router(
-                    store: store,
-                    tokens: AccessTokens(
-                        admin: CoordinatorInvariantTests.admin, readOnly: [],
-                        bootstrap: CoordinatorInvariantTests.bootstrap),
-                    settings: .init(), leaseClock: leaseClock, leasePolicy: policy, board: board,
-                    clock: { wall.read() }))
+        var store: any StateStore {
+            get { node.store }
+            set { node.store = newValue }
         }
 
-        var scheduler: JobScheduler {
-            let wall = self.wall
-            return JobScheduler(
-                store: store, leaseClock: leaseClock, leasePolicy: policy, board: board, wallClock: { wall.read() })
-        }
-
-        var reconciler: LeaseReconciler {
-            let wall = self.wall
-            return LeaseReconciler(store: store, clock: leaseClock, board: board, wallClock: { wall.read() })
-        }
-
-        func advance(milliseconds: Int64) {
-            leaseClock.advance(milliseconds: milliseconds)
-            wall.advance(milliseconds: milliseconds)
-        }
+        func app() -> some ApplicationProtocol { Application(router: node.router) }
+        var scheduler: JobScheduler { node.scheduler }
+        var reconciler: LeaseReconciler { node.reconciler }
+        func advance(milliseconds: Int64) { node.advance(milliseconds: milliseconds) }
 
         /// The same store after the process restarted: a new lease clock (its own origin), an
         /// empty live board, and every live lease given the restart grace before anything is served.
         func restarted(leaseClockAt start: Int64) async throws -> Coordinator {
             var next = self
+            var reopened: (any StateStore)?
             if case .memory = backend {
             } else {
                 open.store.withLock { $0 = nil }
                 try await store.close()
-                next.store = try await backend.open()
-                let reopened = next.store
-                open.store.withLock { $0 = reopened }
+                let store = try await backend.open()
+                open.store.withLock { $0 = store }
+                reopened = store
             }
-            next.leaseClock = ManualLeaseClock(start)
-            next.board = LiveBoard()
-            _ = try await next.reconciler.resumeAfterRestart(policy: policy)
+            next.node = try await node.restarted(on: reopened, leaseClockAt: start)
             return next
         }
     }

@@ -15,7 +15,7 @@ extension AttemptLifecycleTests {
         try await app().test(.router) { client in
             for route in ["/v1/reports/savings", "/reports/savings"] {
                 let report = try await client.execute(
-                    uri: "\(route)?since=\(Self.icuCrash)", method: .get, headers: Self.bearer("reader"))
+                    uri: "\(route)?since=\(Self.icuCrash)", method: .get, headers: Self.bearer(Self.reader))
                 #expect(report.status == .badRequest, "\(route)")
                 #expect(String(buffer: report.body).contains("since"))
             }

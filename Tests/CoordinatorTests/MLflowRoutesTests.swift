@@ -41,7 +41,7 @@ extension AttemptLifecycleTests {
 
     func mlflow(
         _ client: some TestClientProtocol, _ path: String, method: HTTPRequest.Method = .get,
-        token: String? = "reader", body: String? = nil
+        token: String? = Self.reader, body: String? = nil
     ) async throws -> (status: HTTPResponse.Status, json: [String: Any]) {
         var headers: HTTPFields = token.map { Self.bearer($0) } ?? [:]
         headers[.contentType] = "application/json"
@@ -196,7 +196,7 @@ extension AttemptLifecycleTests {
             #expect((malformed.json["message"] as? String)?.contains("'alias'") == true)
             // The native API keeps its own shape.
             let native = try await client.execute(
-                uri: "/v1/models/nothing", method: .get, headers: Self.bearer("reader"))
+                uri: "/v1/models/nothing", method: .get, headers: Self.bearer(Self.reader))
             #expect(String(buffer: native.body).contains(#""error""#))
         }
     }

@@ -69,7 +69,7 @@ extension AttemptLifecycleTests {
             #expect(done.status == .ok)
 
             let read = try await client.execute(
-                uri: "/v1/jobs/\(id)/metrics", method: .get, headers: Self.bearer("reader"))
+                uri: "/v1/jobs/\(id)/metrics", method: .get, headers: Self.bearer(Self.reader))
             let tracked = try JobSummary.decoder.decode(JobMetrics.self, from: Data(buffer: read.body))
             let loss = try #require(tracked.series.first { $0.name == "loss" })
             #expect(loss.steps == Array(1...20))
@@ -77,7 +77,7 @@ extension AttemptLifecycleTests {
             #expect(tracked.finalMetrics == ["auc": 0.97])
             #expect(try await store.segments(job: JobID(id)).allSatisfy { $0.firstStepAt != nil })
 
-            let models = try await client.execute(uri: "/v1/models", method: .get, headers: Self.bearer("reader"))
+            let models = try await client.execute(uri: "/v1/models", method: .get, headers: Self.bearer(Self.reader))
             let listed = try JobSummary.decoder.decode([ModelSummary].self, from: Data(buffer: models.body))
             #expect(listed.map(\.model) == ["digits-classifier"] && listed.first?.latest?.version == 1)
             #expect(listed.first?.latest?.artifact.location == "j/model-attempt-2")
@@ -87,7 +87,7 @@ extension AttemptLifecycleTests {
 
             // Aliases: readers read, only the admin moves.
             let path = "/v1/models/digits-classifier/aliases/production"
-            #expect(try await post(client, path, token: "reader", #"{"version": 1}"#).status == .forbidden)
+            #expect(try await post(client, path, token: Self.reader, #"{"version": 1}"#).status == .forbidden)
             #expect(try await post(client, path, token: Self.admin, #"{"version": 1}"#).status == .ok)
             #expect(try await post(client, path, token: Self.admin, #"{"version": 7}"#).status == .notFound)
             #expect(try await post(client, path, token: Self.admin, #"{"ver": 1}"#).status == .badRequest)
@@ -96,11 +96,12 @@ extension AttemptLifecycleTests {
                 client, "/v1/models/digits-classifier/aliases/Prod", token: Self.admin, #"{"version": 1}"#)
             #expect(badAlias.status == .badRequest)
             let detail = try await client.execute(
-                uri: "/v1/models/digits-classifier", method: .get, headers: Self.bearer("reader"))
+                uri: "/v1/models/digits-classifier", method: .get, headers: Self.bearer(Self.reader))
             let shown = try JobSummary.decoder.decode(ModelDetail.self, from: Data(buffer: detail.body))
             #expect(shown.aliases == ["production": 1] && shown.aliasHistory.count == 1)
             #expect(
-                try await client.execute(uri: "/v1/models/nothing", method: .get, headers: Self.bearer("reader")).status
+                try await client.execute(uri: "/v1/models/nothing", method: .get, headers: Self.bearer(Self.reader))
+                    .status
                     == .notFound)
 
             // The savings report agrees with the job's own cost, for a read-only token too.
@@ -108,10 +109,10 @@ extension AttemptLifecycleTests {
                 JobSummary.self,
                 from: Data(
                     buffer: try await client.execute(
-                        uri: "/v1/jobs/\(id)", method: .get, headers: Self.bearer("reader")
+                        uri: "/v1/jobs/\(id)", method: .get, headers: Self.bearer(Self.reader)
                     ).body))
             let json = try await client.execute(
-                uri: "/v1/reports/savings?by=team", method: .get, headers: Self.bearer("reader"))
+                uri: "/v1/reports/savings?by=team", method: .get, headers: Self.bearer(Self.reader))
             #expect(json.status == .ok)
             let object = try #require(JSONSerialization.jsonObject(with: Data(buffer: json.body)) as? [String: Any])
             let totals = try #require(object["totals"] as? [String: Any])
@@ -121,22 +122,23 @@ extension AttemptLifecycleTests {
             #expect((object["groups"] as? [[String: Any]])?.first?["key"] as? String == "vision")
             #expect((object["segments"] as? [Any])?.count == 2)
             let csv = try await client.execute(
-                uri: "/v1/reports/savings?format=csv", method: .get, headers: Self.bearer("reader"))
+                uri: "/v1/reports/savings?format=csv", method: .get, headers: Self.bearer(Self.reader))
             #expect(
                 csv.headers[.contentType]?.hasPrefix("text/csv") == true
                     && String(buffer: csv.body).contains("TOTAL,1,2,"))
-            let html = try await client.execute(uri: "/reports/savings", method: .get, headers: Self.bearer("reader"))
+            let html = try await client.execute(
+                uri: "/reports/savings", method: .get, headers: Self.bearer(Self.reader))
             #expect(
                 html.headers[.contentType]?.hasPrefix("text/html") == true && String(buffer: html.body).contains("<svg")
             )
             #expect(try await client.execute(uri: "/reports/savings", method: .get).status == .unauthorized)
             for query in ["by=colour", "since=yesterday", "format=pdf"] {
                 let wrong = try await client.execute(
-                    uri: "/v1/reports/savings?\(query)", method: .get, headers: Self.bearer("reader"))
+                    uri: "/v1/reports/savings?\(query)", method: .get, headers: Self.bearer(Self.reader))
                 #expect(wrong.status == .badRequest, "\(query)")
             }
             let window = try await client.execute(
-                uri: "/v1/reports/savings?since=2999-01-01", method: .get, headers: Self.bearer("reader"))
+                uri: "/v1/reports/savings?since=2999-01-01", method: .get, headers: Self.bearer(Self.reader))
             #expect(String(buffer: window.body).contains(#""segments":[]"#))
         }
     }
