@@ -120,4 +120,17 @@ extension SQLStateStore: SharedBoardStore {
             return (rows, try clock?.decode(column: "now_ms", as: Int64.self) ?? milliseconds)
         }
     }
+
+    public func pruneSharedBoard(unchangedFor milliseconds: Int64) async throws -> (presence: Int, directives: Int) {
+        let cutoff = "(\(databaseNow) - \(milliseconds))"
+        return try await transaction { db in
+            let presence = try await db.raw(
+                "DELETE FROM worker_presence WHERE changed_at_ms < \(unsafeRaw: cutoff) RETURNING worker_id"
+            ).all().count
+            let directives = try await db.raw(
+                "DELETE FROM job_directives WHERE updated_at_ms < \(unsafeRaw: cutoff) RETURNING job_id"
+            ).all().count
+            return (presence, directives)
+        }
+    }
 }

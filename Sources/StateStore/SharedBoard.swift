@@ -108,6 +108,10 @@ public protocol SharedBoardStore: Sendable {
     /// Merges each directive into the stored one (`JobDirective.merged(into:)`).
     func shareDirectives(_ directives: [JobDirective]) async throws
     func directives(changedAfter milliseconds: Int64) async throws -> (rows: [JobDirective], now: Int64)
+    /// Deletes presence and directives that did not change for `milliseconds` (a worker silent
+    /// that long is not placeable and no gang counts on it; a stop or gang notice that old
+    /// concerns an attempt long over); returns how many rows of each went.
+    func pruneSharedBoard(unchangedFor milliseconds: Int64) async throws -> (presence: Int, directives: Int)
 }
 
 /// The in-memory twin of the shared board, on an injected clock.
@@ -144,6 +148,16 @@ public final class InMemorySharedBoard: SharedBoardStore {
             for directive in directives {
                 state.directives[directive.job] = (directive.merged(into: state.directives[directive.job]?.row), now)
             }
+        }
+    }
+
+    public func pruneSharedBoard(unchangedFor milliseconds: Int64) async throws -> (presence: Int, directives: Int) {
+        let cutoff = clock.nowMilliseconds() - milliseconds
+        return state.withLock { state in
+            let before = (state.presence.count, state.directives.count)
+            state.presence = state.presence.filter { $0.value.changed >= cutoff }
+            state.directives = state.directives.filter { $0.value.changed >= cutoff }
+            return (before.0 - state.presence.count, before.1 - state.directives.count)
         }
     }
 

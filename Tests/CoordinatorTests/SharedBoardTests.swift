@@ -86,7 +86,36 @@ import Testing
         try await store.migrate()
         await whatAWorkerToldOneReplicaDecidesOnTheOther(Replicas(store: store))
         await whatOneReplicaAskedOfAJobIsAnsweredByTheOther(Replicas(store: store))
+        try await rowsUnchangedForLongArePrunedAndCurrentOnesKept(store)
         try await store.close()
+    }
+
+    @Test func theTwinPrunesByAge() async throws {
+        let clock = ManualLeaseClock(1_000_000)
+        let twin = InMemorySharedBoard(clock: clock)
+        try await rowsUnchangedForLongArePrunedAndCurrentOnesKept(twin)
+        try await twin.sharePresence([WorkerPresence(worker: "old", seenAtMilliseconds: 1, leaving: false)])
+        clock.advance(milliseconds: 10_000)
+        try await twin.sharePresence([WorkerPresence(worker: "new", seenAtMilliseconds: 2, leaving: false)])
+        let gone = try await twin.pruneSharedBoard(unchangedFor: 5_000)
+        #expect(gone.presence == 1 && gone.directives == 0)
+        #expect(try await twin.presence(changedAfter: .min).rows.map(\.worker) == ["new"])
+    }
+
+    /// Rows changed lately stay; rows unchanged for longer than asked go (the database's clock
+    /// cannot be moved here, so "longer" is a cutoff in the future).
+    func rowsUnchangedForLongArePrunedAndCurrentOnesKept(_ store: any SharedBoardStore) async throws {
+        try await store.sharePresence([WorkerPresence(worker: "w-prune", seenAtMilliseconds: 1, leaving: false)])
+        try await store.shareDirectives([
+            JobDirective(job: JobID("job-prune"), stop: .init(sinceMilliseconds: 1, committedStep: nil))
+        ])
+        let kept = try await store.pruneSharedBoard(unchangedFor: 3_600_000)
+        #expect(kept.presence == 0 && kept.directives == 0)
+        #expect(try await store.presence(changedAfter: .min).rows.contains { $0.worker == "w-prune" })
+        let gone = try await store.pruneSharedBoard(unchangedFor: -3_600_000)
+        #expect(gone.presence >= 1 && gone.directives >= 1)
+        #expect(try await store.presence(changedAfter: .min).rows.isEmpty)
+        #expect(try await store.directives(changedAfter: .min).rows.isEmpty)
     }
 
     func whatOneReplicaAskedOfAJobIsAnsweredByTheOther(_ replicas: Replicas) async {
@@ -175,6 +204,7 @@ import Testing
             try await store.migrate()
             await SharedBoardTests().whatAWorkerToldOneReplicaDecidesOnTheOther(.init(store: store))
             await SharedBoardTests().whatOneReplicaAskedOfAJobIsAnsweredByTheOther(.init(store: store))
+            try await SharedBoardTests().rowsUnchangedForLongArePrunedAndCurrentOnesKept(store)
         } catch {
             try? await store.close()
             throw error

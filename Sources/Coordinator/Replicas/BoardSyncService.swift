@@ -15,6 +15,11 @@ public struct BoardSyncService: Service {
     let logger: Logger
     let clock: any Clock<Duration>
     static let overlapMilliseconds: Int64 = 5_000
+    /// Rows no replica changed for this long are deleted (`pruneSharedBoard`), once per
+    /// `pruneEveryMilliseconds`, so the tables hold what is current and a starting replica's
+    /// first look reads only that.
+    static let keepUnchangedMilliseconds: Int64 = 24 * 3_600_000
+    static let pruneEveryMilliseconds: Int64 = 600_000
 
     public init(
         board: LiveBoard, store: any SharedBoardStore, leaseClock: any LeaseClock, periodMilliseconds: Int64 = 1_000,
@@ -32,6 +37,8 @@ public struct BoardSyncService: Service {
     final class Cursor: Sendable {
         let presence = SharedBox<Int64>(.min)
         let directives = SharedBox<Int64>(.min)
+        /// When this service last pruned, on the lease clock.
+        let pruned = SharedBox<Int64?>(nil)
     }
 
     public func run() async throws {
@@ -65,6 +72,25 @@ public struct BoardSyncService: Service {
             cursor.directives.withLock { $0 = asked.now }
         } catch {
             logger.error("reading the shared live board failed: \(error)")
+        }
+        await pruneIfDue(cursor)
+    }
+
+    /// Deletes what no replica changed for a day, at most once per `pruneEveryMilliseconds`
+    /// (every replica may: the deletes are by age on the database's clock, and idempotent).
+    func pruneIfDue(_ cursor: Cursor) async {
+        let now = leaseClock.nowMilliseconds()
+        if let last = cursor.pruned.withLock({ $0 }), now - last < Self.pruneEveryMilliseconds { return }
+        cursor.pruned.withLock { $0 = now }
+        do {
+            let gone = try await store.pruneSharedBoard(unchangedFor: Self.keepUnchangedMilliseconds)
+            if gone.presence + gone.directives > 0 {
+                logger.info(
+                    "pruned the shared live board: \(gone.presence) worker sighting(s), \(gone.directives) job directive(s) unchanged for a day"
+                )
+            }
+        } catch {
+            logger.error("pruning the shared live board failed (tried again later): \(error)")
         }
     }
 
