@@ -2,10 +2,15 @@
 // in one process, over loopback with keep-alive connections, on the embedded SQLite store.
 //
 //   swift run -c release HeartbeatBenchmark [--seconds 5] [--connections 64] [--store sqlite|memory]
+//   swift run -c release HeartbeatBenchmark --store postgres --postgres URL [--workers 1000]
 //
 // For 1,000 and 10,000 registered workers (each with a leased attempt): closed-loop throughput,
 // p50 and p99 of /health and of heartbeats (after every worker has beaten once: the steady
 // state); then 10,000 workers paced at one heartbeat per 5 s.
+//
+// On PostgreSQL: one database, served by 1 coordinator and then by 3 replicas in this process
+// (each with its own connection pool and port; the load spread evenly), closed-loop heartbeats
+// in total against /health on one replica, same run.
 import AsyncHTTPClient
 import Coordinator
 import Foundation
@@ -20,6 +25,8 @@ struct Arguments {
     var seconds = 5
     var connections = 64
     var store = "sqlite"
+    var postgres = ""
+    var workers = 1_000
     init() {
         var iterator = CommandLine.arguments.dropFirst().makeIterator()
         while let flag = iterator.next() {
@@ -28,7 +35,12 @@ struct Arguments {
             case "--seconds": seconds = Int(value) ?? seconds
             case "--connections": connections = Int(value) ?? connections
             case "--store": store = value
-            default: fatalError("unknown flag \(flag); known: --seconds N --connections N --store sqlite|memory")
+            case "--postgres": postgres = value
+            case "--workers": workers = Int(value) ?? workers
+            default:
+                fatalError(
+                    "unknown flag \(flag); known: --seconds N --connections N --store sqlite|memory|postgres --postgres URL --workers N"
+                )
             }
         }
     }
@@ -105,6 +117,11 @@ func row(_ label: String, _ sample: Sample, baseline: Sample?) -> String {
 
 print("| run | requests/s | vs /health | p50 ms | p99 ms |")
 print("|---|---|---|---|---|")
+if arguments.store == "postgres" {
+    try await replicasOnPostgres()
+    try await http.shutdown().get()
+    exit(0)
+}
 for workers in [1_000, 10_000] {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spotwise-hb-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -188,4 +205,93 @@ actor PortBox {
         if let port { return port }
         return await withCheckedContinuation { waiters.append($0) }
     }
+}
+
+/// Registers `workers` workers, each with a job placed and leased to it; their tokens.
+func seed(_ store: any StateStore, workers: Int) async throws -> [String] {
+    var tokens: [String] = []
+    for index in 0..<workers {
+        let id = "worker-\(index)"
+        let token = "\(id).secret-\(index)"
+        try await store.registerWorker(
+            WorkerRecord(
+                id: id, secretDigest: AccessTokens.hexDigest(token), name: id, provider: "local", registeredAt: Date()))
+        let job = try await store.submit(
+            JobSubmission(
+                id: JobID("job-\(index)"), spec: JobSpec(name: "bench", run: "x"), idempotencyKey: nil,
+                submittedAt: Date())
+        ).job
+        let placed = try JobStateMachine.apply(
+            .placed(Placement(provider: .local, region: "local", market: .spot)), to: job.record)
+        _ = try await store.update(job.id, expectedVersion: 1, record: placed.record, events: [], at: Date())
+        try await store.grantLease(
+            Lease(job: job.id, attempt: 1, epoch: LeaseEpoch(1), workerID: id, expiresAtMilliseconds: 1 << 40))
+        tokens.append(token)
+    }
+    return tokens
+}
+
+/// One PostgreSQL database served by 1 coordinator, then by 3 (each its own pool and port):
+/// total closed-loop heartbeats per second, against /health on one of them.
+func replicasOnPostgres() async throws {
+    guard !arguments.postgres.isEmpty else { fatalError("--store postgres needs --postgres URL") }
+    // A database of its own, dropped at the end.
+    let name = "spotwise_hb_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
+    let admin = try await SQLStateStore.connectPostgres(url: arguments.postgres)
+    try await admin.execute("CREATE DATABASE \(name)")
+    guard var components = URLComponents(string: arguments.postgres) else { fatalError("bad --postgres URL") }
+    components.path = "/\(name)"
+    let url = components.string!
+    let setup = try await SQLStateStore.connectPostgres(url: url)
+    try await setup.migrate()
+    let tokens = try await seed(setup, workers: arguments.workers)
+    try await setup.close()
+    var logger = Logger(label: "bench")
+    logger.logLevel = .error
+    var baseline: Sample?
+    for replicas in [1, 3] {
+        var stores: [any StateStore] = []
+        var servers: [Task<Void, any Error>] = []
+        var bases: [String] = []
+        for _ in 0..<replicas {
+            let store = try await SQLStateStore.connectPostgres(url: url)
+            let port = PortBox()
+            let app = Application(
+                router: CoordinatorApplication.router(
+                    store: store, tokens: AccessTokens(admin: "admin"), settings: .init(),
+                    leaseClock: MonotonicLeaseClock()),
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { await port.set($0.localAddress?.port ?? 0) }, logger: logger)
+            servers.append(Task { try await app.runService(gracefulShutdownSignals: []) })
+            bases.append("http://127.0.0.1:\(await port.wait())")
+            stores.append(store)
+        }
+        let frozen = bases
+        if baseline == nil {
+            baseline = await load(seconds: arguments.seconds) { _ in HTTPClientRequest(url: frozen[0] + "/health") }
+            print(row("\(arguments.workers) workers, PostgreSQL: /health on one coordinator", baseline!, baseline: nil))
+        }
+        let workers = arguments.workers
+        let beat = { @Sendable (index: Int) -> HTTPClientRequest in
+            let worker = index % workers
+            var request = HTTPClientRequest(
+                url: frozen[index % frozen.count] + "/v1/workers/worker-\(worker)/heartbeat")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(tokens[worker])")
+            request.body = .bytes(
+                ByteBuffer(string: #"{"job": "job-\#(worker)", "attempt": 1, "epoch": 1, "step": 10}"#))
+            return request
+        }
+        _ = await load(seconds: 1, makeRequest: beat)  // connections warm, digests cached
+        let heartbeats = await load(seconds: arguments.seconds, makeRequest: beat)
+        print(
+            row(
+                "\(arguments.workers) workers, PostgreSQL: heartbeats in total, \(replicas) coordinator(s)", heartbeats,
+                baseline: baseline))
+        for server in servers { server.cancel() }
+        for server in servers { _ = await server.result }
+        for store in stores { try await store.close() }
+    }
+    try await admin.execute("DROP DATABASE IF EXISTS \(name)")
+    try await admin.close()
 }

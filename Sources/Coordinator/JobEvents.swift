@@ -84,9 +84,9 @@ struct JobEvents: Sendable {
                 // committed checkpoint.
                 break
             case .provision(let attempt, let epoch, _):
-                guard let provision else {
-                    preconditionFailure("job \(job.id): a placement applied without provisioning its attempt")
-                }
+                // Only the scheduler places, with its provisioning; a placement applied without it
+                // is refused before anything else is carried out (the pass fences the attempt).
+                guard let provision else { throw UnprovisionedPlacement(job: job.id) }
                 try await provision(job, attempt, epoch)
             case .registerModel:
                 // The gate now; a failure here is retried by the scheduler's gate sweep, never lost.
@@ -101,4 +101,12 @@ struct JobEvents: Sendable {
         }
         if !fenced { try await afterFence(job) }
     }
+}
+
+/// A placement was applied by a caller that cannot provision its attempt (only the scheduler
+/// can): a bug, reported instead of taking the coordinator down. The attempt has no lease, so
+/// the next scheduling pass ends it as lost and places the job again.
+struct UnprovisionedPlacement: Error, CustomStringConvertible {
+    var job: JobID
+    var description: String { "job \(job): a placement was applied without provisioning its attempt" }
 }

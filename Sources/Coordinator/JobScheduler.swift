@@ -191,7 +191,9 @@ public struct JobScheduler: Sendable {
         case .abandon(let job, let reason, .maxCost):
             _ = try await budget.abandon(job, reason: reason)
         case .abandon(let job, let reason, .failedLaunches):
-            _ = try? await ending.events.apply(to: job, at: wallClock()) {
+            // (The job waits for capacity, so it has no attempt; were one live, it would end as
+            // stopped, its ledger row closed.)
+            _ = try? await ending.endJob(job, segmentKind: .stopped, segmentReason: "stopped: \(reason)") {
                 $0.state.isTerminal ? nil : .abandoned(reason: reason)
             }
         case .decideModel(let id):

@@ -13,7 +13,7 @@ public struct PassSnapshot: Sendable {
     public var now: Date
     /// Unrevoked leases.
     public var leases: [Lease]
-    /// Queued and recovering jobs, oldest first as the store lists them.
+    /// Queued and recovering jobs, as the store lists them (the planner orders them itself).
     public var pending: [StoredJob]
     public var running: [StoredJob]
     /// What each job with a `max_cost` has cost so far (open attempts priced up to now).

@@ -30,10 +30,12 @@ import Testing
     }
 
     @Test func orphansAreExactlyTheLiveAttemptsWithoutALeaseOfTheirEpoch() throws {
+        var found = 0
         for seed in 0..<100 {
-            let snapshot = try Self.cluster(seed: seed)
-            let live = snapshot.running + snapshot.pending
+            let (snapshot, provisioning) = try Self.clusterAndProvisioning(seed: seed)
+            let live = provisioning + snapshot.running + snapshot.pending
             let orphans = SchedulingCore.orphans(live, leases: snapshot.leases)
+            found += orphans.count
             let leased = Set(snapshot.leases.filter { !$0.revoked }.map { "\($0.job.rawValue)@\($0.epoch.value)" })
             let expected = live.compactMap { job -> PassEffect? in
                 guard job.state.hasLiveAttempt, let attempt = job.record.liveAttempt,
@@ -43,6 +45,7 @@ import Testing
             }
             #expect(orphans == expected, "seed \(seed)")
         }
+        #expect(found > 10, "the clusters have orphans: \(found)")
     }
 
     @Test func launchesThatKeepFailingFailTheJobOnlyPastItsBudget() throws {
@@ -108,8 +111,13 @@ import Testing
                 #expect(snapshot.capacity.offers.contains { $0.id == placement.worker }, context)
                 continue
             }
-            // A registered worker is in at most one placement, is live, and holds no lease.
+            // A registered worker is in at most one placement, is live, holds no lease, and is
+            // not capacity launched for another job.
             for worker in placement.members.isEmpty ? [placement.worker] : placement.members {
+                let name = snapshot.workers.first { $0.id == worker }?.name
+                if let reservedFor = name.flatMap({ snapshot.capacity.reservations[$0] }) {
+                    #expect(reservedFor == placement.job, "\(worker) was launched for \(reservedFor); \(context)")
+                }
                 #expect(usedWorkers.insert(worker).inserted, "worker \(worker) placed twice; \(context)")
                 #expect(live.contains(worker), "worker \(worker) is not live; \(context)")
                 #expect(!holding.contains(worker), "worker \(worker) holds a lease; \(context)")
@@ -133,7 +141,10 @@ import Testing
                 #expect(running[job] != nil && overBudget.contains(job) && snapshot.stopRequests[job] == nil, context)
             case .abandon(let job, _, let cause):
                 #expect(cause == .maxCost && overBudget.contains(job), context)
-                if let job = running[job], let asked = snapshot.stopRequests[job.id] {
+                if let job = running[job] {
+                    // A running job is asked to stop first, and fails only after its checkpoint
+                    // or the grace.
+                    let asked = try #require(snapshot.stopRequests[job.id], "failed without a stop; \(context)")
                     let checkpointed = job.record.committedCheckpoint?.step != asked.committedStep
                     #expect(checkpointed || snapshot.nowMilliseconds - asked.sinceMilliseconds >= 50_000, context)
                 }
@@ -150,8 +161,32 @@ import Testing
                 #expect(job.record.liveAttempt?.epoch == epoch && lease.epoch == epoch, context)
                 #expect(size > lease.members.count && size <= maximum, context)
                 #expect(!overBudget.contains(id), context)
+                // Known long enough, not asked already, no member's notice.
+                let gang = try #require(snapshot.gangs[id], context)
+                #expect(gang.epoch == epoch && gang.notice == nil && gang.resizeTo == nil, context)
+                #expect(snapshot.nowMilliseconds - gang.sinceMilliseconds >= 40_000, context)
             case .endOrphan: Issue.record("a pass decides orphans separately; \(context)")
             }
+        }
+        // Nothing is forgotten: every undecided succeeded job with a model to register is decided;
+        // every job over its budget is asked to stop or failed, unless its stop is still running.
+        let decided = Set(decision.effects.compactMap { if case .decideModel(let id) = $0 { id } else { nil } })
+        for job in snapshot.succeeded.prefix(SchedulingCore.gateSweepLimit)
+        where job.spec.register != nil && !snapshot.decided.contains(job.id) {
+            #expect(decided.contains(job.id), "succeeded job \(job.id) left undecided; \(context)")
+        }
+        let handled = Set(
+            decision.effects.compactMap { effect -> JobID? in
+                switch effect {
+                case .askToStop(let job, _, _), .abandon(let job, _, _): job
+                default: nil
+                }
+            })
+        for id in overBudget where !handled.contains(id) {
+            let job = try #require(running[id], "waiting job \(id) over its budget not failed; \(context)")
+            let asked = try #require(snapshot.stopRequests[id], "job \(id) over its budget not stopped; \(context)")
+            let checkpointed = job.record.committedCheckpoint?.step != asked.committedStep
+            #expect(!checkpointed && snapshot.nowMilliseconds - asked.sinceMilliseconds < 50_000, context)
         }
         // Every waiting job not placed has a reason; every reason is for a waiting job.
         for id in decision.waiting.keys { #expect(pending[id] != nil, context) }
@@ -221,7 +256,10 @@ import Testing
     }
 
     /// A seeded random cluster as one pass would read it.
-    static func cluster(seed: Int) throws -> PassSnapshot {
+    static func cluster(seed: Int) throws -> PassSnapshot { try clusterAndProvisioning(seed: seed).0 }
+
+    /// The cluster, and its provisioning jobs (a pass reads those only for orphans).
+    static func clusterAndProvisioning(seed: Int) throws -> (PassSnapshot, [StoredJob]) {
         var random = SeededGenerator(seed: UInt64(seed) &* 104_729 &+ 17)
         func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &random) < percent }
         let now: Int64 = 1_000_000
@@ -237,6 +275,7 @@ import Testing
             }
         }
         var snapshot = PassSnapshot(nowMilliseconds: now, now: Date(timeIntervalSince1970: 1_800_000_000))
+        var provisioning: [StoredJob] = []
         for index in 0..<Int.random(in: 0...24, using: &random) {
             let (provider, pool) = pools[Int.random(in: 0..<pools.count, using: &random)]
             let id = "w\(index)"
@@ -286,7 +325,7 @@ import Testing
                 }
             case .running, .provisioning:
                 // (A pass reads running jobs; provisioning ones hold their leases all the same.)
-                if state == .running { snapshot.running.append(job) }
+                if state == .running { snapshot.running.append(job) } else { provisioning.append(job) }
                 let live = try #require(job.record.liveAttempt)
                 let members: [String]
                 switch spec.resources.nodes {
@@ -295,13 +334,14 @@ import Testing
                 default: members = []
                 }
                 let holder = members.first ?? takeWorkers(1).first
-                // Sometimes no lease of the live epoch (an orphan), sometimes a stale one held on.
+                // Sometimes no lease of the live epoch (an orphan: none, another epoch's, or a
+                // revoked one), sometimes an expired one still held.
                 if chance(90) {
                     snapshot.leases.append(
                         Lease(
                             job: job.id, attempt: live.number, epoch: chance(95) ? live.epoch : LeaseEpoch(99),
                             workerID: holder, expiresAtMilliseconds: now + (chance(80) ? 5_000 : -5_000),
-                            members: members.count > 1 ? members : []))
+                            revoked: chance(5), members: members.count > 1 ? members : []))
                 }
                 if case .elastic = spec.resources.nodes {
                     snapshot.gangs[job.id] = GangAttempt(
@@ -332,6 +372,6 @@ import Testing
                     job: JobID("job-gone"), attempt: 1, epoch: LeaseEpoch(1), workerID: worker,
                     expiresAtMilliseconds: now - 20_000))
         }
-        return snapshot
+        return (snapshot, provisioning)
     }
 }

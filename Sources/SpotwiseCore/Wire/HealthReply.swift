@@ -28,7 +28,7 @@ public struct HealthReply: Codable, Sendable, Hashable {
 }
 
 /// What a coordinator process is among the coordinators on its database.
-public enum CoordinatorRole: String, Sendable, Hashable, Codable, CaseIterable {
+public enum CoordinatorRole: String, Sendable, Hashable, Codable {
     /// The only coordinator on its database (SQLite, in memory): always acts.
     case single
     /// A replica that has not heard from the database yet.
@@ -37,4 +37,10 @@ public enum CoordinatorRole: String, Sendable, Hashable, Codable, CaseIterable {
     case leader
     /// A replica that serves the API and heartbeats while another leads.
     case follower
+    /// A role this client does not know (a newer coordinator said it): it answered all the same.
+    case unknown
+
+    public init(from decoder: any Decoder) throws {
+        self = Self(rawValue: try decoder.singleValueContainer().decode(String.self)) ?? .unknown
+    }
 }
