@@ -127,30 +127,26 @@ public struct WorkersAPI: Sendable {
             throw APIError.badRequest("invalid_heartbeat", beat.problems.joined(separator: "; "))
         }
         let jobID = JobID(beat.job)
-        guard let lease = try await store.lease(job: jobID) else {
-            throw APIError.notFound("no attempt of job \(beat.job) is leased")
-        }
-        // (Not `holders`: the hot path allocates nothing for a single node's lease.)
-        guard lease.workerID == workerID || lease.members.contains(workerID) else {
-            throw APIError.forbidden("job \(beat.job) is leased to another worker")
-        }
         let epoch = LeaseEpoch(beat.epoch)
         let now = leaseClock.nowMilliseconds()
-        let renewed: Lease
-        do {
+        // Renewed only if this worker holds the lease of this epoch and attempt (one statement on
+        // PostgreSQL); otherwise the lease, read after, says why and nothing changed.
+        guard
+            let renewed = try await store.renewLease(
+                job: jobID, epoch: epoch, attempt: beat.attempt, heldBy: workerID,
+                expiresAtMilliseconds: now + policy.leaseMilliseconds)
+        else {
+            guard let lease = try await store.lease(job: jobID) else {
+                throw APIError.notFound("no attempt of job \(beat.job) is leased")
+            }
+            guard lease.workerID == workerID || lease.members.contains(workerID) else {
+                throw APIError.forbidden("job \(beat.job) is leased to another worker")
+            }
             // The right epoch with another attempt number is no more current than a wrong epoch.
-            if lease.epoch == epoch && lease.attempt != beat.attempt {
-                throw StateStoreError.staleEpoch(jobID, epoch: epoch, current: lease.epoch)
-            }
-            renewed = try await store.renewLease(
-                job: jobID, epoch: epoch, expiresAtMilliseconds: now + policy.leaseMilliseconds)
-        } catch let error as StateStoreError {
-            if case .staleEpoch = error {
-                metrics.staleHeartbeats.increment()
-                throw APIError.conflict(
-                    "stale_epoch", "\(error); this attempt has been replaced or ended: stop the trainer")
-            }
-            throw error
+            metrics.staleHeartbeats.increment()
+            let stale = StateStoreError.staleEpoch(jobID, epoch: epoch, current: lease.revoked ? nil : lease.epoch)
+            throw APIError.conflict(
+                "stale_epoch", "\(stale); this attempt has been replaced or ended: stop the trainer")
         }
         metrics.heartbeats.increment()
         board.sawWorker(workerID, atMilliseconds: now)

@@ -72,7 +72,11 @@ extension SQLStateStore {
 
     public func liveLeases(worker: String?) async throws -> [Lease] {
         let filter =
-            worker.map { SQLQueryString("AND (worker_id = \(bind: $0) OR members LIKE \(bind: "%|\($0)|%"))") }
+            worker.map {
+                SQLQueryString(
+                    "AND (worker_id = \(bind: $0) OR members LIKE \(bind: "%|" + Self.escapedForLike($0) + "|%") ESCAPE '!')"
+                )
+            }
             ?? SQLQueryString("")
         return try await exclusive {
             try await database.raw(

@@ -582,6 +582,41 @@ public final class SQLStateStore: StateStore {
         throw StateStoreError.staleEpoch(job, epoch: epoch, current: current.flatMap { $0.revoked ? nil : $0.epoch })
     }
 
+    public func renewLease(
+        job: JobID, epoch: LeaseEpoch, attempt: Int, heldBy worker: String, expiresAtMilliseconds: Int64
+    ) async throws -> Lease? {
+        if backend == .sqlite {
+            guard let lease = try await lease(job: job), lease.epoch == epoch, lease.attempt == attempt,
+                !lease.revoked, lease.workerID == worker || lease.members.contains(worker)
+            else { return nil }
+            do {
+                return try await renewInMemory(job: job, epoch: epoch, expiresAtMilliseconds: expiresAtMilliseconds)
+            } catch StateStoreError.staleEpoch {
+                return nil
+            }
+        }
+        // One statement, one round trip: the holder, epoch and attempt checks and the write.
+        let renewed = try await write { db in
+            try await db.raw(
+                """
+                UPDATE leases SET expires_at_ms = CASE WHEN expires_at_ms > \(bind: expiresAtMilliseconds)
+                    THEN expires_at_ms ELSE \(bind: expiresAtMilliseconds) END
+                WHERE job_id = \(bind: job.rawValue) AND epoch = \(bind: Int64(epoch.value))
+                    AND attempt = \(bind: Int64(attempt)) AND revoked = 0
+                    AND (worker_id = \(bind: worker) OR members LIKE \(bind: "%|" + Self.escapedForLike(worker) + "|%") ESCAPE '!')
+                RETURNING \(unsafeRaw: Self.leaseColumns)
+                """
+            ).first()
+        }
+        return try renewed.map(Self.lease)
+    }
+
+    /// `text` with LIKE's wildcards and the escape character itself escaped (escape: `!`).
+    static func escapedForLike(_ text: String) -> String {
+        text.replacingOccurrences(of: "!", with: "!!").replacingOccurrences(of: "%", with: "!%")
+            .replacingOccurrences(of: "_", with: "!_")
+    }
+
     /// On SQLite (one coordinator owns the file) renewals stay in memory: the lease row is
     /// written only on grant and revoke, so a heartbeat costs no fsync. Nothing is lost by a
     /// crash: after a restart every live lease is reset to the grace period anyway.

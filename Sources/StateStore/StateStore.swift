@@ -35,6 +35,12 @@ public protocol StateStore: Sendable {
     func grantLease(_ lease: Lease) async throws
     /// Extends the lease if `epoch` is the job's current, unrevoked one.
     func renewLease(job: JobID, epoch: LeaseEpoch, expiresAtMilliseconds: Int64) async throws -> Lease
+    /// A heartbeat's renewal: extends the lease only if its epoch is `epoch`, its attempt
+    /// `attempt`, it is not revoked and `worker` holds it (rank 0 or a gang member). Nil when any
+    /// of that does not hold, and nothing changed (the caller reads the lease to say which).
+    func renewLease(
+        job: JobID, epoch: LeaseEpoch, attempt: Int, heldBy worker: String, expiresAtMilliseconds: Int64
+    ) async throws -> Lease?
     /// Ends the lease of `epoch` (if it is still the current one); later renewals are refused.
     func revokeLease(job: JobID, epoch: LeaseEpoch) async throws
     /// Ends the lease of `epoch` only if it is still expired at `nowMilliseconds`, atomically with
@@ -328,5 +334,22 @@ extension StoredJob {
         StoredJobIdentity(
             id: id.rawValue, name: spec.name, state: state.rawValue, hyperparameters: spec.hyperparameters,
             finalMetrics: record.finalMetrics)
+    }
+}
+
+extension StateStore {
+    /// The heartbeat's renewal as a read and a renewal: right for a store whose reads are local
+    /// (the in-memory twin, SQLite's cache); PostgreSQL does it in one statement.
+    public func renewLease(
+        job: JobID, epoch: LeaseEpoch, attempt: Int, heldBy worker: String, expiresAtMilliseconds: Int64
+    ) async throws -> Lease? {
+        guard let lease = try await lease(job: job), lease.epoch == epoch, lease.attempt == attempt, !lease.revoked,
+            lease.workerID == worker || lease.members.contains(worker)
+        else { return nil }
+        do {
+            return try await renewLease(job: job, epoch: epoch, expiresAtMilliseconds: expiresAtMilliseconds)
+        } catch StateStoreError.staleEpoch {
+            return nil
+        }
     }
 }

@@ -141,6 +141,43 @@ import Testing
         #expect(history.last?.message == "writer \(final.record.attemptCount - 1)")
     }
 
+    /// A heartbeat's renewal: only its holders, its epoch and its attempt renew it, and a refused
+    /// one changes nothing.
+    @Test(arguments: StoreKind.withoutServers)
+    func aHeartbeatRenewsOnlyALeaseItsWorkerHolds(kind: StoreKind) async throws {
+        let (store, _) = try await kind.open()
+        defer { Task { try? await store.close() } }
+        let single = try await store.submit(submission("single")).job
+        let gang = try await store.submit(submission("gang")).job
+        try await store.grantLease(
+            Lease(job: single.id, attempt: 1, epoch: LeaseEpoch(1), workerID: "w1", expiresAtMilliseconds: 1_000))
+        try await store.grantLease(
+            Lease(
+                job: gang.id, attempt: 2, epoch: LeaseEpoch(3), workerID: "g0", expiresAtMilliseconds: 1_000,
+                members: ["g0", "g_1", "g2"]))
+        func renew(_ job: JobID, _ epoch: UInt64, _ attempt: Int, _ worker: String, to expiry: Int64) async throws
+            -> Int64?
+        {
+            try await store.renewLease(
+                job: job, epoch: LeaseEpoch(epoch), attempt: attempt, heldBy: worker, expiresAtMilliseconds: expiry
+            )?.expiresAtMilliseconds
+        }
+        #expect(try await renew(single.id, 1, 1, "w1", to: 5_000) == 5_000)
+        #expect(try await renew(single.id, 1, 1, "w2", to: 9_000) == nil)  // another worker
+        #expect(try await renew(single.id, 2, 1, "w1", to: 9_000) == nil)  // another epoch
+        #expect(try await renew(single.id, 1, 2, "w1", to: 9_000) == nil)  // another attempt
+        #expect(try await renew(JobID("ghost"), 1, 1, "w1", to: 9_000) == nil)
+        #expect(try await store.lease(job: single.id)?.expiresAtMilliseconds == 5_000)
+        // Any member of a gang renews its one lease; a name that only looks like one does not.
+        #expect(try await renew(gang.id, 3, 2, "g2", to: 7_000) == 7_000)
+        #expect(try await renew(gang.id, 3, 2, "g_1", to: 8_000) == 8_000)
+        #expect(try await renew(gang.id, 3, 2, "gx1", to: 9_000) == nil)
+        #expect(try await renew(gang.id, 3, 2, "g", to: 9_000) == nil)
+        try await store.revokeLease(job: gang.id, epoch: LeaseEpoch(3))
+        #expect(try await renew(gang.id, 3, 2, "g0", to: 9_000) == nil)
+        #expect(try await store.lease(job: gang.id)?.expiresAtMilliseconds == 8_000)
+    }
+
     @Test(arguments: StoreKind.withoutServers)
     func leasesAreFencedByEpoch(kind: StoreKind) async throws {
         let (store, _) = try await kind.open()
@@ -314,6 +351,10 @@ import Testing
 
     @Test func leasesAreFencedByEpoch() async throws {
         try await StateStoreConformanceTests().leasesAreFencedByEpoch(kind: .postgres)
+    }
+
+    @Test func aHeartbeatRenewsOnlyALeaseItsWorkerHolds() async throws {
+        try await StateStoreConformanceTests().aHeartbeatRenewsOnlyALeaseItsWorkerHolds(kind: .postgres)
     }
 
     @Test func afterARestartLiveLeasesGetAGracePeriod() async throws {
