@@ -114,6 +114,14 @@ public actor InMemoryStateStore: StateStore {
     }
 
     private var workers: [String: WorkerRecord] = [:]
+    private var signOuts: [String: Int64] = [:]
+
+    public func recordSignOut(session nonce: String, expiresAtSeconds: Int64, nowSeconds: Int64) async throws {
+        signOuts = signOuts.filter { $0.value > nowSeconds }
+        signOuts[nonce] = expiresAtSeconds
+    }
+
+    public func isSignedOut(session nonce: String) async throws -> Bool { signOuts[nonce] != nil }
 
     public func resetLiveLeases(expiringAt milliseconds: Int64) async throws -> Int {
         var extended = 0

@@ -28,6 +28,25 @@ extension SQLStateStore {
         }
     }
 
+    public func recordSignOut(session nonce: String, expiresAtSeconds: Int64, nowSeconds: Int64) async throws {
+        try await transaction { db in
+            try await db.raw("DELETE FROM dashboard_signouts WHERE expires_at_s <= \(bind: nowSeconds)").run()
+            try await db.raw(
+                """
+                INSERT INTO dashboard_signouts (nonce, expires_at_s) VALUES (\(bind: nonce), \(bind: expiresAtSeconds))
+                ON CONFLICT (nonce) DO NOTHING
+                """
+            ).run()
+        }
+    }
+
+    public func isSignedOut(session nonce: String) async throws -> Bool {
+        try await exclusive {
+            try await database.raw("SELECT 1 AS one FROM dashboard_signouts WHERE nonce = \(bind: nonce)").first()
+                != nil
+        }
+    }
+
     public func registerWorker(_ worker: WorkerRecord) async throws {
         let pool = try worker.pool.map { try Self.json($0) }
         try await write { db in

@@ -143,6 +143,9 @@ public final class SQLStateStore: StateStore {
             // Launches are recorded before the provider is called, confirmed once it answered.
             "ALTER TABLE capacity_launches ADD COLUMN confirmed BIGINT NOT NULL DEFAULT 1",
         ],
+        // 9: dashboard sessions signed out before they expired, for every coordinator on the
+        // database and across restarts.
+        ["CREATE TABLE dashboard_signouts (nonce TEXT PRIMARY KEY, expires_at_s BIGINT NOT NULL)"],
     ]
 
     public let backend: Backend

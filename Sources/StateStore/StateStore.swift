@@ -67,6 +67,11 @@ public protocol StateStore: Sendable {
     func workers() async throws -> [WorkerRecord]
     /// Marks a worker gone: its token stops working and the scheduler no longer places on it.
     func deregisterWorker(_ id: String, at: Date) async throws
+
+    /// A dashboard session signed out before it expired (by its nonce): refused from now on by
+    /// every coordinator on this store, across restarts. Entries past their expiry are dropped.
+    func recordSignOut(session nonce: String, expiresAtSeconds: Int64, nowSeconds: Int64) async throws
+    func isSignedOut(session nonce: String) async throws -> Bool
     /// Unrevoked leases (expired or not), ordered by job: every job's, or only those held by `worker`.
     func liveLeases(worker: String?) async throws -> [Lease]
 

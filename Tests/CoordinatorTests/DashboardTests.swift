@@ -249,6 +249,47 @@ import Testing
                 try await client.execute(uri: "/ui/workers", method: .get, headers: [.cookie: fresh]).status
                     == .seeOther)
         }
+        // Nor on another coordinator on the same store (a replica, or this one restarted).
+        try await harness.app().test(.router) { client in
+            let other = try await Self.signIn(client, Self.reader)
+            #expect(
+                try await client.execute(uri: "/ui/workers", method: .get, headers: [.cookie: other]).status == .ok)
+            let html = String(
+                buffer: try await client.execute(uri: "/ui/workers", method: .get, headers: [.cookie: other]).body)
+            var headers = Self.formHeaders
+            headers[.cookie] = other
+            _ = try await client.execute(
+                uri: "/ui/signout", method: .post, headers: headers, body: Self.form(["csrf": try Self.csrf(in: html)]))
+            try await harness.app().test(.router) { replica in
+                let page = try await replica.execute(uri: "/ui/workers", method: .get, headers: [.cookie: other])
+                #expect(page.status == .seeOther)
+            }
+        }
+    }
+
+    /// Sign-outs are kept in the database: every store records them and forgets expired ones.
+    @Test func signOutsAreKeptInTheStore() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("signout-\(UUID().uuidString).db").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let sqlite = try await SQLStateStore.openSQLite(path: path)
+        try await sqlite.migrate()
+        for store in [InMemoryStateStore(), sqlite] as [any StateStore] { try await Self.keepsSignOuts(store) }
+        try await sqlite.close()
+    }
+
+    static func keepsSignOuts(_ store: any StateStore) async throws {
+        do {
+            #expect(try await store.isSignedOut(session: "n1") == false)
+            try await store.recordSignOut(session: "n1", expiresAtSeconds: 100, nowSeconds: 10)
+            try await store.recordSignOut(session: "n1", expiresAtSeconds: 100, nowSeconds: 10)  // twice: no error
+            #expect(try await store.isSignedOut(session: "n1"))
+            // Once it would have expired anyway, the next sign-out drops it.
+            try await store.recordSignOut(session: "n2", expiresAtSeconds: 300, nowSeconds: 100)
+            let (first, second) = (
+                try await store.isSignedOut(session: "n1"), try await store.isSignedOut(session: "n2")
+            )
+            #expect(!first && second)
+        }
     }
 
     @Test func aTamperedOrForeignCookieIsNoSession() throws {
@@ -286,5 +327,23 @@ import Testing
             #expect(
                 !escaped.contains("<") && !escaped.contains(">") && !escaped.contains("\"") && !escaped.contains("'"))
         }
+    }
+}
+
+@Suite(.needsPostgres) struct DashboardSignOutsOnPostgres {
+    @Test func signOutsAreKeptInPostgres() async throws {
+        guard case .postgres(let url) = try await CoordinatorInvariantTests.Backend.fresh(.postgres) else {
+            Issue.record("no PostgreSQL database was made for this test")
+            return
+        }
+        let store = try await SQLStateStore.connectPostgres(url: url)
+        do {
+            try await store.migrate()
+            try await DashboardTests.keepsSignOuts(store)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
     }
 }

@@ -19,7 +19,20 @@ public struct Dashboard: Sendable {
     let leaseClock: any LeaseClock
     let board: LiveBoard
     let secureCookies: Bool
-    let signedOut = SignedOutSessions()
+    let signedOut: SignedOutSessions
+
+    init(
+        store: any StateStore, tokens: AccessTokens, clock: @escaping @Sendable () -> Date, leaseClock: any LeaseClock,
+        board: LiveBoard, secureCookies: Bool
+    ) {
+        self.store = store
+        self.tokens = tokens
+        self.clock = clock
+        self.leaseClock = leaseClock
+        self.board = board
+        self.secureCookies = secureCookies
+        self.signedOut = SignedOutSessions(store: store)
+    }
 
     /// Every route the dashboard serves, in the form `MethodNotAllowedMiddleware` reads.
     public static let routes = [
@@ -104,7 +117,7 @@ public struct Dashboard: Sendable {
     @Sendable func signOut(_ request: Request, context: CoordinatorContext) async throws -> Response {
         _ = try await context.dashboardForm(request, key: key)
         if let session = context.session {
-            signedOut.signOut(session, nowSeconds: Int64(clock().timeIntervalSince1970))
+            try await signedOut.signOut(session, nowSeconds: Int64(clock().timeIntervalSince1970))
         }
         return DashboardResponse.redirect(
             "/ui/signin",
@@ -133,9 +146,11 @@ struct DashboardSessionMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        let now = clock()
         guard let value = DashboardSession.cookie(in: request.headers[values: .cookie]),
-            let session = DashboardSession.verify(value, key: tokens.sessionKey, now: clock()),
-            !signedOut.isSignedOut(session), let role = tokens.userRole(ofTag: session.tokenTag)
+            let session = DashboardSession.verify(value, key: tokens.sessionKey, now: now),
+            try await !signedOut.isSignedOut(session, nowSeconds: Int64(now.timeIntervalSince1970)),
+            let role = tokens.userRole(ofTag: session.tokenTag)
         else {
             let target = request.method == .get ? request.uri.description : "/ui/jobs"
             return DashboardResponse.redirect("/ui/signin?next=" + FormBody.encode(Dashboard.safeNext(target)))
