@@ -95,8 +95,11 @@ public struct AttemptsAPI: Sendable {
         let checkpoint = CommittedCheckpoint(
             step: commit.step, attempt: target.attempt, location: commit.location, manifestDigest: commit.manifestDigest
         )
-        let result = try await applyFenced(target) { _ in
-            .checkpointCommitted(attempt: target.attempt, checkpoint: checkpoint)
+        // The same commit sent again (a retry after a lost reply) changes nothing: no new
+        // version, no second history line, so it never makes a real change conflict.
+        let result = try await applyFenced(target) { job in
+            job.record.committedCheckpoint == checkpoint && job.record.liveAttempt?.number == target.attempt
+                ? nil : .checkpointCommitted(attempt: target.attempt, checkpoint: checkpoint)
         }
         return try JobsAPI.json(JobSummary(result))
     }

@@ -68,6 +68,17 @@ import Testing
                 #"{"epoch": \#(first.epoch), "step": 10, "location": "digits/\#(id)/step-10", "manifest_digest": "\#(Self.digest)"}"#
             )
             #expect(commit.status == .ok)
+            // The same commit again (a retry after a lost reply) changes nothing.
+            let committed = try #require(try await store.job(JobID(id)))
+            let again = try await post(
+                client, "/v1/jobs/\(id)/attempts/1/checkpoints", token: token,
+                #"{"epoch": \#(first.epoch), "step": 10, "location": "digits/\#(id)/step-10", "manifest_digest": "\#(Self.digest)"}"#
+            )
+            #expect(again.status == .ok)
+            #expect(try await store.job(JobID(id))?.version == committed.version)
+            #expect(
+                try await store.history(JobID(id)).filter { $0.message.contains("committed checkpoint") }.count
+                    == 1)
             let logs = try await post(
                 client, "/v1/jobs/\(id)/attempts/1/logs", token: token,
                 #"{"epoch": \#(first.epoch), "lines": ["step 10 loss 0.5", "step 12"]}"#)
