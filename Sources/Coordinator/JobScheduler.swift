@@ -89,8 +89,8 @@ public struct JobScheduler: Sendable {
             try await store.jobs(state: .provisioning, limit: Self.batch)
             + store.jobs(state: .running, limit: Self.batch)
         for effect in SchedulingCore.orphans(live, leases: leases) { try await carryOut(effect) }
-        let snapshot = try await readSnapshot(leases: leases)
-        let decision = core.decide(snapshot)
+        let (snapshot, cluster) = try await readSnapshot(leases: leases)
+        let decision = core.decide(snapshot, cluster: cluster)
         var waiting = decision.waiting
         for effect in decision.effects {
             switch effect {
@@ -133,8 +133,8 @@ public struct JobScheduler: Sendable {
         return plan
     }
 
-    /// What the core decides a pass from.
-    func readSnapshot(leases: [Lease]) async throws -> PassSnapshot {
+    /// What the core decides a pass from, and the workers as it sees them.
+    func readSnapshot(leases: [Lease]) async throws -> (PassSnapshot, Cluster) {
         let pending =
             try await store.jobs(state: .queued, limit: Self.batch)
             + store.jobs(state: .recovering, limit: Self.batch)
@@ -150,7 +150,10 @@ public struct JobScheduler: Sendable {
                     sinceMilliseconds: asked.sinceMilliseconds, committedStep: asked.committedStep)
             }
         }
-        for job in running { snapshot.gangs[job.id] = board.gang(job.id) }
+        for job in running {
+            guard case .elastic = job.spec.resources.nodes else { continue }  // (only elastic gangs resize)
+            snapshot.gangs[job.id] = board.gang(job.id)
+        }
         for job in pending {
             if let pace = board.pace(job.id) {
                 snapshot.pace[job.id] = Pace(secondsPerStep: pace.secondsPerStep, totalSteps: pace.totalSteps)
@@ -160,7 +163,8 @@ public struct JobScheduler: Sendable {
         for worker in snapshot.workers {
             if let seen = board.placeable(worker.id) { snapshot.placeableSince[worker.id] = seen }
         }
-        availability.observe(core.liveWorkers(snapshot), at: snapshot.now, every: planner.decisionSeconds)
+        let cluster = core.cluster(snapshot)
+        availability.observe(cluster.live, at: snapshot.now, every: planner.decisionSeconds)
         snapshot.availability = availability.histories()
         if let launcher, !pending.isEmpty {
             await launcher.load(from: store)
@@ -173,7 +177,7 @@ public struct JobScheduler: Sendable {
             }
             snapshot.capacity = capacity
         }
-        return snapshot
+        return (snapshot, cluster)
     }
 
     /// Carries out one of the core's effects through the store this scheduler writes to.

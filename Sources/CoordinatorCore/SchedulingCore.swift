@@ -41,14 +41,14 @@ public struct SchedulingCore: Sendable {
 
     /// The pass: `max_cost`, the gate sweep, elastic growth, then placement of the waiting jobs
     /// (on capacity launched for them, on idle workers, or on capacity offers to launch).
-    public func decide(_ snapshot: PassSnapshot) -> PassDecision {
+    public func decide(_ snapshot: PassSnapshot, cluster known: Cluster? = nil) -> PassDecision {
         var decision = PassDecision()
         let budgets = Self.budgets(snapshot, stopGraceMilliseconds: stopGraceMilliseconds)
         decision.effects += budgets
         // Over its budget: failing, or asked to stop and not to be resized meanwhile.
         let overBudget = Set((snapshot.running + snapshot.pending).filter { Self.isOverBudget($0, snapshot) }.map(\.id))
         decision.effects += Self.gateSweep(snapshot)
-        let cluster = Cluster(snapshot, leaseMilliseconds: leaseMilliseconds)
+        let cluster = known ?? self.cluster(snapshot)
         // (The workers a resize will take stay placeable in this pass, as before the core: the
         // gang takes those still idle when it is placed again.)
         decision.effects += elasticGrowth(
@@ -114,11 +114,9 @@ public struct SchedulingCore: Sendable {
         return decision
     }
 
-    /// The workers heard from within a lease and placeable (the availability the policy learns
-    /// from is observed on them).
-    public func liveWorkers(_ snapshot: PassSnapshot) -> [WorkerRecord] {
-        Cluster(snapshot, leaseMilliseconds: leaseMilliseconds).live
-    }
+    /// The workers as this pass sees them (the driver observes availability on its live ones,
+    /// then hands it back to `decide`, so a pass reads the workers once).
+    public func cluster(_ snapshot: PassSnapshot) -> Cluster { Cluster(snapshot, leaseMilliseconds: leaseMilliseconds) }
 
     /// Jobs among `open` whose capacity launches failed (for other reasons than capacity) more
     /// often than their infrastructure budget allows: they fail. Decided after the pass's
@@ -176,9 +174,11 @@ public struct SchedulingCore: Sendable {
     /// places it with them). Only once per attempt, and only for a gang known long enough.
     func elasticGrowth(_ running: [StoredJob], cluster: Cluster, snapshot: PassSnapshot) -> [PassEffect] {
         var effects: [PassEffect] = []
+        let elastic = running.filter { if case .elastic = $0.spec.resources.nodes { true } else { false } }
+        guard !elastic.isEmpty else { return effects }
         var free = cluster.unassigned
         let records = Dictionary(snapshot.workers.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for job in running {
+        for job in elastic {
             guard case .elastic(_, let maximum) = job.spec.resources.nodes, let live = job.record.liveAttempt,
                 let lease = cluster.leaseByJob[job.id], lease.epoch == live.epoch, !lease.revoked,
                 lease.members.count < maximum, let lead = records[lease.members.first ?? ""], let pool = lead.pool
@@ -206,8 +206,8 @@ public struct SchedulingCore: Sendable {
 
 /// The workers as one pass sees them: live (heard from within a lease, placeable), and which of
 /// those hold no lease.
-struct Cluster {
-    var live: [WorkerRecord]
+public struct Cluster: Sendable {
+    public var live: [WorkerRecord]
     /// Live workers with a pool, as the planner sees them.
     var everyLive: [IdleWorker]
     /// Live workers with a pool that hold no unrevoked lease.

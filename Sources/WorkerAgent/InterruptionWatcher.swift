@@ -48,11 +48,16 @@ public final class EC2MetadataWatcher: InterruptionWatcher {
     public let name = "ec2-imds"
     let baseURL: String
     let http: HTTPClient
+    /// How long one metadata request may take (the server is on the host: it answers at once).
+    let timeout: TimeAmount
     private let token = Mutex<String?>(nil)
 
-    public init(baseURL: String = "http://169.254.169.254", http: HTTPClient = .shared) {
+    public init(
+        baseURL: String = "http://169.254.169.254", http: HTTPClient = .shared, timeout: TimeAmount = .seconds(2)
+    ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.http = http
+        self.timeout = timeout
     }
 
     func sessionToken() async throws -> String {
@@ -60,7 +65,7 @@ public final class EC2MetadataWatcher: InterruptionWatcher {
         var request = HTTPClientRequest(url: baseURL + "/latest/api/token")
         request.method = .PUT
         request.headers.add(name: "X-aws-ec2-metadata-token-ttl-seconds", value: "21600")
-        let response = try await http.execute(request, timeout: .seconds(2))
+        let response = try await http.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 4096)
         guard response.status == .ok else { throw WatcherError("IMDS token request: HTTP \(response.status.code)") }
         let value = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -71,7 +76,7 @@ public final class EC2MetadataWatcher: InterruptionWatcher {
     func get(_ path: String) async throws -> (HTTPResponseStatus, ByteBuffer) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.headers.add(name: "X-aws-ec2-metadata-token", value: try await sessionToken())
-        let response = try await http.execute(request, timeout: .seconds(2))
+        let response = try await http.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 64 * 1024)
         if response.status == .unauthorized { token.withLock { $0 = nil } }
         return (response.status, body)
@@ -108,16 +113,22 @@ public struct GCEMetadataWatcher: InterruptionWatcher {
     public let name = "gce-metadata"
     let baseURL: String
     let http: HTTPClient
+    /// How long one metadata request may take (the server is on the host: it answers at once).
+    let timeout: TimeAmount
 
-    public init(baseURL: String = "http://metadata.google.internal", http: HTTPClient = .shared) {
+    public init(
+        baseURL: String = "http://metadata.google.internal", http: HTTPClient = .shared,
+        timeout: TimeAmount = .seconds(2)
+    ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.http = http
+        self.timeout = timeout
     }
 
     public func check() async -> InterruptionNotice? {
         var request = HTTPClientRequest(url: baseURL + "/computeMetadata/v1/instance/preempted")
         request.headers.add(name: "Metadata-Flavor", value: "Google")
-        guard let response = try? await http.execute(request, timeout: .seconds(2)), response.status == .ok,
+        guard let response = try? await http.execute(request, timeout: timeout), response.status == .ok,
             let body = try? await response.body.collect(upTo: 1024)
         else { return nil }
         return String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines) == "TRUE"

@@ -18,7 +18,8 @@ import WorkerAgent
                 HTTPClientRequest(url: base + "/nodes/n1/latest/meta-data/spot/instance-action"), timeout: .seconds(30))
             #expect(bare.status == .unauthorized)
 
-            let watcher = EC2MetadataWatcher(baseURL: base + "/nodes/n1")
+            // (A generous timeout: the full suite loads the machine; the server answers at once.)
+            let watcher = EC2MetadataWatcher(baseURL: base + "/nodes/n1", timeout: .seconds(30))
             #expect(await watcher.check() == nil)
             let at = Date(timeIntervalSince1970: 1_900_000_000)
             market.postNotice(node: "n2", terminationAt: at)
@@ -48,7 +49,7 @@ import WorkerAgent
             return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         try await withLiveServer(router) { base in
-            let watcher = GCEMetadataWatcher(baseURL: base)
+            let watcher = GCEMetadataWatcher(baseURL: base, timeout: .seconds(30))
             #expect(await watcher.check() == nil)
             preempted.withLock { $0 = true }
             #expect(await watcher.check()?.kind == .preempted)
