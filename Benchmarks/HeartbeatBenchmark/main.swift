@@ -131,25 +131,7 @@ for workers in [1_000, 10_000] {
         : try await SQLStateStore.openSQLite(path: directory.appendingPathComponent("state.db").path)
     try await store.migrate()
     let leaseClock = MonotonicLeaseClock()
-    var tokens: [String] = []
-    for index in 0..<workers {
-        let id = "worker-\(index)"
-        let token = "\(id).secret-\(index)"
-        try await store.registerWorker(
-            WorkerRecord(
-                id: id, secretDigest: AccessTokens.hexDigest(token), name: id, provider: "local", registeredAt: Date()))
-        let job = try await store.submit(
-            JobSubmission(
-                id: JobID("job-\(index)"), spec: JobSpec(name: "bench", run: "x"), idempotencyKey: nil,
-                submittedAt: Date())
-        ).job
-        let placed = try JobStateMachine.apply(
-            .placed(Placement(provider: .local, region: "local", market: .spot)), to: job.record)
-        _ = try await store.update(job.id, expectedVersion: 1, record: placed.record, events: [], at: Date())
-        try await store.grantLease(
-            Lease(job: job.id, attempt: 1, epoch: LeaseEpoch(1), workerID: id, expiresAtMilliseconds: 1 << 40))
-        tokens.append(token)
-    }
+    let tokens = try await seed(store, workers: workers)
     let port = PortBox()
     var logger = Logger(label: "bench")
     logger.logLevel = .error
@@ -161,12 +143,11 @@ for workers in [1_000, 10_000] {
     let server = Task { try await app.runService(gracefulShutdownSignals: []) }
     let base = "http://127.0.0.1:\(await port.wait())"
     let health = await load(seconds: arguments.seconds) { _ in HTTPClientRequest(url: base + "/health") }
-    let frozenTokens = tokens
     let beat = { @Sendable (index: Int) -> HTTPClientRequest in
         let worker = index % workers
         var request = HTTPClientRequest(url: base + "/v1/workers/worker-\(worker)/heartbeat")
         request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(frozenTokens[worker])")
+        request.headers.add(name: "Authorization", value: "Bearer \(tokens[worker])")
         request.body = .bytes(ByteBuffer(string: #"{"job": "job-\#(worker)", "attempt": 1, "epoch": 1, "step": 10}"#))
         return request
     }

@@ -49,6 +49,23 @@ import Testing
             }
         }
 
+        /// A database of its own for `body`, closed however it ends.
+        static func withFreshPostgres(_ body: (SQLStateStore) async throws -> Void) async throws {
+            guard case .postgres(let url) = try await CoordinatorInvariantTests.Backend.fresh(.postgres) else {
+                Issue.record("no PostgreSQL database was made for this test")
+                return
+            }
+            let store = try await SQLStateStore.connectPostgres(url: url)
+            do {
+                try await store.migrate()
+                try await body(store)
+            } catch {
+                try? await store.close()
+                throw error
+            }
+            try await store.close()
+        }
+
         /// The real databases a history can run on.
         enum Kind: Sendable { case sqlite, postgres }
 

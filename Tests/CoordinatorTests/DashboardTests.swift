@@ -332,18 +332,6 @@ import Testing
 
 @Suite(.needsPostgres) struct DashboardSignOutsOnPostgres {
     @Test func signOutsAreKeptInPostgres() async throws {
-        guard case .postgres(let url) = try await CoordinatorInvariantTests.Backend.fresh(.postgres) else {
-            Issue.record("no PostgreSQL database was made for this test")
-            return
-        }
-        let store = try await SQLStateStore.connectPostgres(url: url)
-        do {
-            try await store.migrate()
-            try await DashboardTests.keepsSignOuts(store)
-        } catch {
-            try? await store.close()
-            throw error
-        }
-        try await store.close()
+        try await CoordinatorInvariantTests.Backend.withFreshPostgres(DashboardTests.keepsSignOuts)
     }
 }

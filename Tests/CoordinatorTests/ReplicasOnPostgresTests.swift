@@ -68,25 +68,8 @@ import Testing
         }
     }
 
-    /// A database of its own for `body`, closed however it ends.
-    func withDatabase(_ body: (SQLStateStore) async throws -> Void) async throws {
-        guard case .postgres(let url) = try await CoordinatorInvariantTests.Backend.fresh(.postgres) else {
-            Issue.record("no PostgreSQL database was made for this test")
-            return
-        }
-        let store = try await SQLStateStore.connectPostgres(url: url)
-        do {
-            try await store.migrate()
-            try await body(store)
-        } catch {
-            try? await store.close()
-            throw error
-        }
-        try await store.close()
-    }
-
     @Test func aFollowerServesWorkersTheLeaderPlacesAndADeposedLeaderChangesNothing() async throws {
-        try await withDatabase(run)
+        try await CoordinatorInvariantTests.Backend.withFreshPostgres(run)
     }
 
     /// Capacity that counts its launches (every launch stays starting).
@@ -114,7 +97,7 @@ import Testing
     /// A deposed leader that still believes it leads launches no capacity: its launch record is
     /// refused before the provider is called. The new leader launches once, and not again.
     @Test func aDeposedLeaderLaunchesNoCapacity() async throws {
-        try await withDatabase { store in
+        try await CoordinatorInvariantTests.Backend.withFreshPostgres { store in
             let policy = LeasePolicy(
                 heartbeatMilliseconds: 1_000, leaseMilliseconds: 60_000, restartGraceMilliseconds: 60_000)
             let capacity = CountingCapacity()

@@ -195,20 +195,10 @@ import Testing
 
 @Suite(.needsPostgres) struct SharedBoardOnPostgres {
     @Test func theBoardSharesThroughPostgres() async throws {
-        guard case .postgres(let url) = try await CoordinatorInvariantTests.Backend.fresh(.postgres) else {
-            Issue.record("no PostgreSQL database was made for this test")
-            return
-        }
-        let store = try await SQLStateStore.connectPostgres(url: url)
-        do {
-            try await store.migrate()
+        try await CoordinatorInvariantTests.Backend.withFreshPostgres { store in
             await SharedBoardTests().whatAWorkerToldOneReplicaDecidesOnTheOther(.init(store: store))
             await SharedBoardTests().whatOneReplicaAskedOfAJobIsAnsweredByTheOther(.init(store: store))
             try await SharedBoardTests().rowsUnchangedForLongArePrunedAndCurrentOnesKept(store)
-        } catch {
-            try? await store.close()
-            throw error
         }
-        try await store.close()
     }
 }
