@@ -192,11 +192,12 @@ actor PortBox {
 func seed(_ store: any StateStore, workers: Int) async throws -> [String] {
     var tokens: [String] = []
     for index in 0..<workers {
-        let id = "worker-\(index)"
+        let id = WorkerID("worker-\(index)")
         let token = "\(id).secret-\(index)"
         try await store.registerWorker(
             WorkerRecord(
-                id: id, secretDigest: AccessTokens.hexDigest(token), name: id, provider: "local", registeredAt: Date()))
+                id: id, secretDigest: AccessTokens.hexDigest(token), name: id.rawValue, provider: "local",
+                registeredAt: Date()))
         let job = try await store.submit(
             JobSubmission(
                 id: JobID("job-\(index)"), spec: JobSpec(name: "bench", run: "x"), idempotencyKey: nil,

@@ -53,7 +53,7 @@ func measure(store: any StateStore, workers: Int, jobs: Int) async throws -> (Do
         onDemandPricePerHour: Money(micros: 1_000_000))
     let now = Date()
     for index in 0..<workers {
-        let id = "worker-\(index)"
+        let id = WorkerID("worker-\(index)")
         try await store.registerWorker(
             WorkerRecord(
                 id: id, secretDigest: "x", name: "sim-\(index)", provider: "local", registeredAt: now, pool: pool))
@@ -72,12 +72,14 @@ func measure(store: any StateStore, workers: Int, jobs: Int) async throws -> (Do
     let started = ContinuousClock.now
     while placed < jobs, passes < 10 {
         // Idle workers poll for work all along: every one was heard from within a lease.
-        for index in 0..<workers { board.sawWorker("worker-\(index)", atMilliseconds: clock.nowMilliseconds()) }
+        for index in 0..<workers {
+            board.sawWorker(WorkerID("worker-\(index)"), atMilliseconds: clock.nowMilliseconds())
+        }
         placed += try await scheduler.scheduleOnce().placements.count
         passes += 1
     }
     let placing = ContinuousClock.now - started
-    for index in 0..<workers { board.sawWorker("worker-\(index)", atMilliseconds: clock.nowMilliseconds()) }
+    for index in 0..<workers { board.sawWorker(WorkerID("worker-\(index)"), atMilliseconds: clock.nowMilliseconds()) }
     let steadyStart = ContinuousClock.now
     let again = try await scheduler.scheduleOnce().placements.count
     let steady = ContinuousClock.now - steadyStart
@@ -95,7 +97,7 @@ func planOnly(workers: Int, jobs: Int) -> Double {
     let pool = WorkerPool(
         region: "local-a", market: .spot, instanceType: "sim", pricePerHour: Money(micros: 300_000),
         onDemandPricePerHour: Money(micros: 1_000_000))
-    let idle = (0..<workers).map { IdleWorker(id: "worker-\($0)", provider: .local, pool: pool) }
+    let idle = (0..<workers).map { IdleWorker(id: WorkerID("worker-\($0)"), provider: .local, pool: pool) }
     let now = Date()
     let pending = (0..<min(jobs, 1_000)).map {
         PendingJob(id: JobID("job-\($0)"), spec: JobSpec(name: "job-\($0)", run: "true"), submittedAt: now)

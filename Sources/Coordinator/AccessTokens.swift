@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SpotwiseCore
 
 /// Who is calling: an operator with the admin token, or a cost owner with a read-only token.
 public enum CallerRole: Sendable, Hashable {
@@ -8,7 +9,7 @@ public enum CallerRole: Sendable, Hashable {
     /// Holds the bootstrap token: may register workers, nothing else.
     case bootstrap
     /// A registered worker, by id.
-    case worker(String)
+    case worker(WorkerID)
 }
 
 /// User tokens, kept only as SHA-256 digests and compared in constant time, so neither a memory

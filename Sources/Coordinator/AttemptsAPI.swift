@@ -39,7 +39,7 @@ public struct AttemptsAPI: Sendable {
         var epoch: LeaseEpoch
         /// The caller's rank (0 for a single-node attempt) and the gang's members (empty: one node).
         var rank: Int
-        var members: [String]
+        var members: [WorkerID]
     }
 
     /// The caller must be the worker holding the attempt's current, unrevoked lease.

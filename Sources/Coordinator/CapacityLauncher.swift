@@ -156,10 +156,7 @@ public final class CapacityLauncher: Sendable {
     func offers(now: Date = Date()) -> [IdleWorker] {
         let offers = providers.values.flatMap { provider in
             provider.offers.map { pool in
-                IdleWorker(
-                    id:
-                        "offer:\(provider.provider.rawValue):\(pool.region):\(pool.market.rawValue):\(pool.instanceType)",
-                    provider: provider.provider, pool: pool, kind: .capacityOffer)
+                IdleWorker.offer(provider: provider.provider, pool: pool)
             }
         }
         return learned.withLock { $0.available(offers, at: now) }

@@ -1,4 +1,5 @@
 import Hummingbird
+import SpotwiseCore
 import StateStore
 import Synchronization
 
@@ -47,7 +48,7 @@ extension TokenAuthMiddleware {
     /// the stored digest of that worker's secret.
     func role(of token: String) async throws -> CallerRole? {
         if token.hasPrefix(WorkersAPI.workerIDPrefix), let dot = token.firstIndex(of: ".") {
-            let id = String(token[..<dot])
+            let id = WorkerID(String(token[..<dot]))
             guard let digest = try await workerDigests.digest(of: id, store: store) else { return nil }
             let presented = Array(AccessTokens.hexDigest(token).utf8)
             return AccessTokens.constantTimeEqual(presented, Array(digest.utf8)) ? .worker(id) : nil
@@ -77,9 +78,9 @@ extension CoordinatorContext {
 
 /// Registered workers' secret digests, read from the store on first use.
 final class WorkerDigestCache: Sendable {
-    private let digests = Mutex<[String: String]>([:])
+    private let digests = Mutex<[WorkerID: String]>([:])
 
-    func digest(of worker: String, store: any StateStore) async throws -> String? {
+    func digest(of worker: WorkerID, store: any StateStore) async throws -> String? {
         if let known = digests.withLock({ $0[worker] }) { return known }
         guard let record = try await store.worker(worker), record.deregisteredAt == nil else { return nil }
         digests.withLock { $0[worker] = record.secretDigest }
@@ -87,5 +88,5 @@ final class WorkerDigestCache: Sendable {
     }
 
     /// A deregistered worker's token stops working at once.
-    func forget(_ worker: String) { _ = digests.withLock { $0.removeValue(forKey: worker) } }
+    func forget(_ worker: WorkerID) { _ = digests.withLock { $0.removeValue(forKey: worker) } }
 }

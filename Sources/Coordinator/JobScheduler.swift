@@ -226,6 +226,8 @@ public struct JobScheduler: Sendable {
     /// Places the job: the transition (with the placement's history line), and the attempt it
     /// provisions: its lease, its ledger row.
     func place(_ planned: PlannedPlacement) async throws {
+        // An offer is launched (`CapacityLauncher`), never leased: the core never places on one.
+        guard let worker = planned.worker else { throw PlacementOnOffer(job: planned.job, target: planned.target) }
         let now = wallClock()
         let previous = planned.members.count > 1 ? try await store.lease(job: planned.job)?.holders ?? [] : []
         _ = try await ending.events.apply(
@@ -234,25 +236,26 @@ public struct JobScheduler: Sendable {
                 job.state == .queued || job.state == .recovering ? .placed(planned.placement) : nil
             }, note: PlacementNote.text(planned, previousHolders: previous),
             provision: { job, attempt, epoch in
-                try await provision(job, attempt: attempt, epoch: epoch, planned, at: now)
+                try await provision(job, attempt: attempt, epoch: epoch, planned, on: worker, at: now)
             })
     }
 
     /// Provisioning: the lease covers the worker's next assignment poll and its first heartbeat.
     func provision(
-        _ job: StoredJob, attempt: Int, epoch: LeaseEpoch, _ planned: PlannedPlacement, at now: Date
+        _ job: StoredJob, attempt: Int, epoch: LeaseEpoch, _ planned: PlannedPlacement, on worker: WorkerID,
+        at now: Date
     ) async throws {
         let expiry = leaseClock.nowMilliseconds() + leasePolicy.leaseMilliseconds + leasePolicy.heartbeatMilliseconds
         try await store.grantLease(
             Lease(
-                job: job.id, attempt: attempt, epoch: epoch, workerID: planned.worker, expiresAtMilliseconds: expiry,
+                job: job.id, attempt: attempt, epoch: epoch, workerID: worker, expiresAtMilliseconds: expiry,
                 members: planned.members))
         for member in planned.members {
             board.sawMember(member, job: job.id, epoch: epoch, atMilliseconds: leaseClock.nowMilliseconds())
         }
         try await store.openSegment(
             AttemptSegment(
-                job: job.id, attempt: attempt, epoch: epoch, workerID: planned.worker,
+                job: job.id, attempt: attempt, epoch: epoch, workerID: worker,
                 provider: planned.placement.provider.rawValue, pool: planned.pool, startedAt: now,
                 resumedFromStep: job.record.committedCheckpoint?.step, nodes: planned.nodes))
     }

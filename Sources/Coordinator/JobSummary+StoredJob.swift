@@ -33,7 +33,7 @@ extension JobSummary {
                 cost = cost + row.cost
                 onDemand = onDemand + row.onDemandEquivalent
                 return Segment(
-                    attempt: segment.attempt, worker: segment.workerID,
+                    attempt: segment.attempt, worker: segment.workerID.rawValue,
                     placement: "\(segment.provider)/\(segment.pool.region)/\(segment.pool.market.rawValue)",
                     instanceType: segment.pool.instanceType, pricePerHour: segment.pool.pricePerHour.exactDescription,
                     startedAt: segment.startedAt, endedAt: segment.endedAt, endReason: segment.endReason,

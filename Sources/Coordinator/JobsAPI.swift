@@ -114,7 +114,7 @@ public struct JobsAPI: Sendable {
         if let live = job.record.liveAttempt, let lease = try await store.lease(job: id), lease.epoch == live.epoch,
             lease.members.count > 1
         {
-            summary.gangMembers = lease.members
+            summary.gangMembers = lease.members.map(\.rawValue)
         }
         return try json(summary)
     }

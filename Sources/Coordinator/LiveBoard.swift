@@ -26,14 +26,14 @@ public final class LiveBoard: Sendable {
     }
 
     struct State {
-        var lastSeen: [String: Int64] = [:]
+        var lastSeen: [WorkerID: Int64] = [:]
         /// Workers of a gang whose attempt ended with another member's report: since when they
         /// have not been heard from (one of them may be the member that was lost).
-        var suspected: [String: Int64] = [:]
+        var suspected: [WorkerID: Int64] = [:]
         /// Workers that reported a termination notice: their node is going away.
-        var leaving: Set<String> = []
+        var leaving: Set<WorkerID> = []
         /// When each worker last said whether it is leaving (a notice, or asking for work again).
-        var leavingSaid: [String: Int64] = [:]
+        var leavingSaid: [WorkerID: Int64] = [:]
         var progress: [JobID: Progress] = [:]
         var waiting: [JobID: String] = [:]
         /// Jobs asked to checkpoint and stop (max_cost reached): since when, and the checkpoint
@@ -44,7 +44,7 @@ public final class LiveBoard: Sendable {
         /// Gang attempts: when each member was last heard from, and whether one saw a notice.
         var gangs: [JobID: GangAttempt] = [:]
         /// Among replicas: what changed here and is not shared yet.
-        var presenceOut: [String: WorkerPresence] = [:]
+        var presenceOut: [WorkerID: WorkerPresence] = [:]
         var directivesOut: [JobID: JobDirective] = [:]
     }
 
@@ -54,7 +54,7 @@ public final class LiveBoard: Sendable {
 
     public init(sharing: Bool = false) { self.sharing = sharing }
 
-    public func sawWorker(_ id: String, atMilliseconds now: Int64) {
+    public func sawWorker(_ id: WorkerID, atMilliseconds now: Int64) {
         state.withLock { state in
             state.lastSeen[id] = max(now, state.lastSeen[id] ?? .min)
             if let since = state.suspected[id], now >= since { state.suspected[id] = nil }
@@ -63,13 +63,13 @@ public final class LiveBoard: Sendable {
     }
 
     /// These workers are not placed on again until heard from after `now`.
-    public func suspect(_ workers: [String], atMilliseconds now: Int64) {
+    public func suspect(_ workers: [WorkerID], atMilliseconds now: Int64) {
         state.withLock { state in for worker in workers { state.suspected[worker] = now } }
     }
 
     /// When the worker was last heard from, if it counts as live for placement: heard from at all,
     /// not suspected since, and not going away.
-    public func placeable(_ id: String) -> Int64? {
+    public func placeable(_ id: WorkerID) -> Int64? {
         state.withLock { state in
             state.suspected[id] == nil && !state.leaving.contains(id) ? state.lastSeen[id] : nil
         }
@@ -77,7 +77,7 @@ public final class LiveBoard: Sendable {
 
     /// The worker reported a termination notice (its node is going away: it is not placed on),
     /// or asked for work again (it stayed after all).
-    func setLeaving(_ id: String, _ leaving: Bool, atMilliseconds now: Int64) {
+    func setLeaving(_ id: WorkerID, _ leaving: Bool, atMilliseconds now: Int64) {
         state.withLock { state in
             // Among replicas a word older than one merged from another replica changes nothing.
             if sharing, let said = state.leavingSaid[id], now < said { return }
@@ -91,9 +91,9 @@ public final class LiveBoard: Sendable {
     }
 
     /// Whether the worker said its node is going away.
-    func isLeaving(_ id: String) -> Bool { state.withLock { $0.leaving.contains(id) } }
+    func isLeaving(_ id: WorkerID) -> Bool { state.withLock { $0.leaving.contains(id) } }
 
-    public func lastSeen(_ id: String) -> Int64? { state.withLock { $0.lastSeen[id] } }
+    public func lastSeen(_ id: WorkerID) -> Int64? { state.withLock { $0.lastSeen[id] } }
 
     /// Records what a heartbeat said about its attempt; a newer attempt replaces an older one.
     public func report(
@@ -162,7 +162,8 @@ public final class LiveBoard: Sendable {
 
     /// A member of `job`'s gang attempt `epoch` was heard from (or placed); a newer epoch replaces
     /// the older gang.
-    func sawMember(_ worker: String, job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, notice: String? = nil) {
+    func sawMember(_ worker: WorkerID, job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, notice: String? = nil)
+    {
         state.withLock { state in
             guard var gang = GangAttempt.of(epoch: epoch, known: state.gangs[job], at: now) else { return }
             if gang.heard(worker, at: now, notice: notice), sharing {
@@ -176,8 +177,8 @@ public final class LiveBoard: Sendable {
     /// long; nil when all are live. A member this process never heard from (it restarted) counts
     /// from now: the same grace every lease gets after a restart.
     func silentMember(
-        of members: [String], job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, silenceMilliseconds: Int64
-    ) -> (worker: String, milliseconds: Int64)? {
+        of members: [WorkerID], job: JobID, epoch: LeaseEpoch, atMilliseconds now: Int64, silenceMilliseconds: Int64
+    ) -> (worker: WorkerID, milliseconds: Int64)? {
         state.withLock { state in
             guard var gang = GangAttempt.of(epoch: epoch, known: state.gangs[job], at: now) else { return nil }
             // Among replicas: heard from by this gang here, or by any replica since (shared
@@ -223,7 +224,7 @@ public final class LiveBoard: Sendable {
 }
 
 extension LiveBoard.State {
-    mutating func outbox(presenceOf worker: String) {
+    mutating func outbox(presenceOf worker: WorkerID) {
         guard let seen = lastSeen[worker] else { return }
         presenceOut[worker] = WorkerPresence(
             worker: worker, seenAtMilliseconds: seen, leaving: leaving.contains(worker),

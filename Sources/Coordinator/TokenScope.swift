@@ -1,4 +1,5 @@
 import HTTPTypes
+import SpotwiseCore
 
 /// What each kind of token may reach, decided from the method and path before any route runs,
 /// so a route added later is closed to bootstrap and worker tokens until it is listed here:
@@ -13,7 +14,7 @@ enum TokenScope {
     enum Route: Equatable {
         case registration
         /// `DELETE /v1/workers/{id}`, `POST /v1/workers/{id}/heartbeat` and `.../assignment`.
-        case worker(String)
+        case worker(WorkerID)
         /// A worker's write about an attempt it holds.
         case attemptWrite
         /// Everything else: the users' API.
@@ -30,7 +31,7 @@ enum TokenScope {
             (parts.count == 3 && method == .delete)
                 || (parts.count == 4 && method == .post && workerActions.contains(parts[3]))
         {
-            return .worker(parts[2])
+            return .worker(WorkerID(parts[2]))
         }
         if method == .post, parts.count == 6, parts[0] == "v1", parts[1] == "jobs", parts[3] == "attempts",
             attemptWrites.contains(parts[5])

@@ -100,7 +100,7 @@ public struct WorkersAPI: Sendable {
             throw APIError.badRequest(
                 "invalid_worker", "provider '\(registration.provider)' is unknown; allowed: \(allowed)")
         }
-        let id = Self.workerIDPrefix + UUID().uuidString.prefix(8).lowercased()
+        let id = WorkerID(Self.workerIDPrefix + UUID().uuidString.prefix(8).lowercased())
         let token = "\(id).\(AccessTokens.generate())"
         try await store.registerWorker(
             WorkerRecord(
@@ -115,7 +115,7 @@ public struct WorkersAPI: Sendable {
     }
 
     @Sendable func heartbeat(_ request: Request, context: CoordinatorContext) async throws -> Response {
-        let workerID = context.parameters.get("id") ?? ""
+        let workerID = WorkerID(context.parameters.get("id") ?? "")
         guard context.role == .worker(workerID) else {
             throw APIError.forbidden(
                 "only worker \(workerID) itself may heartbeat as \(workerID), with its own token, not \(context.role?.kind ?? "no token")"
@@ -180,7 +180,8 @@ public struct WorkersAPI: Sendable {
     /// Records a gang member's heartbeat; when another member has been silent longer than a lease,
     /// ends the attempt as lost (the gang restarts from its newest complete checkpoint, on the
     /// members still live and a replacement for the lost one) and returns true.
-    func gangLostMember(_ lease: Lease, heardFrom workerID: String, notice: String?, now: Int64) async throws -> Bool {
+    func gangLostMember(_ lease: Lease, heardFrom workerID: WorkerID, notice: String?, now: Int64) async throws -> Bool
+    {
         board.sawMember(workerID, job: lease.job, epoch: lease.epoch, atMilliseconds: now, notice: notice)
         guard
             let silent = board.silentMember(
@@ -217,7 +218,7 @@ public struct WorkersAPI: Sendable {
     /// POST /v1/workers/{id}/assignment: an idle worker asks what to run. Answers the attempt
     /// leased to it (placed by the scheduler), or `{"assignment": null}`.
     @Sendable func assignment(_ request: Request, context: CoordinatorContext) async throws -> Response {
-        let workerID = context.parameters.get("id") ?? ""
+        let workerID = WorkerID(context.parameters.get("id") ?? "")
         guard context.role == .worker(workerID) else {
             throw APIError.forbidden(
                 "only worker \(workerID) itself may ask for its assignment, with its own token, not \(context.role?.kind ?? "no token")"
@@ -262,7 +263,7 @@ public struct WorkersAPI: Sendable {
     /// still holds ends as preempted without notice (the job recovers elsewhere); its token stops
     /// working at once.
     @Sendable func deregister(_ request: Request, context: CoordinatorContext) async throws -> Response {
-        let workerID = context.parameters.get("id") ?? ""
+        let workerID = WorkerID(context.parameters.get("id") ?? "")
         guard context.role == .worker(workerID) || context.role == .admin else {
             throw APIError.forbidden(
                 "only worker \(workerID) itself or the admin token may deregister it, not \(context.role?.kind ?? "no token")"

@@ -19,15 +19,16 @@ extension CoordinatorClient {
         try await post("/v1/workers", registration, as: WorkerProtocol.Registered.self)
     }
 
-    public func assignment(worker: String) async throws -> WorkerProtocol.Assignment? {
-        let data = try await send(.POST, "/v1/workers/\(escaped(worker))/assignment")
+    public func assignment(worker: WorkerID) async throws -> WorkerProtocol.Assignment? {
+        let data = try await send(.POST, "/v1/workers/\(escaped(worker.rawValue))/assignment")
         return try Self.decoder.decode(WorkerProtocol.AssignmentReply.self, from: data).assignment
     }
 
-    public func heartbeat(worker: String, _ beat: WorkerProtocol.Heartbeat) async throws
+    public func heartbeat(worker: WorkerID, _ beat: WorkerProtocol.Heartbeat) async throws
         -> WorkerProtocol.HeartbeatReply
     {
-        try await post("/v1/workers/\(escaped(worker))/heartbeat", beat, as: WorkerProtocol.HeartbeatReply.self)
+        try await post(
+            "/v1/workers/\(escaped(worker.rawValue))/heartbeat", beat, as: WorkerProtocol.HeartbeatReply.self)
     }
 
     public func commitCheckpoint(job: String, attempt: Int, _ commit: WorkerProtocol.CheckpointCommitted)
@@ -47,8 +48,8 @@ extension CoordinatorClient {
         _ = try await post("/v1/jobs/\(escaped(job))/attempts/\(attempt)/logs", batch, as: LogsAppended.self)
     }
 
-    public func deregister(worker: String) async throws {
-        _ = try await send(.DELETE, "/v1/workers/\(escaped(worker))")
+    public func deregister(worker: WorkerID) async throws {
+        _ = try await send(.DELETE, "/v1/workers/\(escaped(worker.rawValue))")
     }
 
     public func logs(job: String, after sequence: Int64) async throws -> LogPage {

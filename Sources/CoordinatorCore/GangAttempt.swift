@@ -7,7 +7,7 @@ import SpotwiseCore
 public struct GangAttempt: Hashable, Sendable {
     public private(set) var epoch: LeaseEpoch
     /// When each member was last heard from (lease-clock milliseconds).
-    public private(set) var lastSeen: [String: Int64] = [:]
+    public private(set) var lastSeen: [WorkerID: Int64] = [:]
     /// The first notice: `worker: kind`, or the coordinator's own resize request.
     public private(set) var notice: String?
     /// When this process first knew the attempt (placed, or heard from after a restart).
@@ -32,7 +32,7 @@ public struct GangAttempt: Hashable, Sendable {
     /// A member was heard from (or placed), with the notice it gave; returns whether that notice
     /// is the gang's first (the others are to be told).
     @discardableResult
-    public mutating func heard(_ worker: String, at now: Int64, notice: String? = nil) -> Bool {
+    public mutating func heard(_ worker: WorkerID, at now: Int64, notice: String? = nil) -> Bool {
         lastSeen[worker] = max(now, lastSeen[worker] ?? .min)
         guard let notice, self.notice == nil else { return false }
         self.notice = "\(worker): \(notice)"
@@ -44,9 +44,9 @@ public struct GangAttempt: Hashable, Sendable {
     /// (shared presence), counted only since this process knew the attempt. A member this process
     /// never heard from counts from now (the same grace every lease gets after a restart).
     public mutating func silentMember(
-        of members: [String], at now: Int64, silenceMilliseconds: Int64, heardElsewhere: [String: Int64] = [:]
-    ) -> (worker: String, milliseconds: Int64)? {
-        var silent: (String, Int64)?
+        of members: [WorkerID], at now: Int64, silenceMilliseconds: Int64, heardElsewhere: [WorkerID: Int64] = [:]
+    ) -> (worker: WorkerID, milliseconds: Int64)? {
+        var silent: (WorkerID, Int64)?
         for member in members {
             let elsewhere = heardElsewhere[member].flatMap { $0 >= sinceMilliseconds ? $0 : nil } ?? .min
             let seen = max(lastSeen[member] ?? now, elsewhere)

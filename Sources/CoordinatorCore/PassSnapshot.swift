@@ -23,7 +23,7 @@ public struct PassSnapshot: Sendable {
     /// Registered workers, and when each placeable one was last heard from (absent: never heard
     /// from, suspected after a gang's loss, or going away).
     public var workers: [WorkerRecord]
-    public var placeableSince: [String: Int64]
+    public var placeableSince: [WorkerID: Int64]
     /// Gang attempts as the live board knows them (for elastic resizing).
     public var gangs: [JobID: GangAttempt]
     /// The newest measured pace per job (for the policy's work estimate).
@@ -37,7 +37,7 @@ public struct PassSnapshot: Sendable {
     public init(
         nowMilliseconds: Int64, now: Date, leases: [Lease] = [], pending: [StoredJob] = [],
         running: [StoredJob] = [], spent: [JobID: Money] = [:], stopRequests: [JobID: StopRequest] = [:],
-        workers: [WorkerRecord] = [], placeableSince: [String: Int64] = [:], gangs: [JobID: GangAttempt] = [:],
+        workers: [WorkerRecord] = [], placeableSince: [WorkerID: Int64] = [:], gangs: [JobID: GangAttempt] = [:],
         pace: [JobID: Pace] = [:], succeeded: [StoredJob] = [], decided: Set<JobID> = [],
         availability: [String: AvailabilityHistory] = [:], capacity: CapacityView = CapacityView()
     ) {

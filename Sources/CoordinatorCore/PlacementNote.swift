@@ -5,8 +5,8 @@ import SpotwiseCore
 /// how many of its workers held the job's previous attempt (kept) rather than replacing a lost
 /// member (new).
 public enum PlacementNote {
-    public static func text(_ planned: PlannedPlacement, previousHolders: [String]) -> String {
-        let base = "placed on worker \(planned.worker) (\(planned.pool.instanceType)): \(planned.reason)"
+    public static func text(_ planned: PlannedPlacement, previousHolders: [WorkerID]) -> String {
+        let base = "placed on worker \(planned.target) (\(planned.pool.instanceType)): \(planned.reason)"
         guard planned.members.count > 1 else { return base }
         let previous = Set(previousHolders)
         let kept = planned.members.filter(previous.contains).count

@@ -59,7 +59,7 @@ public struct SchedulingCore: Sendable {
         var reserved: [JobID: IdleWorker] = [:]
         let names = Dictionary(cluster.live.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         for candidate in cluster.unassigned {
-            if let job = names[candidate.id].flatMap({ snapshot.capacity.reservations[$0] }) {
+            if let job = candidate.id.worker.flatMap({ names[$0] }).flatMap({ snapshot.capacity.reservations[$0] }) {
                 reserved[job] = candidate
             } else {
                 idle.append(candidate)
@@ -72,7 +72,7 @@ public struct SchedulingCore: Sendable {
                 placements.append(
                     .place(
                         PlannedPlacement(
-                            job: job.id, worker: worker.id,
+                            job: job.id, target: worker.id,
                             placement: Placement(
                                 provider: worker.provider, region: worker.pool.region, market: worker.pool.market),
                             pool: worker.pool, reason: "on the \(worker.provider.rawValue) capacity launched for it"),
@@ -104,8 +104,8 @@ public struct SchedulingCore: Sendable {
         var launches: [PassEffect] = []
         for placement in planned.placements {
             if placement.onCapacityOffer {
-                // Without a launcher there are no offers; a launch is only ever of an offer.
-                if snapshot.capacity.enabled { launches.append(.launch(placement)) }
+                // Offers come only from an enabled launcher (above): a launch is only of an offer.
+                launches.append(.launch(placement))
             } else {
                 placements.append(.place(placement, onReservedCapacity: false))
             }
@@ -181,7 +181,8 @@ public struct SchedulingCore: Sendable {
         for job in elastic {
             guard case .elastic(_, let maximum) = job.spec.resources.nodes, let live = job.record.liveAttempt,
                 let lease = cluster.leaseByJob[job.id], lease.epoch == live.epoch, !lease.revoked,
-                lease.members.count < maximum, let lead = records[lease.members.first ?? ""], let pool = lead.pool
+                lease.members.count < maximum, let lead = lease.members.first.flatMap({ records[$0] }),
+                let pool = lead.pool
             else { continue }
             let group = free.filter {
                 $0.provider.rawValue == lead.provider && $0.pool.region == pool.region
@@ -228,7 +229,7 @@ public struct Cluster: Sendable {
             guard let pool = worker.pool, let provider = ProviderName(rawValue: worker.provider) else { return nil }
             return IdleWorker(id: worker.id, provider: provider, pool: pool)
         }
-        unassigned = everyLive.filter { !busy.contains($0.id) }
+        unassigned = everyLive.filter { $0.id.worker.map { !busy.contains($0) } ?? true }
         leaseByJob = Dictionary(unrevoked.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a })
     }
 }

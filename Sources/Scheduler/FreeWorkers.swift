@@ -12,7 +12,7 @@ struct FreeWorkers {
     }
 
     private var groups: [IdleWorker: Group] = [:]
-    private var removed: Set<String> = []
+    private var removed: Set<PlacementTarget> = []
 
     init(_ workers: [IdleWorker]) {
         var byGroup: [IdleWorker: [IdleWorker]] = [:]
@@ -23,7 +23,7 @@ struct FreeWorkers {
     /// A group's key: the worker with its id blanked.
     static func key(_ worker: IdleWorker) -> IdleWorker {
         var key = worker
-        key.id = ""
+        key.id = worker.id.blanked
         return key
     }
 

@@ -34,58 +34,106 @@ public struct WorkProgress: Hashable, Sendable {
     public var totalSeconds: Double { Double(totalSteps) * secondsPerStep }
 }
 
-/// A registered, live worker holding no attempt.
-public struct IdleWorker: Hashable, Sendable {
-    /// What the planner may place a job on.
-    public enum Kind: Hashable, Sendable {
-        /// A registered worker, waiting for work.
-        case registered
-        /// Capacity a provider can launch for the job (`CapacityLauncher`): one node, never part
-        /// of a gang; placing on it means launching it.
-        case capacityOffer
+/// What a job can be placed on: a registered worker, or capacity a provider can launch for it.
+/// At the same price a registered worker comes first (it runs now; an offer must be launched).
+public enum PlacementTarget: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// A registered worker, waiting for work.
+    case worker(WorkerID)
+    /// Capacity a provider can launch for the job (`CapacityLauncher`): one node, never part of a
+    /// gang; placing on it means launching it.
+    case offer(OfferID)
+
+    /// The registered worker, nil for an offer.
+    public var worker: WorkerID? {
+        if case .worker(let id) = self { return id }
+        return nil
     }
 
-    public var id: String
+    public var isOffer: Bool { worker == nil }
+
+    public var description: String {
+        switch self {
+        case .worker(let id): id.rawValue
+        case .offer(let offer): offer.rawValue
+        }
+    }
+
+    /// The same kind of target with its identity left out (what `FreeWorkers` groups by).
+    var blanked: PlacementTarget {
+        switch self {
+        case .worker: .worker(WorkerID(""))
+        case .offer: .offer(OfferID(rawValue: ""))
+        }
+    }
+}
+
+/// One provider pool's launchable capacity, named by the pool it launches into.
+public struct OfferID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(provider: ProviderName, pool: WorkerPool) {
+        rawValue = "offer:\(provider.rawValue):\(pool.region):\(pool.market.rawValue):\(pool.instanceType)"
+    }
+
+    init(rawValue: String) { self.rawValue = rawValue }
+
+    public var description: String { rawValue }
+    public static func < (lhs: OfferID, rhs: OfferID) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// A registered, live worker holding no attempt, or a provider's offer to launch one.
+public struct IdleWorker: Hashable, Sendable {
+    public var id: PlacementTarget
     public var provider: ProviderName
     public var pool: WorkerPool
-    public var kind: Kind
 
-    public init(id: String, provider: ProviderName, pool: WorkerPool, kind: Kind = .registered) {
-        self.id = id
+    /// A registered worker.
+    public init(id: WorkerID, provider: ProviderName, pool: WorkerPool) {
+        self.id = .worker(id)
         self.provider = provider
         self.pool = pool
-        self.kind = kind
     }
 
-    public var isCapacityOffer: Bool { kind == .capacityOffer }
+    /// The capacity `provider` can launch in `pool`.
+    public static func offer(provider: ProviderName, pool: WorkerPool) -> IdleWorker {
+        var offer = IdleWorker(id: WorkerID(""), provider: provider, pool: pool)
+        offer.id = .offer(OfferID(provider: provider, pool: pool))
+        return offer
+    }
+
+    public var isCapacityOffer: Bool { id.isOffer }
 
     var poolName: String { "\(provider.rawValue)/\(pool.region)" }
 }
 
-/// One decision of the planner: this job's next attempt runs on this worker, and why.
+/// One decision of the planner: this job's next attempt runs on this worker (or is launched on
+/// this offer), and why.
 public struct PlannedPlacement: Hashable, Sendable {
     public var job: JobID
-    public var worker: String
+    public var target: PlacementTarget
     public var placement: Placement
     public var pool: WorkerPool
     public var reason: String
-    /// A gang's workers by rank (`worker` is rank 0); empty for a single-node attempt.
-    public var members: [String]
-    /// Whether `worker` is a capacity offer: the placement is a launch, not a lease.
-    public var onCapacityOffer: Bool
+    /// A gang's workers by rank (`target` is rank 0); empty for a single-node attempt.
+    public var members: [WorkerID]
 
     public init(
-        job: JobID, worker: String, placement: Placement, pool: WorkerPool, reason: String, members: [String] = [],
-        onCapacityOffer: Bool = false
+        job: JobID, target: PlacementTarget, placement: Placement, pool: WorkerPool, reason: String,
+        members: [WorkerID] = []
     ) {
-        self.onCapacityOffer = onCapacityOffer
         self.job = job
-        self.worker = worker
+        self.target = target
         self.placement = placement
         self.pool = pool
         self.reason = reason
         self.members = members
     }
+
+    /// The registered worker it runs on (rank 0 of a gang); nil for a launch.
+    public var worker: WorkerID? { target.worker }
+
+    /// Whether the placement is a launch of capacity, not a lease on a registered worker.
+    public var onCapacityOffer: Bool { target.isOffer }
 
     /// How many nodes the attempt holds.
     public var nodes: Int { max(1, members.count) }
@@ -172,12 +220,12 @@ public struct PlacementPlanner: Sendable {
                 free.remove(members.isEmpty ? [worker] : members)
                 plan.placements.append(
                     PlannedPlacement(
-                        job: job.id, worker: worker.id,
+                        job: job.id, target: worker.id,
                         placement: Placement(
                             provider: worker.provider, region: worker.pool.region, market: worker.pool.market),
                         pool: worker.pool,
                         reason: members.isEmpty ? reason : "gang of \(members.count) in \(worker.poolName): \(reason)",
-                        members: members.map(\.id), onCapacityOffer: worker.isCapacityOffer))
+                        members: members.compactMap(\.id.worker)))
             }
         }
         return plan

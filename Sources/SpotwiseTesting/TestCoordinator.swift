@@ -99,7 +99,7 @@ public struct TestCoordinator: Sendable {
     /// Registers a worker of a local pool (`market`: spot or on_demand); its id and token.
     public static func register(
         _ client: any TestClientProtocol, name: String = "n", market: String = "spot", region: String = "local-a"
-    ) async throws -> (worker: String, token: String) {
+    ) async throws -> (worker: WorkerID, token: String) {
         let response = try await post(
             client, "/v1/workers", token: bootstrap,
             #"{"name": "\#(name)", "provider": "local", "pool": {"region": "\#(region)", "market": "\#(market)", "instance_type": "local.t4", "price_per_hour": "0.36", "on_demand_price_per_hour": "1.20"}}"#
@@ -117,7 +117,7 @@ public struct TestCoordinator: Sendable {
     }
 
     /// What the worker is leased now, if anything.
-    public static func assignment(_ client: any TestClientProtocol, _ worker: String, _ token: String) async throws
+    public static func assignment(_ client: any TestClientProtocol, _ worker: WorkerID, _ token: String) async throws
         -> WorkerProtocol.Assignment?
     {
         let response = try await post(client, "/v1/workers/\(worker)/assignment", token: token, "")
@@ -128,7 +128,7 @@ public struct TestCoordinator: Sendable {
 
     /// A heartbeat for `assignment`; the reply's command, or the refusal.
     public static func heartbeat(
-        _ client: any TestClientProtocol, _ worker: String, _ token: String, _ assignment: WorkerProtocol.Assignment,
+        _ client: any TestClientProtocol, _ worker: WorkerID, _ token: String, _ assignment: WorkerProtocol.Assignment,
         step: Int = 1, notice: String? = nil
     ) async throws -> WorkerProtocol.HeartbeatReply {
         let noticeField = notice.map { #", "notice": "\#($0)""# } ?? ""

@@ -6,7 +6,7 @@ public struct AttemptSegment: Hashable, Sendable {
     public var job: JobID
     public var attempt: Int
     public var epoch: LeaseEpoch
-    public var workerID: String
+    public var workerID: WorkerID
     public var provider: String
     public var pool: WorkerPool
     public var startedAt: Date
@@ -30,7 +30,7 @@ public struct AttemptSegment: Hashable, Sendable {
     public var nodes: Int
 
     public init(
-        job: JobID, attempt: Int, epoch: LeaseEpoch, workerID: String, provider: String, pool: WorkerPool,
+        job: JobID, attempt: Int, epoch: LeaseEpoch, workerID: WorkerID, provider: String, pool: WorkerPool,
         startedAt: Date, resumedFromStep: Int?, nodes: Int = 1
     ) {
         self.nodes = nodes

@@ -113,7 +113,7 @@ public actor InMemoryStateStore: StateStore {
             .sorted { $0.job < $1.job }
     }
 
-    private var workers: [String: WorkerRecord] = [:]
+    private var workers: [WorkerID: WorkerRecord] = [:]
     private var signOuts: [String: Int64] = [:]
 
     public func recordSignOut(session nonce: String, expiresAtSeconds: Int64, nowSeconds: Int64) async throws {
@@ -145,23 +145,23 @@ public actor InMemoryStateStore: StateStore {
         workers[worker.id] = worker
         workerOrder.append(worker.id)
     }
-    public func worker(_ id: String) async throws -> WorkerRecord? { workers[id] }
+    public func worker(_ id: WorkerID) async throws -> WorkerRecord? { workers[id] }
 
     public func workers() async throws -> [WorkerRecord] {
         workerOrder.compactMap { workers[$0] }.filter { $0.deregisteredAt == nil }
     }
 
-    public func deregisterWorker(_ id: String, at: Date) async throws {
+    public func deregisterWorker(_ id: WorkerID, at: Date) async throws {
         if workers[id]?.deregisteredAt == nil { workers[id]?.deregisteredAt = at }
     }
 
-    public func liveLeases(worker: String?) async throws -> [Lease] {
+    public func liveLeases(worker: WorkerID?) async throws -> [Lease] {
         leases.values.filter { !$0.revoked && (worker == nil || $0.holders.contains(worker!)) }.sorted {
             $0.job < $1.job
         }
     }
 
-    private var workerOrder: [String] = []
+    private var workerOrder: [WorkerID] = []
     var segmentsByJob: [JobID: [AttemptSegment]] = [:]
     var metricPoints: [JobID: [String: [Int: MetricPoint]]] = [:]
     var decisions: [GateDecision] = []

@@ -10,7 +10,7 @@ extension SQLStateStore {
     static func worker(_ row: any SQLRow) throws -> WorkerRecord {
         let poolJSON = try row.decode(column: "pool_json", as: String?.self)
         return WorkerRecord(
-            id: try row.decode(column: "id", as: String.self),
+            id: WorkerID(try row.decode(column: "id", as: String.self)),
             secretDigest: try row.decode(column: "secret_digest", as: String.self),
             name: try row.decode(column: "name", as: String.self),
             provider: try row.decode(column: "provider", as: String.self),
@@ -53,17 +53,19 @@ extension SQLStateStore {
             try await db.raw(
                 """
                 INSERT INTO workers (id, secret_digest, name, provider, registered_at_ms, pool_json, address)
-                VALUES (\(bind: worker.id), \(bind: worker.secretDigest), \(bind: worker.name), \(bind: worker.provider),
+                VALUES (\(bind: worker.id.rawValue), \(bind: worker.secretDigest), \(bind: worker.name), \(bind: worker.provider),
                         \(bind: Self.milliseconds(worker.registeredAt)), \(bind: pool), \(bind: worker.address))
                 """
             ).run()
         }
     }
 
-    public func worker(_ id: String) async throws -> WorkerRecord? {
+    public func worker(_ id: WorkerID) async throws -> WorkerRecord? {
         try await exclusive {
-            try await database.raw("SELECT \(unsafeRaw: Self.workerColumns) FROM workers WHERE id = \(bind: id)")
-                .first().map(Self.worker)
+            try await database.raw(
+                "SELECT \(unsafeRaw: Self.workerColumns) FROM workers WHERE id = \(bind: id.rawValue)"
+            )
+            .first().map(Self.worker)
         }
     }
 
@@ -78,22 +80,22 @@ extension SQLStateStore {
         }
     }
 
-    public func deregisterWorker(_ id: String, at: Date) async throws {
+    public func deregisterWorker(_ id: WorkerID, at: Date) async throws {
         try await write { db in
             try await db.raw(
                 """
                 UPDATE workers SET deregistered_at_ms = \(bind: Self.milliseconds(at))
-                WHERE id = \(bind: id) AND deregistered_at_ms IS NULL
+                WHERE id = \(bind: id.rawValue) AND deregistered_at_ms IS NULL
                 """
             ).run()
         }
     }
 
-    public func liveLeases(worker: String?) async throws -> [Lease] {
+    public func liveLeases(worker: WorkerID?) async throws -> [Lease] {
         let filter =
             worker.map {
                 SQLQueryString(
-                    "AND (worker_id = \(bind: $0) OR members LIKE \(bind: "%|" + Self.escapedForLike($0) + "|%") ESCAPE '!')"
+                    "AND (worker_id = \(bind: $0.rawValue) OR members LIKE \(bind: "%|" + Self.escapedForLike($0.rawValue) + "|%") ESCAPE '!')"
                 )
             }
             ?? SQLQueryString("")
@@ -116,7 +118,7 @@ extension SQLStateStore {
             job: JobID(try row.decode(column: "job_id", as: String.self)),
             attempt: Int(try row.decode(column: "attempt", as: Int64.self)),
             epoch: LeaseEpoch(UInt64(try row.decode(column: "epoch", as: Int64.self))),
-            workerID: try row.decode(column: "worker_id", as: String.self),
+            workerID: WorkerID(try row.decode(column: "worker_id", as: String.self)),
             provider: try row.decode(column: "provider", as: String.self),
             pool: try decodeJSON(
                 WorkerPool.self, try row.decode(column: "pool_json", as: String.self), what: "segment pool"),
@@ -154,7 +156,7 @@ extension SQLStateStore {
                 INSERT INTO attempt_segments (job_id, attempt, epoch, worker_id, provider, pool_json, started_at_ms,
                     resumed_from_step, nodes)
                 VALUES (\(bind: segment.job.rawValue), \(bind: Int64(segment.attempt)), \(bind: Int64(segment.epoch.value)),
-                    \(bind: segment.workerID), \(bind: segment.provider), \(bind: pool),
+                    \(bind: segment.workerID.rawValue), \(bind: segment.provider), \(bind: pool),
                     \(bind: Self.milliseconds(segment.startedAt)), \(bind: segment.resumedFromStep.map { Int64($0) }),
                     \(bind: Int64(segment.nodes)))
                 """

@@ -18,7 +18,7 @@ extension SQLStateStore: SharedBoardStore {
                 try await db.raw(
                     """
                     INSERT INTO worker_presence AS p (worker_id, seen_at_ms, leaving, leaving_said_at_ms, changed_at_ms)
-                    VALUES (\(bind: row.worker), \(bind: row.seenAtMilliseconds), \(bind: Int64(row.leaving ? 1 : 0)),
+                    VALUES (\(bind: row.worker.rawValue), \(bind: row.seenAtMilliseconds), \(bind: Int64(row.leaving ? 1 : 0)),
                             \(bind: row.leavingSaidAtMilliseconds), \(unsafeRaw: now))
                     ON CONFLICT (worker_id) DO UPDATE SET
                         seen_at_ms = CASE WHEN excluded.seen_at_ms > p.seen_at_ms THEN excluded.seen_at_ms ELSE p.seen_at_ms END,
@@ -34,7 +34,7 @@ extension SQLStateStore: SharedBoardStore {
 
     static func presence(_ row: any SQLRow) throws -> WorkerPresence {
         WorkerPresence(
-            worker: try row.decode(column: "worker_id", as: String.self),
+            worker: WorkerID(try row.decode(column: "worker_id", as: String.self)),
             seenAtMilliseconds: try row.decode(column: "seen_at_ms", as: Int64.self),
             leaving: try row.decode(column: "leaving", as: Int64.self) != 0,
             leavingSaidAtMilliseconds: try row.decode(column: "leaving_said_at_ms", as: Int64?.self))

@@ -523,7 +523,7 @@ public final class SQLStateStore: StateStore {
             job: JobID(try row.decode(column: "job_id", as: String.self)),
             attempt: Int(try row.decode(column: "attempt", as: Int64.self)),
             epoch: LeaseEpoch(UInt64(try row.decode(column: "epoch", as: Int64.self))),
-            workerID: try row.decode(column: "worker_id", as: String?.self),
+            workerID: try row.decode(column: "worker_id", as: String?.self).map { WorkerID($0) },
             expiresAtMilliseconds: try row.decode(column: "expires_at_ms", as: Int64.self),
             revoked: try row.decode(column: "revoked", as: Int64.self) != 0,
             members: Lease.decodeMembers(try row.decode(column: "members", as: String.self)))
@@ -545,7 +545,7 @@ public final class SQLStateStore: StateStore {
                 try await db.raw(
                     """
                     UPDATE leases SET attempt = \(bind: Int64(lease.attempt)), epoch = \(bind: Int64(lease.epoch.value)),
-                        worker_id = \(bind: lease.workerID), expires_at_ms = \(bind: lease.expiresAtMilliseconds),
+                        worker_id = \(bind: lease.workerID?.rawValue), expires_at_ms = \(bind: lease.expiresAtMilliseconds),
                         revoked = \(bind: Int64(lease.revoked ? 1 : 0)), members = \(bind: Lease.encodeMembers(lease.members))
                     WHERE job_id = \(bind: lease.job.rawValue) AND epoch < \(bind: Int64(lease.epoch.value))
                     """
@@ -555,7 +555,7 @@ public final class SQLStateStore: StateStore {
                     """
                     INSERT INTO leases (job_id, attempt, epoch, worker_id, expires_at_ms, revoked, members)
                     VALUES (\(bind: lease.job.rawValue), \(bind: Int64(lease.attempt)), \(bind: Int64(lease.epoch.value)),
-                            \(bind: lease.workerID), \(bind: lease.expiresAtMilliseconds), \(bind: Int64(lease.revoked ? 1 : 0)),
+                            \(bind: lease.workerID?.rawValue), \(bind: lease.expiresAtMilliseconds), \(bind: Int64(lease.revoked ? 1 : 0)),
                             \(bind: Lease.encodeMembers(lease.members)))
                     """
                 ).run()
@@ -586,7 +586,7 @@ public final class SQLStateStore: StateStore {
     }
 
     public func renewLease(
-        job: JobID, epoch: LeaseEpoch, attempt: Int, heldBy worker: String, expiresAtMilliseconds: Int64
+        job: JobID, epoch: LeaseEpoch, attempt: Int, heldBy worker: WorkerID, expiresAtMilliseconds: Int64
     ) async throws -> Lease? {
         if backend == .sqlite {
             guard let lease = try await lease(job: job), lease.epoch == epoch, lease.attempt == attempt,
@@ -606,7 +606,7 @@ public final class SQLStateStore: StateStore {
                     THEN expires_at_ms ELSE \(bind: expiresAtMilliseconds) END
                 WHERE job_id = \(bind: job.rawValue) AND epoch = \(bind: Int64(epoch.value))
                     AND attempt = \(bind: Int64(attempt)) AND revoked = 0
-                    AND (worker_id = \(bind: worker) OR members LIKE \(bind: "%|" + Self.escapedForLike(worker) + "|%") ESCAPE '!')
+                    AND (worker_id = \(bind: worker.rawValue) OR members LIKE \(bind: "%|" + Self.escapedForLike(worker.rawValue) + "|%") ESCAPE '!')
                 RETURNING \(unsafeRaw: Self.leaseColumns)
                 """
             ).first()

@@ -6,12 +6,12 @@ import Synchronization
 /// shared lease clock), and whether it said its node is going away, with when it said so (the
 /// newest word on leaving wins, whatever sighting carried it; nil: it never said).
 public struct WorkerPresence: Sendable, Hashable {
-    public var worker: String
+    public var worker: WorkerID
     public var seenAtMilliseconds: Int64
     public var leaving: Bool
     public var leavingSaidAtMilliseconds: Int64?
 
-    public init(worker: String, seenAtMilliseconds: Int64, leaving: Bool, leavingSaidAtMilliseconds: Int64? = nil) {
+    public init(worker: WorkerID, seenAtMilliseconds: Int64, leaving: Bool, leavingSaidAtMilliseconds: Int64? = nil) {
         self.worker = worker
         self.seenAtMilliseconds = seenAtMilliseconds
         self.leaving = leaving
@@ -117,7 +117,7 @@ public protocol SharedBoardStore: Sendable {
 /// The in-memory twin of the shared board, on an injected clock.
 public final class InMemorySharedBoard: SharedBoardStore {
     private struct State {
-        var presence: [String: (row: WorkerPresence, changed: Int64)] = [:]
+        var presence: [WorkerID: (row: WorkerPresence, changed: Int64)] = [:]
         var directives: [JobID: (row: JobDirective, changed: Int64)] = [:]
     }
     private let state = Mutex(State())

@@ -39,7 +39,7 @@ public protocol StateStore: Sendable {
     /// `attempt`, it is not revoked and `worker` holds it (rank 0 or a gang member). Nil when any
     /// of that does not hold, and nothing changed (the caller reads the lease to say which).
     func renewLease(
-        job: JobID, epoch: LeaseEpoch, attempt: Int, heldBy worker: String, expiresAtMilliseconds: Int64
+        job: JobID, epoch: LeaseEpoch, attempt: Int, heldBy worker: WorkerID, expiresAtMilliseconds: Int64
     ) async throws -> Lease?
     /// Ends the lease of `epoch` (if it is still the current one); later renewals are refused.
     func revokeLease(job: JobID, epoch: LeaseEpoch) async throws
@@ -62,18 +62,18 @@ public protocol StateStore: Sendable {
 
     /// Stores a registered worker; its secret is kept only as a digest.
     func registerWorker(_ worker: WorkerRecord) async throws
-    func worker(_ id: String) async throws -> WorkerRecord?
+    func worker(_ id: WorkerID) async throws -> WorkerRecord?
     /// Registered workers that have not deregistered, oldest first.
     func workers() async throws -> [WorkerRecord]
     /// Marks a worker gone: its token stops working and the scheduler no longer places on it.
-    func deregisterWorker(_ id: String, at: Date) async throws
+    func deregisterWorker(_ id: WorkerID, at: Date) async throws
 
     /// A dashboard session signed out before it expired (by its nonce): refused from now on by
     /// every coordinator on this store, across restarts. Entries past their expiry are dropped.
     func recordSignOut(session nonce: String, expiresAtSeconds: Int64, nowSeconds: Int64) async throws
     func isSignedOut(session nonce: String) async throws -> Bool
     /// Unrevoked leases (expired or not), ordered by job: every job's, or only those held by `worker`.
-    func liveLeases(worker: String?) async throws -> [Lease]
+    func liveLeases(worker: WorkerID?) async throws -> [Lease]
 
     /// Opens the ledger row of a placed attempt; `closeSegment` ends it once.
     func openSegment(_ segment: AttemptSegment) async throws
@@ -170,7 +170,7 @@ public struct CapacityLaunchRecord: Hashable, Sendable {
 
 /// A worker agent known to the coordinator.
 public struct WorkerRecord: Hashable, Sendable {
-    public var id: String
+    public var id: WorkerID
     /// SHA-256 of the worker's secret, hex.
     public var secretDigest: String
     public var name: String
@@ -183,7 +183,7 @@ public struct WorkerRecord: Hashable, Sendable {
     public var address: String?
 
     public init(
-        id: String, secretDigest: String, name: String, provider: String, registeredAt: Date, pool: WorkerPool? = nil,
+        id: WorkerID, secretDigest: String, name: String, provider: String, registeredAt: Date, pool: WorkerPool? = nil,
         deregisteredAt: Date? = nil, address: String? = nil
     ) {
         self.address = address
@@ -248,16 +248,16 @@ public struct Lease: Hashable, Sendable {
     public var job: JobID
     public var attempt: Int
     public var epoch: LeaseEpoch
-    public var workerID: String?
+    public var workerID: WorkerID?
     public var expiresAtMilliseconds: Int64
     public var revoked: Bool
     /// A gang's workers by rank (rank 0 is `workerID`); empty for a single-node attempt. Every
     /// member renews the one lease with the attempt's one epoch.
-    public var members: [String]
+    public var members: [WorkerID]
 
     public init(
-        job: JobID, attempt: Int, epoch: LeaseEpoch, workerID: String?, expiresAtMilliseconds: Int64,
-        revoked: Bool = false, members: [String] = []
+        job: JobID, attempt: Int, epoch: LeaseEpoch, workerID: WorkerID?, expiresAtMilliseconds: Int64,
+        revoked: Bool = false, members: [WorkerID] = []
     ) {
         self.job = job
         self.attempt = attempt
@@ -269,18 +269,18 @@ public struct Lease: Hashable, Sendable {
     }
 
     /// The workers holding the attempt, by rank: a gang's members, or the one worker.
-    public var holders: [String] { members.isEmpty ? (workerID.map { [$0] } ?? []) : members }
+    public var holders: [WorkerID] { members.isEmpty ? (workerID.map { [$0] } ?? []) : members }
 
     /// The rank of `worker` in the attempt, nil when it holds no part of it.
-    public func rank(of worker: String) -> Int? { holders.firstIndex(of: worker) }
+    public func rank(of worker: WorkerID) -> Int? { holders.firstIndex(of: worker) }
 
     /// How members are kept in one column: `|w0|w1|`, so a member is found by `LIKE '%|id|%'`.
-    public static func encodeMembers(_ members: [String]) -> String {
-        members.isEmpty ? "" : "|" + members.joined(separator: "|") + "|"
+    public static func encodeMembers(_ members: [WorkerID]) -> String {
+        members.isEmpty ? "" : "|" + members.map(\.rawValue).joined(separator: "|") + "|"
     }
 
-    public static func decodeMembers(_ text: String) -> [String] {
-        text.split(separator: "|").map(String.init)
+    public static func decodeMembers(_ text: String) -> [WorkerID] {
+        text.split(separator: "|").map { WorkerID(String($0)) }
     }
 }
 
@@ -346,7 +346,7 @@ extension StateStore {
     /// The heartbeat's renewal as a read and a renewal: right for a store whose reads are local
     /// (the in-memory twin, SQLite's cache); PostgreSQL does it in one statement.
     public func renewLease(
-        job: JobID, epoch: LeaseEpoch, attempt: Int, heldBy worker: String, expiresAtMilliseconds: Int64
+        job: JobID, epoch: LeaseEpoch, attempt: Int, heldBy worker: WorkerID, expiresAtMilliseconds: Int64
     ) async throws -> Lease? {
         guard let lease = try await lease(job: job), lease.epoch == epoch, lease.attempt == attempt, !lease.revoked,
             lease.workerID == worker || lease.members.contains(worker)

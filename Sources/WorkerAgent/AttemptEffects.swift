@@ -14,7 +14,7 @@ final class AttemptEffects {
     typealias Event = AttemptSupervisor.Event
 
     let assignment: WorkerProtocol.Assignment
-    let workerID: String
+    let workerID: WorkerID
     let client: CoordinatorClient
     let configuration: WorkerAgentConfiguration
     let logger: Logger
@@ -30,7 +30,7 @@ final class AttemptEffects {
     var progressFile: URL { scratch.appendingPathComponent("progress.jsonl") }
 
     init(
-        assignment: WorkerProtocol.Assignment, workerID: String, client: CoordinatorClient,
+        assignment: WorkerProtocol.Assignment, workerID: WorkerID, client: CoordinatorClient,
         configuration: WorkerAgentConfiguration, logger: Logger
     ) {
         self.assignment = assignment

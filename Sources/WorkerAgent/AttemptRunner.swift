@@ -10,7 +10,7 @@ import Synchronization
 /// supervisor is a restore (heartbeats go on meanwhile).
 struct AttemptRunner<C: Clock> where C.Duration == Duration {
     let assignment: WorkerProtocol.Assignment
-    let workerID: String
+    let workerID: WorkerID
     let client: CoordinatorClient
     let configuration: WorkerAgentConfiguration
     let heartbeatPeriod: Duration

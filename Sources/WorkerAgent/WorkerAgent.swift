@@ -99,7 +99,8 @@ public struct WorkerAgent<C: Clock>: Sendable where C.Duration == Duration {
             }
         }
         try? FileManager.default.createDirectory(at: configuration.workDirectory, withIntermediateDirectories: true)
-        try? Data(registered.workerID.utf8).write(to: configuration.workDirectory.appendingPathComponent("worker-id"))
+        try? Data(registered.workerID.rawValue.utf8).write(
+            to: configuration.workDirectory.appendingPathComponent("worker-id"))
         logger.info(
             "registered as \(registered.workerID) (\(configuration.provider.rawValue)/\(configuration.pool.region)/\(configuration.pool.market.rawValue))"
         )

@@ -3,7 +3,7 @@ import SpotwiseCore
 import Testing
 
 @Suite struct GangAttemptRulesTests {
-    let members = ["w0", "w1", "w2"]
+    let members: [WorkerID] = ["w0", "w1", "w2"]
 
     @Test func aMemberSilentLongerThanALeaseIsTheOneLostAndOthersKeepTheirTime() {
         var gang = GangAttempt(epoch: LeaseEpoch(3), sinceMilliseconds: 0)
@@ -21,7 +21,7 @@ import Testing
         #expect(gang.silentMember(of: members, at: 6_000, silenceMilliseconds: 10_000) == nil)
         #expect(gang.silentMember(of: members, at: 16_000, silenceMilliseconds: 10_000) == nil)
         // Another replica heard w0 at 20 s and w1 before the attempt began (that does not count).
-        let elsewhere = ["w0": 20_000, "w1": 4_000, "w2": 20_000] as [String: Int64]
+        let elsewhere = ["w0": 20_000, "w1": 4_000, "w2": 20_000] as [WorkerID: Int64]
         let silent = gang.silentMember(
             of: members, at: 25_000, silenceMilliseconds: 10_000, heardElsewhere: elsewhere)
         #expect(silent?.worker == "w1" && silent?.milliseconds == 19_000)

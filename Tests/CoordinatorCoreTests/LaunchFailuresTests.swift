@@ -14,9 +14,7 @@ import Testing
     }
 
     static func offer(_ market: Market, region: String = "us-east-1") -> IdleWorker {
-        IdleWorker(
-            id: "offer:sagemaker:\(region):\(market.rawValue):ml.g5.xlarge", provider: .sagemaker,
-            pool: pool(market, region: region), kind: .capacityOffer)
+        IdleWorker.offer(provider: .sagemaker, pool: pool(market, region: region))
     }
 
     @Test func noSpotCapacityWithholdsThatPoolsSpotOfferForAWhileAndNothingElse() {

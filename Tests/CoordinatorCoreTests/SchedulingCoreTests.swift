@@ -63,7 +63,8 @@ import Testing
             region: "r", market: .spot, instanceType: "g5", pricePerHour: Money(micros: 1),
             onDemandPricePerHour: Money(micros: 3))
         let gang = PlannedPlacement(
-            job: JobID("job-1"), worker: "w1", placement: Placement(provider: .local, region: "r", market: .spot),
+            job: JobID("job-1"), target: .worker("w1"),
+            placement: Placement(provider: .local, region: "r", market: .spot),
             pool: pool, reason: "spot is cheaper and the deadline allows", members: ["w1", "w2", "w3"])
         #expect(
             PlacementNote.text(gang, previousHolders: ["w2", "w9"])
@@ -92,7 +93,7 @@ import Testing
                 return spent >= budget
             }.map(\.id))
         var placedJobs: Set<JobID> = []
-        var usedWorkers: Set<String> = []
+        var usedWorkers: Set<WorkerID> = []
         for placement in decision.placements {
             // A job is placed at most once, only while waiting, never over its budget, never
             // while capacity launched for it is still on its way.
@@ -108,12 +109,12 @@ import Testing
             #expect(decision.waiting[placement.job] == nil, "a placed job is not also waiting; \(context)")
             if placement.onCapacityOffer {
                 #expect(snapshot.capacity.enabled && placement.members.isEmpty, context)
-                #expect(snapshot.capacity.offers.contains { $0.id == placement.worker }, context)
+                #expect(snapshot.capacity.offers.contains { $0.id == placement.target }, context)
                 continue
             }
             // A registered worker is in at most one placement, is live, holds no lease, and is
             // not capacity launched for another job.
-            for worker in placement.members.isEmpty ? [placement.worker] : placement.members {
+            for worker in placement.members.isEmpty ? [placement.worker].compactMap({ $0 }) : placement.members {
                 let name = snapshot.workers.first { $0.id == worker }?.name
                 if let reservedFor = name.flatMap({ snapshot.capacity.reservations[$0] }) {
                     #expect(reservedFor == placement.job, "\(worker) was launched for \(reservedFor); \(context)")
@@ -278,7 +279,7 @@ import Testing
         var provisioning: [StoredJob] = []
         for index in 0..<Int.random(in: 0...24, using: &random) {
             let (provider, pool) = pools[Int.random(in: 0..<pools.count, using: &random)]
-            let id = "w\(index)"
+            let id = WorkerID("w\(index)")
             snapshot.workers.append(
                 WorkerRecord(
                     id: id, secretDigest: "", name: chance(25) ? "job-\(index % 8)-a1" : "name-\(index)",
@@ -291,7 +292,7 @@ import Testing
         }
         let workers = snapshot.workers.map(\.id)
         var free = workers.shuffled(using: &random)
-        func takeWorkers(_ count: Int) -> [String] {
+        func takeWorkers(_ count: Int) -> [WorkerID] {
             let taken = Array(free.prefix(count))
             free.removeFirst(taken.count)
             return taken
@@ -327,7 +328,7 @@ import Testing
                 // (A pass reads running jobs; provisioning ones hold their leases all the same.)
                 if state == .running { snapshot.running.append(job) } else { provisioning.append(job) }
                 let live = try #require(job.record.liveAttempt)
-                let members: [String]
+                let members: [WorkerID]
                 switch spec.resources.nodes {
                 case .fixed(let n) where n > 1: members = takeWorkers(n)
                 case .elastic(let minimum, _): members = takeWorkers(minimum + (chance(50) ? 0 : 1))
@@ -360,9 +361,7 @@ import Testing
         if chance(60) {
             snapshot.capacity.enabled = true
             snapshot.capacity.offers = pools.filter { $0.0 == .sagemaker }.map { provider, pool in
-                IdleWorker(
-                    id: "offer:\(provider.rawValue):\(pool.region):\(pool.market.rawValue):\(pool.instanceType)",
-                    provider: provider, pool: pool, kind: .capacityOffer)
+                IdleWorker.offer(provider: provider, pool: pool)
             }
         }
         // Now and then a worker's older lease, unrevoked and expired, still held.

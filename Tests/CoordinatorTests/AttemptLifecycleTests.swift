@@ -34,7 +34,7 @@ import Testing
         try await TestCoordinator.post(client, uri, token: token, body)
     }
 
-    func register(_ client: some TestClientProtocol, market: String = "spot") async throws -> (String, String) {
+    func register(_ client: some TestClientProtocol, market: String = "spot") async throws -> (WorkerID, String) {
         try await TestCoordinator.register(client, market: market)
     }
 
@@ -44,7 +44,7 @@ import Testing
         ).rawValue
     }
 
-    func assignment(_ client: some TestClientProtocol, _ worker: String, _ token: String) async throws
+    func assignment(_ client: some TestClientProtocol, _ worker: WorkerID, _ token: String) async throws
         -> WorkerProtocol.Assignment?
     {
         try await TestCoordinator.assignment(client, worker, token)

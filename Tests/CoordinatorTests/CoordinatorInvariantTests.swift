@@ -151,7 +151,7 @@ import Testing
     /// What the test's simulated workers know: their token and the assignments they were given
     /// (the newest is what they run; older ones are stale and must be refused).
     struct SimulatedWorker: Sendable {
-        var id: String
+        var id: WorkerID
         var token: String
         var current: WorkerProtocol.Assignment?
         var stale: [WorkerProtocol.Assignment] = []
@@ -451,7 +451,7 @@ import Testing
         let live = try await store.liveLeases()
         // Unrevoked, expired or not: a late heartbeat renews an expired lease until the
         // reconciler revokes it.
-        var holders: [String: [String]] = [:]
+        var holders: [WorkerID: [String]] = [:]
         for lease in live {
             for worker in lease.holders { holders[worker, default: []].append(lease.job.rawValue) }
         }

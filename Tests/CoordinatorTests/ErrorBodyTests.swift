@@ -75,7 +75,7 @@ import Testing
             // A JSON string one byte past the limit: only its size is wrong.
             let body = "\"" + String(repeating: "x", count: limit - 1) + "\""
             let response = try await client.execute(
-                uri: path.replacingOccurrences(of: "WORKER", with: worker.workerID), method: .post,
+                uri: path.replacingOccurrences(of: "WORKER", with: worker.workerID.rawValue), method: .post,
                 headers: [.authorization: "Bearer \(token == "WORKER" ? worker.token : token)"],
                 body: ByteBuffer(string: body))
             #expect(response.status == .contentTooLarge)

@@ -29,7 +29,7 @@ extension AttemptLifecycleTests {
     }
 
     func beat(
-        _ client: some TestClientProtocol, _ worker: (String, String), _ job: String, epoch: UInt64,
+        _ client: some TestClientProtocol, _ worker: (WorkerID, String), _ job: String, epoch: UInt64,
         notice: String? = nil
     )
         async throws -> TestResponse
@@ -47,9 +47,9 @@ extension AttemptLifecycleTests {
     /// Registers three spot workers, submits a gang of two and places it; returns the members by
     /// rank (id, token), the worker left over, the job and the epoch.
     func placedGang(_ client: some TestClientProtocol) async throws
-        -> (members: [(String, String)], spare: (String, String), job: String, epoch: UInt64)
+        -> (members: [(WorkerID, String)], spare: (WorkerID, String), job: String, epoch: UInt64)
     {
-        var workers: [String: (String, String)] = [:]
+        var workers: [WorkerID: (WorkerID, String)] = [:]
         for _ in 0..<3 {
             let worker = try await register(client)
             workers[worker.0] = worker
@@ -162,7 +162,7 @@ extension AttemptLifecycleTests {
 
     @Test func anElasticGangShrinksToWhatThePoolHasAndGrowsBackWhenCapacityReturns() async throws {
         try await app().test(.router) { client in
-            var workers: [String: (String, String)] = [:]
+            var workers: [WorkerID: (WorkerID, String)] = [:]
             for _ in 0..<2 {
                 let worker = try await register(client)
                 workers[worker.0] = worker
@@ -224,7 +224,7 @@ extension AttemptLifecycleTests {
 
     @Test func aMemberThatReportsTheSameLostPeerLateIsAliveAndPlacedAgain() async throws {
         try await app().test(.router) { client in
-            var workers: [String: (String, String)] = [:]
+            var workers: [WorkerID: (WorkerID, String)] = [:]
             for _ in 0..<4 {
                 let worker = try await register(client)
                 workers[worker.0] = worker

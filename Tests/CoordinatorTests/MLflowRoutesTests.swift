@@ -11,7 +11,8 @@ import Testing
 /// suite's harness. The real `MlflowClient` against a live coordinator is scripts/mlflow-client.
 extension AttemptLifecycleTests {
     /// A registered job: 15 steps in attempt 1 (committed at 10, preempted), 11-20 in attempt 2.
-    func registeredJob(_ client: some TestClientProtocol) async throws -> (job: String, worker: String, token: String) {
+    func registeredJob(_ client: some TestClientProtocol) async throws -> (job: String, worker: WorkerID, token: String)
+    {
         let (worker, token) = try await register(client)
         let id = try await submit(client, spec: Self.registeredSpec)
         try await scheduler.scheduleOnce()

@@ -127,7 +127,7 @@ import Testing
         let live = try #require(transition.record.liveAttempt)
         try await store.grantLease(
             Lease(
-                job: job.id, attempt: live.number, epoch: live.epoch, workerID: workers[0].0,
+                job: job.id, attempt: live.number, epoch: live.epoch, workerID: WorkerID(workers[0].0),
                 expiresAtMilliseconds: clock.nowMilliseconds() + policy.leaseMilliseconds))
         return World(
             app: app,

@@ -46,7 +46,7 @@ import Testing
         let live = try #require(transition.record.liveAttempt)
         try await store.grantLease(
             Lease(
-                job: job, attempt: live.number, epoch: live.epoch, workerID: worker,
+                job: job, attempt: live.number, epoch: live.epoch, workerID: WorkerID(worker),
                 expiresAtMilliseconds: clock.nowMilliseconds() + policy.leaseMilliseconds))
         return live.epoch
     }

@@ -9,7 +9,7 @@ import Testing
 
     func worker(_ id: String, _ market: Market, region: String = "local-a", price: Int64 = 300_000) -> IdleWorker {
         IdleWorker(
-            id: id, provider: .local,
+            id: WorkerID(id), provider: .local,
             pool: WorkerPool(
                 region: region, market: market, instanceType: "local.t4", pricePerHour: Money(micros: price),
                 onDemandPricePerHour: Money(micros: 1_000_000)))
@@ -122,7 +122,7 @@ import Testing
             jobs: [gang("old", .fixed(2), market: .spot, at: 9_000), job("young", market: .spot, at: 9_500)],
             idle: [worker("a1", .spot), worker("a2", .spot), worker("a3", .spot)], now: now)
         #expect(plan.placements.map(\.job) == [JobID("old"), JobID("young")])
-        let used = plan.placements.flatMap { $0.members.isEmpty ? [$0.worker] : $0.members }
+        let used = plan.placements.flatMap { $0.members.isEmpty ? [$0.worker].compactMap { $0 } : $0.members }
         #expect(Set(used).count == used.count && used.count == 3)
     }
 
@@ -211,8 +211,8 @@ import Testing
     /// member, a placement on one says it is a launch, and a registered worker is a worker whatever
     /// its id looks like.
     @Test func capacityOffersAreAKindNotAnId() {
-        var offer = worker("o1", .spot, price: 100_000)
-        offer.kind = .capacityOffer
+        let registered = worker("o1", .spot, price: 100_000)
+        let offer = IdleWorker.offer(provider: registered.provider, pool: registered.pool)
         let onOffer = PlacementPlanner().plan(jobs: [job("single", market: .spot)], idle: [offer], now: now)
         #expect(onOffer.placements.map(\.onCapacityOffer) == [true])
         let named = worker("offer:local:local-a:spot:local.t4", .spot)

@@ -52,12 +52,12 @@ import Testing
                 free.removeAll { taken.contains($0.id) }
                 plan.placements.append(
                     PlannedPlacement(
-                        job: job.id, worker: worker.id,
+                        job: job.id, target: worker.id,
                         placement: Placement(
                             provider: worker.provider, region: worker.pool.region, market: worker.pool.market),
                         pool: worker.pool,
                         reason: members.isEmpty ? reason : "gang of \(members.count) in \(worker.poolName): \(reason)",
-                        members: members.map(\.id), onCapacityOffer: worker.isCapacityOffer))
+                        members: members.compactMap(\.id.worker)))
             }
         }
         return plan
@@ -100,9 +100,8 @@ import Testing
         let live = (0..<Int.random(in: 0...40, using: &random)).map { index -> IdleWorker in
             let (provider, pool) = pool()
             let offer = Int.random(in: 0..<10, using: &random) == 0
-            return IdleWorker(
-                id: "w\(Int.random(in: 0..<1000, using: &random))-\(index)", provider: provider, pool: pool,
-                kind: offer ? .capacityOffer : .registered)
+            let id = WorkerID("w\(Int.random(in: 0..<1000, using: &random))-\(index)")
+            return offer ? .offer(provider: provider, pool: pool) : IdleWorker(id: id, provider: provider, pool: pool)
         }
         let idle = live.filter { _ in Int.random(in: 0..<4, using: &random) > 0 }
         let jobs = (0..<Int.random(in: 0...25, using: &random)).map { index -> PendingJob in

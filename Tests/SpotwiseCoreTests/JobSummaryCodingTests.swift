@@ -16,4 +16,23 @@ import Testing
             try JobSummary.decoder.decode(Stamp.self, from: Data(#"{"at":"yesterday"}"#.utf8))
         }
     }
+
+    /// A typed worker id is the plain string on the wire, both ways: agents built before the type
+    /// read the registration reply unchanged.
+    @Test func aWorkerIDIsThePlainStringOnTheWire() throws {
+        let registered = WorkerProtocol.Registered(
+            workerID: WorkerID("worker-1a2b"), token: "worker-1a2b.s", heartbeatEveryMilliseconds: 5_000,
+            leaseMilliseconds: 15_000)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(registered)) as? [String: Any])
+        #expect(object["worker_id"] as? String == "worker-1a2b")
+        let back = try JSONDecoder().decode(
+            WorkerProtocol.Registered.self,
+            from: Data(
+                #"{"worker_id": "worker-9", "token": "t", "heartbeat_every_ms": 1, "lease_ms": 2}"#.utf8))
+        #expect(back.workerID == WorkerID("worker-9"))
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(WorkerID.self, from: Data(#"{"rawValue": "worker-9"}"#.utf8))
+        }
+    }
 }

@@ -14,7 +14,7 @@ import Testing
     func workersKeepTheirPoolAndDeregisteredOnesAreNotListed(kind: StoreKind) async throws {
         let (store, _) = try await kind.open()
         defer { Task { try? await store.close() } }
-        for (index, id) in ["worker-a", "worker-b"].enumerated() {
+        for (index, id) in ([WorkerID](["worker-a", "worker-b"])).enumerated() {
             try await store.registerWorker(
                 WorkerRecord(
                     id: id, secretDigest: "d\(index)", name: "node-\(index)", provider: "local",

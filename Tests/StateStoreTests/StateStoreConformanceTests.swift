@@ -155,7 +155,7 @@ import Testing
             Lease(
                 job: gang.id, attempt: 2, epoch: LeaseEpoch(3), workerID: "g0", expiresAtMilliseconds: 1_000,
                 members: ["g0", "g_1", "g2"]))
-        func renew(_ job: JobID, _ epoch: UInt64, _ attempt: Int, _ worker: String, to expiry: Int64) async throws
+        func renew(_ job: JobID, _ epoch: UInt64, _ attempt: Int, _ worker: WorkerID, to expiry: Int64) async throws
             -> Int64?
         {
             try await store.renewLease(

@@ -21,7 +21,7 @@ enum WorkersPage {
     static func rows(
         workers: [WorkerRecord], leases: [Lease], board: LiveBoard, nowMilliseconds: Int64
     ) -> [Row] {
-        var holding: [String: (job: String, rank: Int)] = [:]
+        var holding: [WorkerID: (job: String, rank: Int)] = [:]
         for lease in leases where !lease.revoked {
             for (rank, worker) in lease.holders.enumerated() { holding[worker] = (lease.job.rawValue, rank) }
         }
@@ -37,7 +37,8 @@ enum WorkersPage {
                 DashboardLayout.duration(Double(nowMilliseconds - $0) / 1000) + " ago"
             }
             return Row(
-                id: worker.id, name: worker.name, provider: worker.provider, region: worker.pool?.region ?? "-",
+                id: worker.id.rawValue, name: worker.name, provider: worker.provider,
+                region: worker.pool?.region ?? "-",
                 market: worker.pool?.market.rawValue ?? "-",
                 price: worker.pool.map { "$\($0.pricePerHour.exactDescription)/h" } ?? "-", status: status,
                 heartbeat: heartbeat ?? (worker.deregisteredAt == nil ? "not since the coordinator started" : "-"),

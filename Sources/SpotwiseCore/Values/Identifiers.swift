@@ -16,3 +16,20 @@ public struct LeaseEpoch: Hashable, Comparable, Sendable, Codable, CustomStringC
     public var description: String { String(value) }
     public static func < (lhs: LeaseEpoch, rhs: LeaseEpoch) -> Bool { lhs.value < rhs.value }
 }
+
+/// A worker agent's identifier, assigned by the coordinator when the worker registers. On the wire
+/// and in the store it is the plain string (`"worker_id": "w-..."`).
+public struct WorkerID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible,
+    ExpressibleByStringInterpolation
+{
+    public var rawValue: String
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+    public var description: String { rawValue }
+    public static func < (lhs: WorkerID, rhs: WorkerID) -> Bool { lhs.rawValue < rhs.rawValue }
+}

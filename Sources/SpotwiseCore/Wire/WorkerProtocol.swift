@@ -23,12 +23,12 @@ public enum WorkerProtocol {
     }
 
     public struct Registered: Codable, Sendable, Equatable {
-        public var workerID: String
+        public var workerID: WorkerID
         public var token: String
         public var heartbeatEveryMilliseconds: Int64
         public var leaseMilliseconds: Int64
 
-        public init(workerID: String, token: String, heartbeatEveryMilliseconds: Int64, leaseMilliseconds: Int64) {
+        public init(workerID: WorkerID, token: String, heartbeatEveryMilliseconds: Int64, leaseMilliseconds: Int64) {
             self.workerID = workerID
             self.token = token
             self.heartbeatEveryMilliseconds = heartbeatEveryMilliseconds

@@ -96,10 +96,10 @@ extension AttemptSupervisor {
 
     /// The wait before try `n + 1`: a ceiling of 0.25 s doubling to 8 s, and a point between half
     /// and all of it that depends on the worker and the try (FNV-1a: stable, no randomness).
-    static func backoff(try n: Int, worker: String) -> Duration {
+    static func backoff(try n: Int, worker: WorkerID) -> Duration {
         let ceiling = min(8_000, 250 << min(n - 1, 5))
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in Array(worker.utf8) + [UInt8(truncatingIfNeeded: n)] {
+        for byte in Array(worker.rawValue.utf8) + [UInt8(truncatingIfNeeded: n)] {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
         }
         return .milliseconds(ceiling / 2 + Int(hash % UInt64(ceiling / 2 + 1)))

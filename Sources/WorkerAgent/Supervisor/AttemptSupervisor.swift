@@ -20,7 +20,7 @@ struct AttemptSupervisor: Sendable {
         var job: String
         var attempt: Int
         var epoch: UInt64
-        var workerID: String
+        var workerID: WorkerID
         /// The trainer's command, for the log.
         var run: String
         var gang: Gang?
