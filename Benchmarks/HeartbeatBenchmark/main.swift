@@ -137,7 +137,8 @@ for workers in [1_000, 10_000] {
     logger.logLevel = .error
     let app = Application(
         router: CoordinatorApplication.router(
-            store: store, tokens: AccessTokens(admin: "admin"), settings: .init(), leaseClock: leaseClock),
+            store: store, tokens: AccessTokens(admin: "admin"), settings: .init(), clock: SystemClock(lease: leaseClock)
+        ),
         configuration: .init(address: .hostname("127.0.0.1", port: 0)),
         onServerRunning: { await port.set($0.localAddress?.port ?? 0) }, logger: logger)
     let server = Task { try await app.runService(gracefulShutdownSignals: []) }
@@ -241,7 +242,7 @@ func replicasOnPostgres() async throws {
             let app = Application(
                 router: CoordinatorApplication.router(
                     store: store, tokens: AccessTokens(admin: "admin"), settings: .init(),
-                    leaseClock: MonotonicLeaseClock()),
+                    clock: SystemClock()),
                 configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                 onServerRunning: { await port.set($0.localAddress?.port ?? 0) }, logger: logger)
             servers.append(Task { try await app.runService(gracefulShutdownSignals: []) })

@@ -65,7 +65,8 @@ func measure(store: any StateStore, workers: Int, jobs: Int) async throws -> (Do
                 id: JobID("job-\(index)"), spec: JobSpec(name: "job-\(index)", run: "python3 train.py"),
                 idempotencyKey: nil, submittedAt: now.addingTimeInterval(Double(index) / 1000)))
     }
-    let scheduler = JobScheduler(store: store, leaseClock: clock, leasePolicy: LeasePolicy(), board: board)
+    let scheduler = JobScheduler(
+        store: store, clock: SystemClock(lease: clock), leasePolicy: LeasePolicy(), board: board)
     // A pass looks at up to 1,000 queued jobs (`JobScheduler.batch`): 2,000 take two.
     var placed = 0
     var passes = 0

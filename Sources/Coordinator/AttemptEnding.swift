@@ -9,9 +9,9 @@ import StateStore
 struct AttemptEnding: Sendable {
     let store: any StateStore
     let board: LiveBoard
-    let wallClock: @Sendable () -> Date
+    let clock: any CoordinatorClock
 
-    var events: JobEvents { JobEvents(store: store, board: board, wallClock: wallClock) }
+    var events: JobEvents { JobEvents(store: store, board: board, clock: clock) }
 
     /// Ends `attempt` of epoch `epoch` for `reason`; returns the job as stored after, or nil when
     /// the attempt was no longer the live one (nothing changed).
@@ -20,7 +20,7 @@ struct AttemptEnding: Sendable {
         _ job: JobID, attempt: Int, epoch: LeaseEpoch, reason: AttemptEndReason, lastStep: Int? = nil,
         metrics: [String: Double]? = nil, artifact: ModelArtifact? = nil
     ) async throws -> StoredJob? {
-        let now = wallClock()
+        let now = clock.now
         if reason.meansTheTrainerRan {
             // A trainer that exits before its first heartbeat did start: a refused finish left the
             // lease to expire and the trainer ran a second time, its exit unrecorded (issue 14).
@@ -64,7 +64,7 @@ struct AttemptEnding: Sendable {
     {
         var ended: LiveAttempt?
         return try await events.apply(
-            to: id, at: wallClock(),
+            to: id, at: clock.now,
             { job in
                 ended = job.record.liveAttempt
                 return event(job)
@@ -73,7 +73,7 @@ struct AttemptEnding: Sendable {
                 guard let live = ended else { return }
                 try await closeSegment(
                     of: job, attempt: live.number, kind: segmentKind, reason: segmentReason, lastStep: nil,
-                    at: wallClock())
+                    at: clock.now)
             })
     }
 

@@ -11,8 +11,7 @@ public struct AttemptsAPI: Sendable {
     let store: any StateStore
     let board: LiveBoard
     let metrics: CoordinatorMetrics
-    let clock: @Sendable () -> Date
-    let leaseClock: any LeaseClock
+    let clock: any CoordinatorClock
 
     public static let routes = [
         "POST /v1/jobs/{id}/attempts/{attempt}/checkpoints", "POST /v1/jobs/{id}/attempts/{attempt}/finish",
@@ -31,7 +30,7 @@ public struct AttemptsAPI: Sendable {
         router.get("v1/jobs/:id/metrics", use: readMetrics)
     }
 
-    var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: clock) }
+    var ending: AttemptEnding { AttemptEnding(store: store, board: board, clock: clock) }
 
     struct Target {
         var job: JobID
@@ -51,7 +50,7 @@ public struct AttemptsAPI: Sendable {
         }
         // Heard from, even if what it says is refused below: a gang member reporting the same
         // lost peer a moment after another is alive, and may be placed again at once.
-        board.sawWorker(workerID, atMilliseconds: leaseClock.nowMilliseconds())
+        board.sawWorker(workerID, atMilliseconds: clock.nowMilliseconds())
         let job = JobID(context.parameters.get("id") ?? "")
         guard let attempt = context.parameters.get("attempt").flatMap(Int.init), attempt >= 1 else {
             throw APIError.badRequest("invalid_attempt", "the attempt is a whole number from 1")
@@ -140,7 +139,7 @@ public struct AttemptsAPI: Sendable {
             // it is heard from. (After a notice or a resize every member stopped cleanly.)
             if case .preempted(false) = reason {
                 let others = target.members.enumerated().filter { $0.offset != target.rank }.map(\.element)
-                board.suspect(others, atMilliseconds: leaseClock.nowMilliseconds())
+                board.suspect(others, atMilliseconds: clock.nowMilliseconds())
             }
             // (A completed job's gate was decided as the state machine asked: `JobEvents`.)
             return try JobsAPI.json(JobSummary(job))
@@ -164,7 +163,8 @@ public struct AttemptsAPI: Sendable {
             )
         }
         let target = try await fence(context, epoch: batch.epoch)
-        let last = try await store.appendLogs(job: target.job, attempt: target.attempt, lines: batch.lines, at: clock())
+        let last = try await store.appendLogs(
+            job: target.job, attempt: target.attempt, lines: batch.lines, at: clock.now)
         return try JobsAPI.json(LogsAppended(lastSequence: last))
     }
 
@@ -221,7 +221,7 @@ public struct AttemptsAPI: Sendable {
         try await store.recordMetrics(
             job: target.job, attempt: target.attempt, resumedFromStep: batch.resumedFromStep, points: points)
         if let reached = batch.lines.map(\.step).max(), reached > batch.resumedFromStep {
-            try await store.markFirstStep(job: target.job, attempt: target.attempt, at: clock())
+            try await store.markFirstStep(job: target.job, attempt: target.attempt, at: clock.now)
             // Kept in the store, not only on the live board: if the node dies without a word,
             // this is how far the ledger knows the attempt got.
             try await store.recordReachedStep(job: target.job, attempt: target.attempt, step: reached)
@@ -243,7 +243,7 @@ public struct AttemptsAPI: Sendable {
 
     func applyFenced(_ target: Target, _ event: (StoredJob) -> JobEvent?) async throws -> StoredJob {
         do {
-            switch try await ending.events.apply(to: target.job, at: clock(), event) {
+            switch try await ending.events.apply(to: target.job, at: clock.now, event) {
             case .applied(let job), .declined(let job): return job
             }
         } catch let error as JobTransitionError {

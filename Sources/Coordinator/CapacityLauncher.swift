@@ -153,7 +153,7 @@ public final class CapacityLauncher: Sendable {
 
     /// The providers' pools as idle "workers" for the planner (spot offers withheld for a while
     /// after the provider had no spot capacity).
-    func offers(now: Date = Date()) -> [IdleWorker] {
+    func offers(now: Date) -> [IdleWorker] {
         let offers = providers.values.flatMap { provider in
             provider.offers.map { pool in
                 IdleWorker.offer(provider: provider.provider, pool: pool)

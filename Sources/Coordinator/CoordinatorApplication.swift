@@ -56,9 +56,8 @@ public enum CoordinatorApplication {
     public static func router(
         store: any StateStore, tokens: AccessTokens, settings: Settings,
         role: ReplicaRole = ReplicaRole(replica: "coordinator", address: "", single: true),
-        leaseClock: any LeaseClock = MonotonicLeaseClock(), leasePolicy: LeasePolicy = LeasePolicy(),
+        clock: any CoordinatorClock = SystemClock(), leasePolicy: LeasePolicy = LeasePolicy(),
         metrics: CoordinatorMetrics = CoordinatorMetrics(), board: LiveBoard = LiveBoard(),
-        clock: @escaping @Sendable () -> Date = Date.init,
         newJobID: @escaping @Sendable () -> JobID = { JobID("job-" + UUID().uuidString.prefix(8).lowercased()) }
     ) -> Router<CoordinatorContext> {
         let router = Router(context: CoordinatorContext.self)
@@ -79,24 +78,24 @@ public enum CoordinatorApplication {
         JobsAPI(store: store, clock: clock, newJobID: newJobID, maxBodyBytes: settings.maxBodyBytes, board: board)
             .register(on: router)
         WorkersAPI(
-            store: store, leaseClock: leaseClock, policy: leasePolicy, metrics: metrics, clock: clock, board: board,
+            store: store, policy: leasePolicy, metrics: metrics, clock: clock, board: board,
             digests: digests
         )
         .register(on: router)
-        AttemptsAPI(store: store, board: board, metrics: metrics, clock: clock, leaseClock: leaseClock).register(
+        AttemptsAPI(store: store, board: board, metrics: metrics, clock: clock).register(
             on: router)
         ModelsAPI(store: store, clock: clock).register(on: router)
         ReportsAPI(store: store, clock: clock).register(on: router)
         MLflowAPI(store: store, clock: clock).register(on: router)
         Dashboard(
-            store: store, tokens: tokens, clock: clock, leaseClock: leaseClock, board: board,
+            store: store, tokens: tokens, clock: clock, board: board,
             secureCookies: settings.secureCookies
         ).register(on: router)
         return router
     }
 
     public static func application(
-        store: any StateStore, tokens: AccessTokens, settings: Settings, leaseClock: any LeaseClock,
+        store: any StateStore, tokens: AccessTokens, settings: Settings, clock: any CoordinatorClock,
         leasePolicy: LeasePolicy, planner: PlacementPlanner = PlacementPlanner(),
         schedulerPeriodMilliseconds: Int64? = nil, launcher: CapacityLauncher? = nil,
         replication: Replication? = nil,
@@ -114,7 +113,7 @@ public enum CoordinatorApplication {
                     leaseClock: replication.leaseClock, logger: logger
                 ) { fence, vacancy in
                     launcher?.reloadOnNextPass()
-                    let reconciler = LeaseReconciler(store: replication.fenced(fence), clock: leaseClock)
+                    let reconciler = LeaseReconciler(store: replication.fenced(fence), clock: clock)
                     // Replicas that stayed up served heartbeats throughout a quick failover: one
                     // lease period covers workers moving to another URL. After a long vacancy
                     // (every replica down, or none ever led) workers get the restart grace.
@@ -128,7 +127,7 @@ public enum CoordinatorApplication {
             // Before any request is served: every live lease gets the restart grace on this
             // process's clock. Served first, a heartbeat would be told an expiry from the old
             // process's clock.
-            let reconciler = LeaseReconciler(store: store, clock: leaseClock)
+            let reconciler = LeaseReconciler(store: store, clock: clock)
             let extended = try await reconciler.resumeAfterRestart(policy: leasePolicy)
             if extended > 0 {
                 logger.info(
@@ -140,22 +139,22 @@ public enum CoordinatorApplication {
         if let replication {
             services.append(
                 BoardSyncService(
-                    board: board, store: replication.sharedBoard, leaseClock: leaseClock, logger: logger))
+                    board: board, store: replication.sharedBoard, leaseClock: clock, logger: logger))
         }
         services += [
             LeaseReconcilerService(
-                reconciler: LeaseReconciler(store: store, clock: leaseClock, metrics: metrics, board: board),
+                reconciler: LeaseReconciler(store: store, clock: clock, metrics: metrics, board: board),
                 policy: leasePolicy, logger: logger, leaderOnly: leaderOnly) as any Service,
             SchedulerService(
                 scheduler: JobScheduler(
-                    store: store, leaseClock: leaseClock, leasePolicy: leasePolicy, board: board, planner: planner,
+                    store: store, clock: clock, leasePolicy: leasePolicy, board: board, planner: planner,
                     launcher: launcher),
                 periodMilliseconds: schedulerPeriodMilliseconds ?? leasePolicy.heartbeatMilliseconds,
                 logger: logger, leaderOnly: leaderOnly, metrics: metrics),
         ]
         return Application(
             router: router(
-                store: store, tokens: tokens, settings: settings, role: role, leaseClock: leaseClock,
+                store: store, tokens: tokens, settings: settings, role: role, clock: clock,
                 leasePolicy: leasePolicy, metrics: metrics, board: board),
             server: settings.connections.server,
             configuration: settings.connections.configuration(address: .hostname(settings.host, port: settings.port)),

@@ -9,16 +9,16 @@ import StateStore
 struct CostBudget: Sendable {
     let store: any StateStore
     let board: LiveBoard
-    let wallClock: @Sendable () -> Date
+    let clock: any CoordinatorClock
 
     /// What `job` has cost so far (open segments priced up to now).
     func spent(_ job: StoredJob) async throws -> Money {
-        try await SavingsReport.spent(by: job, in: store, now: wallClock())
+        try await SavingsReport.spent(by: job, in: store, now: clock.now)
     }
 
     /// Fails the job over its budget: its live attempt ends as stopped.
     func abandon(_ id: JobID, reason: String) async throws -> Bool {
-        let ending = AttemptEnding(store: store, board: board, wallClock: wallClock)
+        let ending = AttemptEnding(store: store, board: board, clock: clock)
         let result = try await ending.endJob(id, segmentKind: .stopped, segmentReason: "stopped: \(reason)") {
             $0.state.isTerminal ? nil : .abandoned(reason: reason)
         }

@@ -16,7 +16,7 @@ enum JobEventResult {
 struct JobEvents: Sendable {
     let store: any StateStore
     let board: LiveBoard
-    let wallClock: @Sendable () -> Date
+    let clock: any CoordinatorClock
 
     /// Starts an attempt the scheduler placed: its lease and its ledger row.
     typealias Provision = @Sendable (_ job: StoredJob, _ attempt: Int, _ epoch: LeaseEpoch) async throws -> Void
@@ -92,11 +92,11 @@ struct JobEvents: Sendable {
             case .registerModel:
                 // The gate now; a failure here is retried by the scheduler's gate sweep, never lost.
                 do {
-                    try await ModelDecisions(store: store, board: board, wallClock: wallClock).decide(job)
+                    try await ModelDecisions(store: store, board: board, clock: clock).decide(job)
                 } catch {
                     try? await store.appendHistory(
                         job: job.id, lines: ["model decision failed (the scheduler retries it): \(error)"],
-                        at: wallClock())
+                        at: clock.now)
                 }
             }
         }

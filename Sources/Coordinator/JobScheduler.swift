@@ -13,11 +13,10 @@ import Synchronization
 /// attempt its lease and opening its ledger row.
 public struct JobScheduler: Sendable {
     private(set) var store: any StateStore
-    let leaseClock: any LeaseClock
     let leasePolicy: LeasePolicy
     let planner: PlacementPlanner
     let board: LiveBoard
-    let wallClock: @Sendable () -> Date
+    let clock: any CoordinatorClock
     /// Cloud capacity launched on demand (nil: only registered workers are placed on).
     let launcher: CapacityLauncher?
     let availability = AvailabilityLog()
@@ -27,20 +26,18 @@ public struct JobScheduler: Sendable {
     static let batch = 1_000
 
     public init(
-        store: any StateStore, leaseClock: any LeaseClock, leasePolicy: LeasePolicy, board: LiveBoard,
-        planner: PlacementPlanner = PlacementPlanner(), wallClock: @escaping @Sendable () -> Date = Date.init,
-        launcher: CapacityLauncher? = nil
+        store: any StateStore, clock: any CoordinatorClock, leasePolicy: LeasePolicy, board: LiveBoard,
+        planner: PlacementPlanner = PlacementPlanner(), launcher: CapacityLauncher? = nil
     ) {
         self.launcher = launcher
         self.store = store
-        self.leaseClock = leaseClock
+        self.clock = clock
         self.leasePolicy = leasePolicy
         self.planner = planner
         self.board = board
-        self.wallClock = wallClock
     }
 
-    var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: wallClock) }
+    var ending: AttemptEnding { AttemptEnding(store: store, board: board, clock: clock) }
 
     /// The same scheduler (its memory shared) writing through `store`: a leader's fenced view.
     public func writing(to store: any StateStore) -> JobScheduler {
@@ -53,8 +50,8 @@ public struct JobScheduler: Sendable {
     /// released) into the jobs' histories; returns those lines by job.
     func watchLaunches() async -> [JobID: String] {
         guard let launcher else { return [:] }
-        let lines = await launcher.watch(store: store, now: wallClock())
-        for (job, line) in lines { try? await store.appendHistory(job: job, lines: [line], at: wallClock()) }
+        let lines = await launcher.watch(store: store, now: clock.now)
+        for (job, line) in lines { try? await store.appendHistory(job: job, lines: [line], at: clock.now) }
         return lines
     }
 
@@ -62,14 +59,14 @@ public struct JobScheduler: Sendable {
     /// the agent's notice and the lease.
     func watchRunningCapacity() async {
         guard let launcher else { return }
-        for end in await launcher.watchRunning(store: store, now: wallClock()) {
+        for end in await launcher.watchRunning(store: store, now: clock.now) {
             if (try? await ending.end(end.job, attempt: end.attempt, epoch: end.epoch, reason: end.reason)) != nil {
-                try? await store.appendHistory(job: end.job, lines: [end.line], at: wallClock())
+                try? await store.appendHistory(job: end.job, lines: [end.line], at: clock.now)
             }
         }
     }
 
-    var budget: CostBudget { CostBudget(store: store, board: board, wallClock: wallClock) }
+    var budget: CostBudget { CostBudget(store: store, board: board, clock: clock) }
 
     /// The pass's decisions, made by the pure core from what the driver reads.
     var core: SchedulingCore {
@@ -97,7 +94,7 @@ public struct JobScheduler: Sendable {
             case .place: continue
             case .launch(let planned):
                 guard let launcher, let job = snapshot.pending.first(where: { $0.id == planned.job }) else { continue }
-                waiting[planned.job] = await launcher.launch(job, planned: planned, store: store, now: wallClock())
+                waiting[planned.job] = await launcher.launch(job, planned: planned, store: store, now: clock.now)
             default: try await carryOut(effect)
             }
         }
@@ -140,7 +137,7 @@ public struct JobScheduler: Sendable {
             + store.jobs(state: .recovering, limit: Self.batch)
         let running = try await store.jobs(state: .running, limit: Self.batch)
         var snapshot = PassSnapshot(
-            nowMilliseconds: leaseClock.nowMilliseconds(), now: wallClock(), leases: leases, pending: pending,
+            nowMilliseconds: clock.nowMilliseconds(), now: clock.now, leases: leases, pending: pending,
             running: running, succeeded: try await store.jobs(state: .succeeded, limit: SchedulingCore.gateSweepLimit),
             decided: decided.withLock { $0 })
         for job in running + pending where job.spec.maxCost != nil {
@@ -190,8 +187,8 @@ public struct JobScheduler: Sendable {
         case .askToStop(let job, let line, let committedStep):
             // Written first: among replicas the store is the leader's fenced view, so a deposed
             // leader's pass stops here and asks nothing of the job.
-            try await store.appendHistory(job: job, lines: [line], at: wallClock())
-            board.requestStop(job, atMilliseconds: leaseClock.nowMilliseconds(), committedStep: committedStep)
+            try await store.appendHistory(job: job, lines: [line], at: clock.now)
+            board.requestStop(job, atMilliseconds: clock.nowMilliseconds(), committedStep: committedStep)
         case .abandon(let job, let reason, .maxCost):
             _ = try await budget.abandon(job, reason: reason)
         case .abandon(let job, let reason, .failedLaunches):
@@ -202,13 +199,13 @@ public struct JobScheduler: Sendable {
             }
         case .decideModel(let id):
             guard let job = try await store.job(id) else { return }
-            try await ModelDecisions(store: store, board: board, wallClock: wallClock).decide(job)
+            try await ModelDecisions(store: store, board: board, clock: clock).decide(job)
             decided.withLock { _ = $0.insert(id) }
         case .resize(let job, let epoch, let size, let line):
             // Written first, as for a stop.
-            try await store.appendHistory(job: job, lines: [line], at: wallClock())
+            try await store.appendHistory(job: job, lines: [line], at: clock.now)
             _ = board.requestResize(
-                job, epoch: epoch, to: size, atMilliseconds: leaseClock.nowMilliseconds(),
+                job, epoch: epoch, to: size, atMilliseconds: clock.nowMilliseconds(),
                 minimumAgeMilliseconds: core.resizeMinimumAgeMilliseconds)
         case .launch:
             break  // carried out in `scheduleOnce`, which keeps what the job now waits for
@@ -216,7 +213,7 @@ public struct JobScheduler: Sendable {
             try await place(planned)
             if onReservedCapacity, let launcher {
                 if let live = try await store.job(planned.job)?.record.liveAttempt {
-                    launcher.watchAttempt(planned.job, attempt: live.number, epoch: live.epoch, now: wallClock())
+                    launcher.watchAttempt(planned.job, attempt: live.number, epoch: live.epoch, now: clock.now)
                 }
                 await launcher.settle(planned.job, store: store)
             }
@@ -228,7 +225,7 @@ public struct JobScheduler: Sendable {
     func place(_ planned: PlannedPlacement) async throws {
         // An offer is launched (`CapacityLauncher`), never leased: the core never places on one.
         guard let worker = planned.worker else { throw PlacementOnOffer(job: planned.job, target: planned.target) }
-        let now = wallClock()
+        let now = clock.now
         let previous = planned.members.count > 1 ? try await store.lease(job: planned.job)?.holders ?? [] : []
         _ = try await ending.events.apply(
             to: planned.job, at: now,
@@ -245,13 +242,13 @@ public struct JobScheduler: Sendable {
         _ job: StoredJob, attempt: Int, epoch: LeaseEpoch, _ planned: PlannedPlacement, on worker: WorkerID,
         at now: Date
     ) async throws {
-        let expiry = leaseClock.nowMilliseconds() + leasePolicy.leaseMilliseconds + leasePolicy.heartbeatMilliseconds
+        let expiry = clock.nowMilliseconds() + leasePolicy.leaseMilliseconds + leasePolicy.heartbeatMilliseconds
         try await store.grantLease(
             Lease(
                 job: job.id, attempt: attempt, epoch: epoch, workerID: worker, expiresAtMilliseconds: expiry,
                 members: planned.members))
         for member in planned.members {
-            board.sawMember(member, job: job.id, epoch: epoch, atMilliseconds: leaseClock.nowMilliseconds())
+            board.sawMember(member, job: job.id, epoch: epoch, atMilliseconds: clock.nowMilliseconds())
         }
         try await store.openSegment(
             AttemptSegment(

@@ -7,7 +7,7 @@ import StateStore
 /// `/v1/jobs`: submit, list, show, cancel.
 public struct JobsAPI: Sendable {
     let store: any StateStore
-    let clock: @Sendable () -> Date
+    let clock: any CoordinatorClock
     let newJobID: @Sendable () -> JobID
     let maxBodyBytes: Int
     let board: LiveBoard
@@ -44,7 +44,7 @@ public struct JobsAPI: Sendable {
         // Never above what `spotwise validate` accepts; the operator may set it lower.
         let limit = min(maxBodyBytes, InputLimits.maxSpecBytes)
         let body = try await request.body(upTo: limit, context: context, what: "a job spec")
-        let submittedAt = clock()
+        let submittedAt = clock.now
         let spec: JobSpec
         switch JobSpecParser(now: submittedAt).parse(Array(buffer: body), file: "request body") {
         case .success(let parsed): spec = parsed
@@ -110,7 +110,7 @@ public struct JobsAPI: Sendable {
         guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id)") }
         var summary = JobSummary(
             job, history: try await store.history(id), board: board, segments: try await store.segments(job: id),
-            now: clock())
+            now: clock.now)
         if let live = job.record.liveAttempt, let lease = try await store.lease(job: id), lease.epoch == live.epoch,
             lease.members.count > 1
         {
@@ -128,11 +128,11 @@ public struct JobsAPI: Sendable {
 
     /// Cancels a job (the API's route and the dashboard's button): the job as stored after, or
     /// as it was when it had already ended (cancelling twice changes nothing).
-    static func cancelJob(_ id: JobID, store: any StateStore, board: LiveBoard, clock: @escaping @Sendable () -> Date)
+    static func cancelJob(_ id: JobID, store: any StateStore, board: LiveBoard, clock: any CoordinatorClock)
         async throws -> StoredJob
     {
         do {
-            let ending = AttemptEnding(store: store, board: board, wallClock: clock)
+            let ending = AttemptEnding(store: store, board: board, clock: clock)
             switch try await ending.endJob(
                 id, segmentKind: .cancelled, segmentReason: "cancelled", { _ in .cancelRequested })
             {

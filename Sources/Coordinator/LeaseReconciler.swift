@@ -7,24 +7,21 @@ import StateStore
 /// budget is spent) and revokes the lease, so the old worker's writes are refused from then on.
 public struct LeaseReconciler: Sendable {
     private(set) var store: any StateStore
-    let clock: any LeaseClock
-    let wallClock: @Sendable () -> Date
+    let clock: any CoordinatorClock
     let metrics: CoordinatorMetrics?
     let board: LiveBoard
 
     public init(
-        store: any StateStore, clock: any LeaseClock, metrics: CoordinatorMetrics? = nil,
-        board: LiveBoard = LiveBoard(),
-        wallClock: @escaping @Sendable () -> Date = Date.init
+        store: any StateStore, clock: any CoordinatorClock, metrics: CoordinatorMetrics? = nil,
+        board: LiveBoard = LiveBoard()
     ) {
         self.board = board
         self.store = store
         self.clock = clock
         self.metrics = metrics
-        self.wallClock = wallClock
     }
 
-    var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: wallClock) }
+    var ending: AttemptEnding { AttemptEnding(store: store, board: board, clock: clock) }
 
     /// The same reconciler writing through `store`: a leader's fenced view.
     public func writing(to store: any StateStore) -> LeaseReconciler {

@@ -9,12 +9,12 @@ import StateStore
 struct ModelDecisions: Sendable {
     let store: any StateStore
     let board: LiveBoard
-    let wallClock: @Sendable () -> Date
+    let clock: any CoordinatorClock
 
     @discardableResult
     func decide(_ job: StoredJob) async throws -> GateDecision? {
         guard job.spec.register != nil, try await store.gateDecision(job: job.id) == nil else { return nil }
-        let now = wallClock()
+        let now = clock.now
         let cost = try await SavingsReport.spent(by: job, in: store, now: now)
         guard let decision = try await ModelRegistry(store: store).decide(job, cost: cost, now: now) else { return nil }
         let line =

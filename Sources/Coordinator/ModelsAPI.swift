@@ -8,7 +8,7 @@ import StateStore
 /// token (read-only is enough); moving an alias needs the admin token.
 public struct ModelsAPI: Sendable {
     let store: any StateStore
-    let clock: @Sendable () -> Date
+    let clock: any CoordinatorClock
 
     public static let routes = [
         "GET /v1/models", "GET /v1/models/{name}", "POST /v1/models/{name}/aliases/{alias}",
@@ -69,7 +69,7 @@ public struct ModelsAPI: Sendable {
         let model = context.parameters.get("name") ?? ""
         return try await Self.mapping {
             let move = try await registry.promote(
-                model: model, version: promotion.version, alias: context.parameters.get("alias") ?? "", now: clock())
+                model: model, version: promotion.version, alias: context.parameters.get("alias") ?? "", now: clock.now)
             return try JobsAPI.json(AliasMoved(move: move, aliases: try await registry.aliases(of: model)))
         }
     }
@@ -79,7 +79,7 @@ public struct ModelsAPI: Sendable {
         let model = context.parameters.get("name") ?? ""
         return try await Self.mapping {
             let move = try await registry.rollback(
-                model: model, alias: context.parameters.get("alias") ?? "", now: clock())
+                model: model, alias: context.parameters.get("alias") ?? "", now: clock.now)
             return try JobsAPI.json(AliasMoved(move: move, aliases: try await registry.aliases(of: model)))
         }
     }

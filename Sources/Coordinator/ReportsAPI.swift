@@ -8,7 +8,7 @@ import StateStore
 /// (the HTML page). Read-only tokens may read it.
 public struct ReportsAPI: Sendable {
     let store: any StateStore
-    let clock: @Sendable () -> Date
+    let clock: any CoordinatorClock
 
     public static let routes = ["GET /v1/reports/savings", "GET /reports/savings"]
 
@@ -59,7 +59,7 @@ public struct ReportsAPI: Sendable {
             }
             query.format = text
         }
-        let now = clock()
+        let now = clock.now
         let report = SavingsReport(
             rows: try await SavingsReport.ledger(from: store, now: now), since: query.since, until: query.until,
             by: query.by, generatedAt: now)

@@ -10,10 +10,9 @@ import StateStore
 /// worker's attempt gets 403.
 public struct WorkersAPI: Sendable {
     let store: any StateStore
-    let leaseClock: any LeaseClock
     let policy: LeasePolicy
     let metrics: CoordinatorMetrics
-    let clock: @Sendable () -> Date
+    let clock: any CoordinatorClock
     let board: LiveBoard
     let digests: WorkerDigestCache
 
@@ -32,7 +31,7 @@ public struct WorkersAPI: Sendable {
         router.delete("v1/workers/:id", use: deregister)
     }
 
-    var ending: AttemptEnding { AttemptEnding(store: store, board: board, wallClock: clock) }
+    var ending: AttemptEnding { AttemptEnding(store: store, board: board, clock: clock) }
 
     public typealias Heartbeat = WorkerProtocol.Heartbeat
     public typealias HeartbeatReply = WorkerProtocol.HeartbeatReply
@@ -105,9 +104,9 @@ public struct WorkersAPI: Sendable {
         try await store.registerWorker(
             WorkerRecord(
                 id: id, secretDigest: AccessTokens.hexDigest(token), name: registration.name,
-                provider: registration.provider, registeredAt: clock(), pool: registration.pool,
+                provider: registration.provider, registeredAt: clock.now, pool: registration.pool,
                 address: registration.address))
-        board.sawWorker(id, atMilliseconds: leaseClock.nowMilliseconds())
+        board.sawWorker(id, atMilliseconds: clock.nowMilliseconds())
         return try JobsAPI.json(
             WorkerProtocol.Registered(
                 workerID: id, token: token, heartbeatEveryMilliseconds: policy.heartbeatMilliseconds,
@@ -128,7 +127,7 @@ public struct WorkersAPI: Sendable {
         }
         let jobID = JobID(beat.job)
         let epoch = LeaseEpoch(beat.epoch)
-        let now = leaseClock.nowMilliseconds()
+        let now = clock.nowMilliseconds()
         // Renewed only if this worker holds the lease of this epoch and attempt (one statement on
         // PostgreSQL); otherwise the lease, read after, says why and nothing changed.
         guard
@@ -192,14 +191,14 @@ public struct WorkersAPI: Sendable {
         else { return true }
         let line =
             "gang member \(silent.worker) (rank \(lease.rank(of: silent.worker) ?? -1)) silent for \(silent.milliseconds / 1000) s: attempt \(lease.attempt) ends; the gang restarts from its newest complete checkpoint"
-        try? await store.appendHistory(job: lease.job, lines: [line], at: clock())
+        try? await store.appendHistory(job: lease.job, lines: [line], at: clock.now)
         return true
     }
 
     /// The first heartbeat of a provisioning attempt means its trainer began: provisioning -> running.
     func markStarted(_ id: JobID, attempt: Int, epoch: LeaseEpoch) async throws -> StoredJob {
         do {
-            let result = try await ending.events.apply(to: id, at: clock()) { job in
+            let result = try await ending.events.apply(to: id, at: clock.now) { job in
                 guard job.state == .provisioning, let live = job.record.liveAttempt, live.number == attempt,
                     live.epoch == epoch
                 else { return nil }
@@ -224,7 +223,7 @@ public struct WorkersAPI: Sendable {
                 "only worker \(workerID) itself may ask for its assignment, with its own token, not \(context.role?.kind ?? "no token")"
             )
         }
-        let now = leaseClock.nowMilliseconds()
+        let now = clock.nowMilliseconds()
         board.sawWorker(workerID, atMilliseconds: now)
         board.setLeaving(workerID, false, atMilliseconds: now)
         for lease in try await store.liveLeases(worker: workerID) where lease.expiresAtMilliseconds > now {
@@ -275,7 +274,7 @@ public struct WorkersAPI: Sendable {
                 lease.job, attempt: lease.attempt, epoch: lease.epoch, reason: .preempted(withNotice: false))
             try await store.revokeLease(job: lease.job, epoch: lease.epoch)
         }
-        try await store.deregisterWorker(workerID, at: clock())
+        try await store.deregisterWorker(workerID, at: clock.now)
         digests.forget(workerID)
         return Response(status: .noContent)
     }

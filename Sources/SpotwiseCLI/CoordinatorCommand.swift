@@ -132,7 +132,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             settings: .init(
                 host: host, port: port, maxBodyBytes: maxBodyBytes, connections: connections,
                 secureCookies: secureCookies),
-            leaseClock: leaseClock,
+            clock: SystemClock(lease: leaseClock),
             leasePolicy: LeasePolicy(
                 heartbeatMilliseconds: heartbeatSeconds * 1000, leaseMilliseconds: leaseSeconds * 1000,
                 restartGraceMilliseconds: restartGraceSeconds * 1000),

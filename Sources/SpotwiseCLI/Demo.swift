@@ -112,7 +112,7 @@ struct Demo: AsyncParsableCommand {
             let (host, bindPort) = CoordinatorCommand.hostAndPort(bind)!
             let coordinator = try await CoordinatorApplication.application(
                 store: store, tokens: AccessTokens(admin: admin, readOnly: [reader], bootstrap: bootstrap),
-                settings: .init(host: host, port: bindPort), leaseClock: MonotonicLeaseClock(),
+                settings: .init(host: host, port: bindPort), clock: SystemClock(),
                 leasePolicy: leasePolicy,
                 schedulerPeriodMilliseconds: 500, logger: logger,
                 onServerRunning: { port in coordinatorPort.continuation.yield(port) })

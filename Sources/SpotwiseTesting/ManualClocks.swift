@@ -133,7 +133,7 @@ public final class ManualClock: Clock, Sendable {
 
 /// Wall-clock time and the lease clock moved together by the test: one manual time for a
 /// coordinator in the test process.
-public final class ManualTime: LeaseClock {
+public final class ManualTime: CoordinatorClock {
     private let state: Mutex<(milliseconds: Int64, date: Date)>
 
     public init(leaseMilliseconds: Int64 = 1_000, date: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
@@ -144,9 +144,6 @@ public final class ManualTime: LeaseClock {
 
     /// Wall-clock time (history lines, ledger rows, prices).
     public var now: Date { state.withLock { $0.date } }
-
-    /// The coordinator's wall clock, reading this time.
-    public var wallClock: @Sendable () -> Date { { [self] in now } }
 
     public func advance(milliseconds: Int64) {
         state.withLock {

@@ -42,18 +42,15 @@ public struct TestCoordinator: Sendable {
 
     public var router: Router<CoordinatorContext> {
         CoordinatorApplication.router(
-            store: store, tokens: tokens, settings: .init(), leaseClock: time, leasePolicy: policy, board: board,
-            clock: time.wallClock)
+            store: store, tokens: tokens, settings: .init(), clock: time, leasePolicy: policy, board: board)
     }
 
     public var scheduler: JobScheduler {
-        JobScheduler(
-            store: store, leaseClock: time, leasePolicy: policy, board: board, planner: planner,
-            wallClock: time.wallClock)
+        JobScheduler(store: store, clock: time, leasePolicy: policy, board: board, planner: planner)
     }
 
     public var reconciler: LeaseReconciler {
-        LeaseReconciler(store: store, clock: time, board: board, wallClock: time.wallClock)
+        LeaseReconciler(store: store, clock: time, board: board)
     }
 
     /// Serves the routes to `body` through Hummingbird's test client (no sockets).

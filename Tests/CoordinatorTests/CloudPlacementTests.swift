@@ -31,11 +31,12 @@ import Testing
                 router: CoordinatorApplication.router(
                     store: store,
                     tokens: AccessTokens(admin: CloudPlacementTests.admin, bootstrap: CloudPlacementTests.bootstrap),
-                    settings: .init(), leaseClock: clock, leasePolicy: policy, board: board))
+                    settings: .init(), clock: SystemClock(lease: clock), leasePolicy: policy, board: board))
         }
 
         var scheduler: JobScheduler {
-            JobScheduler(store: store, leaseClock: clock, leasePolicy: policy, board: board, launcher: launcher)
+            JobScheduler(
+                store: store, clock: SystemClock(lease: clock), leasePolicy: policy, board: board, launcher: launcher)
         }
 
         func post(_ client: some TestClientProtocol, _ uri: String, token: String, _ body: String) async throws
@@ -133,7 +134,8 @@ import Testing
                 #expect(try await before.store.launches().map(\.handle) == ["\(id)-a1"])
                 // The coordinator restarts: a new launcher over the same store.
                 let after = JobScheduler(
-                    store: before.store, leaseClock: before.clock, leasePolicy: before.policy, board: before.board,
+                    store: before.store, clock: SystemClock(lease: before.clock), leasePolicy: before.policy,
+                    board: before.board,
                     launcher: Self.sagemakerLauncher(url))
                 let plan = try await after.scheduleOnce()
                 #expect(plan.waiting[JobID(id)]?.contains("waiting for sagemaker \(id)-a1") == true)

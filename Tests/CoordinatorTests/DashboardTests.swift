@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SpotwiseCore
+import SpotwiseTesting
 import StateStore
 import Synchronization
 import Testing
@@ -18,15 +19,9 @@ import Testing
     static let hostile = "<script>window.__pwned=1</script><img src=x onerror=\"alert(1)\">'&"
     static let start = Date(timeIntervalSince1970: 1_800_000_000)
 
-    final class Clock: Sendable {
-        let now = Mutex(DashboardTests.start)
-        func advance(_ seconds: Double) { now.withLock { $0 = $0.addingTimeInterval(seconds) } }
-        func read() -> Date { now.withLock { $0 } }
-    }
-
     struct Harness {
         let store = InMemoryStateStore()
-        let clock = Clock()
+        let clock = ManualTime(date: DashboardTests.start)
 
         func app() -> some ApplicationProtocol {
             let clock = clock
@@ -36,7 +31,7 @@ import Testing
                     tokens: AccessTokens(
                         admin: DashboardTests.admin, readOnly: [DashboardTests.reader],
                         bootstrap: DashboardTests.bootstrap),
-                    settings: .init(), clock: { clock.read() }))
+                    settings: .init(), clock: clock))
         }
 
         /// A queued job whose tag value and log line carry markup.
@@ -228,10 +223,10 @@ import Testing
         let harness = Harness()
         try await harness.app().test(.router) { client in
             let cookie = try await Self.signIn(client, Self.reader)
-            harness.clock.advance(8 * 3600 - 1)
+            harness.clock.advance(milliseconds: (8 * 3600 - 1) * 1000)
             let page = try await client.execute(uri: "/ui/workers", method: .get, headers: [.cookie: cookie])
             #expect(page.status == .ok)
-            harness.clock.advance(1)
+            harness.clock.advance(milliseconds: 1000)
             #expect(
                 try await client.execute(uri: "/ui/workers", method: .get, headers: [.cookie: cookie]).status
                     == .seeOther)

@@ -19,7 +19,7 @@ import Testing
         Application(
             router: CoordinatorApplication.router(
                 store: store, tokens: AccessTokens(admin: "admin", bootstrap: "boot"), settings: .init(),
-                leaseClock: clock))
+                clock: SystemClock(lease: clock)))
     }
 
     /// The error's code and message; fails the test if the body is not the documented shape.
@@ -232,7 +232,8 @@ import Testing
 
     @Test func anErrorThatIsNotTheAPIsIs500JSONWithoutItsDetail() async throws {
         let router = CoordinatorApplication.router(
-            store: store, tokens: AccessTokens(admin: "admin", bootstrap: "boot"), settings: .init(), leaseClock: clock)
+            store: store, tokens: AccessTokens(admin: "admin", bootstrap: "boot"), settings: .init(),
+            clock: SystemClock(lease: clock))
         // A route that fails as a store might; it gets the application's middleware like any other.
         router.get("v1/outage/:id") { _, _ -> Response in throw StoreOutage() }
         try await Application(router: router).test(.router) { client in

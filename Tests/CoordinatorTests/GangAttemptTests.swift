@@ -17,7 +17,7 @@ extension AttemptLifecycleTests {
         Application(
             router: CoordinatorApplication.router(
                 store: store, tokens: AccessTokens(admin: Self.admin, readOnly: [], bootstrap: Self.bootstrap),
-                settings: .init(), leaseClock: clock, leasePolicy: policy, board: LiveBoard()))
+                settings: .init(), clock: SystemClock(lease: clock), leasePolicy: policy, board: LiveBoard()))
     }
 
     func submitGang(_ client: some TestClientProtocol, nodes: Int) async throws -> String {

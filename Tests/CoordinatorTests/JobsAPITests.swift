@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SpotwiseCore
+import SpotwiseTesting
 import StateStore
 import Testing
 
@@ -22,7 +23,7 @@ import Testing
             let router = CoordinatorApplication.router(
                 store: store, tokens: AccessTokens(admin: JobsAPITests.admin, readOnly: [JobsAPITests.reader]),
                 settings: .init(maxBodyBytes: maxBodyBytes),
-                clock: { Date(timeIntervalSince1970: 1_800_000_000) }, newJobID: { ids.next() })
+                clock: ManualTime(date: Date(timeIntervalSince1970: 1_800_000_000)), newJobID: { ids.next() })
             return Application(router: router)
         }
     }

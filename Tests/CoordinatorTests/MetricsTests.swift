@@ -16,7 +16,7 @@ import Testing
         let app = Application(
             router: CoordinatorApplication.router(
                 store: store, tokens: AccessTokens(admin: "admin", bootstrap: "boot"), settings: .init(),
-                leaseClock: clock, metrics: metrics))
+                clock: SystemClock(lease: clock), metrics: metrics))
         try await app.test(.router) { client in
             let admin: HTTPFields = [.authorization: "Bearer admin"]
             #expect(try await client.execute(uri: "/metrics", method: .get).status == .unauthorized)
@@ -40,7 +40,7 @@ import Testing
         try await store.grantLease(
             Lease(job: job.id, attempt: 1, epoch: LeaseEpoch(1), workerID: "w", expiresAtMilliseconds: 10))
         clock.advance(milliseconds: 10)
-        _ = try await LeaseReconciler(store: store, clock: clock, metrics: metrics).reconcileOnce()
+        _ = try await LeaseReconciler(store: store, clock: SystemClock(lease: clock), metrics: metrics).reconcileOnce()
         #expect(metrics.registry.emitToString().contains("spotwise_lease_expiries_total 1"))
     }
 }

@@ -166,9 +166,8 @@ extension AttemptLifecycleTests {
     }
 
     @Test func maxCostStopsTheJobAfterItsCheckpointWithAClearEvent() async throws {
-        let wall = WallClock(Date(timeIntervalSince1970: 1_000_000))
-        let scheduler = JobScheduler(
-            store: store, leaseClock: clock, leasePolicy: policy, board: board, wallClock: { wall.now })
+        let wall = WallClock(Date(timeIntervalSince1970: 1_000_000), lease: clock)
+        let scheduler = JobScheduler(store: store, clock: wall, leasePolicy: policy, board: board)
         try await app().test(.router) { client in
             let (worker, token) = try await register(client)
             // $0.36/h: $0.001 every 10 s.
@@ -208,12 +207,19 @@ extension AttemptLifecycleTests {
 }
 
 /// A wall clock a test moves by hand.
-final class WallClock: Sendable {
+/// Wall-clock time moved by the test apart from the lease clock (a ledger's worth of hours in a
+/// moment of leases).
+final class WallClock: CoordinatorClock {
     private let value: Mutex<Date>
+    let lease: any LeaseClock
 
-    init(_ start: Date) { value = Mutex(start) }
+    init(_ start: Date, lease: any LeaseClock) {
+        value = Mutex(start)
+        self.lease = lease
+    }
 
     var now: Date { value.withLock { $0 } }
+    func nowMilliseconds() -> Int64 { lease.nowMilliseconds() }
 
     func advance(seconds: Double) { value.withLock { $0 += seconds } }
 }

@@ -49,7 +49,8 @@ import Testing
             ) { _, _ in }
             sync = BoardSyncService(board: board, store: store, leaseClock: leaseClock, logger: Logger(label: name))
             pass = JobScheduler(
-                store: store, leaseClock: leaseClock, leasePolicy: policy, board: board, launcher: launcher)
+                store: store, clock: SystemClock(lease: leaseClock), leasePolicy: policy, board: board,
+                launcher: launcher)
             leaderOnly = LeaderOnly(role: role, fenced: { store.fenced(by: $0) })
         }
 
@@ -58,7 +59,7 @@ import Testing
                 store: store,
                 tokens: AccessTokens(
                     admin: AttemptLifecycleTests.admin, readOnly: [], bootstrap: AttemptLifecycleTests.bootstrap),
-                settings: .init(), role: role, leaseClock: leaseClock, leasePolicy: policy, board: board)
+                settings: .init(), role: role, clock: SystemClock(lease: leaseClock), leasePolicy: policy, board: board)
         }
 
         /// A scheduling pass as the replica's service runs it: nothing unless it leads.

@@ -103,7 +103,7 @@ import Testing
         let app = Application(
             router: CoordinatorApplication.router(
                 store: store, tokens: AccessTokens(admin: "admin-t", readOnly: ["reader-t"], bootstrap: "bootstrap-t"),
-                settings: .init(), leaseClock: clock, leasePolicy: policy))
+                settings: .init(), clock: SystemClock(lease: clock), leasePolicy: policy))
         let workers = try await app.test(.router) { client in
             var registered: [(String, String)] = []
             for name in ["a", "b"] {

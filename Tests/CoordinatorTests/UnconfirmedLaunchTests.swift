@@ -2,6 +2,7 @@ import CloudAuth
 import Foundation
 import Provisioners
 import SpotwiseCore
+import SpotwiseTesting
 import StateStore
 import Synchronization
 import Testing
@@ -53,7 +54,7 @@ import Testing
         #expect(records["job-lost"]?.confirmed == false && records["job-unnamed"]?.confirmed == false)
 
         // The unnamed launch's job is cancelled: dropped, and nothing is released without a name.
-        _ = try await JobEvents(store: store, board: LiveBoard(), wallClock: { start }).apply(
+        _ = try await JobEvents(store: store, board: LiveBoard(), clock: ManualTime(date: start)).apply(
             to: JobID("job-unnamed"), at: start
         ) { _ in .cancelRequested }
         let lines = await launcher.watch(store: store, now: start.addingTimeInterval(20))

@@ -35,7 +35,7 @@ import Testing
         let app = Application(
             router: CoordinatorApplication.router(
                 store: store, tokens: AccessTokens(admin: "admin", bootstrap: "boot"), settings: .init(),
-                leaseClock: clock))
+                clock: SystemClock(lease: clock)))
         try await app.test(.router) { client in
             let registered = try await client.execute(
                 uri: "/v1/workers", method: .post, headers: [.authorization: "Bearer boot"],
@@ -55,7 +55,7 @@ import Testing
         let app = Application(
             router: CoordinatorApplication.router(
                 store: store, tokens: AccessTokens(admin: "admin", bootstrap: "boot"), settings: .init(),
-                leaseClock: clock))
+                clock: SystemClock(lease: clock)))
         try await app.test(.router) { client in
             for address in ["", "host name", "10.0.0.1;rm", String(repeating: "a", count: 254)] {
                 let response = try await client.execute(
@@ -80,7 +80,7 @@ import Testing
         let app = Application(
             router: CoordinatorApplication.router(
                 store: store, tokens: AccessTokens(admin: "admin", bootstrap: "boot"), settings: .init(),
-                leaseClock: clock))
+                clock: SystemClock(lease: clock)))
         try await app.test(.router) { client in
             let registered = try await client.execute(
                 uri: "/v1/workers", method: .post, headers: [.authorization: "Bearer boot"],

@@ -21,7 +21,7 @@ import Testing
         Application(
             router: CoordinatorApplication.router(
                 store: store, tokens: AccessTokens(admin: Self.admin, readOnly: ["reader"], bootstrap: Self.bootstrap),
-                settings: .init(), leaseClock: clock, leasePolicy: policy))
+                settings: .init(), clock: SystemClock(lease: clock), leasePolicy: policy))
     }
 
     static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
@@ -162,7 +162,7 @@ import Testing
         let job = try await store.submit(
             JobSubmission(id: JobID("j3"), spec: JobSpec(name: "j", run: "x"), idempotencyKey: nil, submittedAt: Date())
         ).job
-        let reconciler = LeaseReconciler(store: store, clock: clock)
+        let reconciler = LeaseReconciler(store: store, clock: SystemClock(lease: clock))
         try await app().test(.router) { client in
             let (worker, token) = try await registerWorker(client)
             let epoch = try await place(job.id, on: worker)
@@ -190,7 +190,7 @@ import Testing
         _ = try await place(job.id, on: "worker-x")
         // The new process's clock: far past the old lease's expiry would be a mass expiry.
         let restarted = ManualLeaseClock(0)
-        let reconciler = LeaseReconciler(store: store, clock: restarted)
+        let reconciler = LeaseReconciler(store: store, clock: SystemClock(lease: restarted))
         #expect(try await reconciler.resumeAfterRestart(policy: policy) == 1)
         restarted.advance(milliseconds: 299_999)
         #expect(try await reconciler.reconcileOnce().isEmpty)
@@ -207,7 +207,8 @@ import Testing
         _ = try await place(job.id, on: "worker-x")  // expires at 16,000 on the old clock
         let restarted = ManualLeaseClock(500)
         _ = try await CoordinatorApplication.application(
-            store: store, tokens: AccessTokens(admin: Self.admin), settings: .init(port: 0), leaseClock: restarted,
+            store: store, tokens: AccessTokens(admin: Self.admin), settings: .init(port: 0),
+            clock: SystemClock(lease: restarted),
             leasePolicy: policy, logger: Logger(label: "test"))
         #expect(try await store.lease(job: job.id)?.expiresAtMilliseconds == 500 + policy.restartGraceMilliseconds)
     }

@@ -69,7 +69,7 @@ import WorkerAgent
         let ports = AsyncStream.makeStream(of: Int.self)
         let coordinator = try await CoordinatorApplication.application(
             store: InMemoryStateStore(), tokens: AccessTokens(admin: Self.admin, bootstrap: Self.bootstrap),
-            settings: .init(host: "127.0.0.1", port: 0), leaseClock: MonotonicLeaseClock(),
+            settings: .init(host: "127.0.0.1", port: 0), clock: SystemClock(),
             leasePolicy: LeasePolicy(
                 heartbeatMilliseconds: 300, leaseMilliseconds: 3_000, restartGraceMilliseconds: 3_000),
             schedulerPeriodMilliseconds: 100, logger: logger, onServerRunning: { ports.continuation.yield($0) })

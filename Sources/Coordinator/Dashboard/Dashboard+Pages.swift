@@ -36,7 +36,7 @@ extension Dashboard {
             stored = Array(fetched.prefix(size))
             hasNext = fetched.count > size
         }
-        let now = clock()
+        let now = clock.now
         let segments = try await store.segments(jobs: stored.map(\.id))
         let rows = stored.map { JobsPage.Row($0, segments: segments[$0.id] ?? [], board: board, now: now) }
         if parameters["part"] == "live" { return fragment(JobsPage.table(rows: rows, query: query, hasNext: hasNext)) }
@@ -50,7 +50,7 @@ extension Dashboard {
         try context.requireReader("jobs")
         let id = try jobID(context)
         guard let job = try await store.job(id) else { throw APIError.notFound("no job \(id.rawValue)") }
-        let now = clock()
+        let now = clock.now
         let part = parameters(request)["part"]
         if part == "logs" { return fragment(JobPage.logs(try await logTail(id))) }
         let segments = try await store.segments(job: id).sorted { $0.attempt < $1.attempt }
@@ -89,13 +89,13 @@ extension Dashboard {
         try context.requireReader("workers")
         let rows = WorkersPage.rows(
             workers: try await store.workers(), leases: try await store.liveLeases(), board: board,
-            nowMilliseconds: leaseClock.nowMilliseconds())
+            nowMilliseconds: clock.nowMilliseconds())
         if parameters(request)["part"] == "live" { return fragment(WorkersPage.live(rows)) }
         return DashboardResponse.page(WorkersPage.render(rows, viewer: viewer(context)))
     }
 
     func savingsReport(_ query: SavingsPage.Query) async throws -> SavingsReport {
-        let now = clock()
+        let now = clock.now
         return SavingsReport(
             rows: try await SavingsReport.ledger(from: store, now: now), since: query.since, until: query.until,
             by: query.by, generatedAt: now)
@@ -150,7 +150,7 @@ extension Dashboard {
         }
         try await ModelsAPI.mapping {
             _ = try await ModelRegistry(store: store).promote(
-                model: model, version: version, alias: form["alias"] ?? "", now: clock())
+                model: model, version: version, alias: form["alias"] ?? "", now: clock.now)
         }
         return DashboardResponse.redirect("/ui/models")
     }
@@ -160,7 +160,7 @@ extension Dashboard {
         try context.requireAdmin("move model aliases")
         let model = context.parameters.get("name") ?? ""
         try await ModelsAPI.mapping {
-            _ = try await ModelRegistry(store: store).rollback(model: model, alias: form["alias"] ?? "", now: clock())
+            _ = try await ModelRegistry(store: store).rollback(model: model, alias: form["alias"] ?? "", now: clock.now)
         }
         return DashboardResponse.redirect("/ui/models")
     }

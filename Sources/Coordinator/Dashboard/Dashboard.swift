@@ -15,20 +15,18 @@ import StateStore
 public struct Dashboard: Sendable {
     let store: any StateStore
     let tokens: AccessTokens
-    let clock: @Sendable () -> Date
-    let leaseClock: any LeaseClock
+    let clock: any CoordinatorClock
     let board: LiveBoard
     let secureCookies: Bool
     let signedOut: SignedOutSessions
 
     init(
-        store: any StateStore, tokens: AccessTokens, clock: @escaping @Sendable () -> Date, leaseClock: any LeaseClock,
+        store: any StateStore, tokens: AccessTokens, clock: any CoordinatorClock,
         board: LiveBoard, secureCookies: Bool
     ) {
         self.store = store
         self.tokens = tokens
         self.clock = clock
-        self.leaseClock = leaseClock
         self.board = board
         self.secureCookies = secureCookies
         self.signedOut = SignedOutSessions(store: store)
@@ -91,7 +89,7 @@ public struct Dashboard: Sendable {
         let token = (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         switch tokens.role(of: token) {
         case .admin?, .readOnly?:
-            let session = DashboardSession.open(token: token, now: clock())
+            let session = DashboardSession.open(token: token, now: clock.now)
             return DashboardResponse.redirect(
                 next,
                 setCookie: session.setCookie(
@@ -117,7 +115,7 @@ public struct Dashboard: Sendable {
     @Sendable func signOut(_ request: Request, context: CoordinatorContext) async throws -> Response {
         _ = try await context.dashboardForm(request, key: key)
         if let session = context.session {
-            try await signedOut.signOut(session, nowSeconds: Int64(clock().timeIntervalSince1970))
+            try await signedOut.signOut(session, nowSeconds: Int64(clock.now.timeIntervalSince1970))
         }
         return DashboardResponse.redirect(
             "/ui/signin",
@@ -140,13 +138,13 @@ public struct Dashboard: Sendable {
 struct DashboardSessionMiddleware: RouterMiddleware {
     typealias Context = CoordinatorContext
     let tokens: AccessTokens
-    let clock: @Sendable () -> Date
+    let clock: any CoordinatorClock
     let signedOut: SignedOutSessions
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        let now = clock()
+        let now = clock.now
         guard let value = DashboardSession.cookie(in: request.headers[values: .cookie]),
             let session = DashboardSession.verify(value, key: tokens.sessionKey, now: now),
             try await !signedOut.isSignedOut(session, nowSeconds: Int64(now.timeIntervalSince1970)),

@@ -12,7 +12,7 @@ import StateStore
 /// (`MLflowErrorShape`). docs/mlflow.md says what is served and what is not.
 public struct MLflowAPI: Sendable {
     let store: any StateStore
-    let clock: @Sendable () -> Date
+    let clock: any CoordinatorClock
 
     static let prefix = "/api/2.0/mlflow"
 
@@ -137,7 +137,7 @@ public struct MLflowAPI: Sendable {
                 "invalid_version", "version is '\(body.version.prefix(40))'; it must be a version number from 1")
         }
         _ = try await Self.mapping {
-            try await registry.promote(model: body.name, version: number, alias: body.alias, now: clock())
+            try await registry.promote(model: body.name, version: number, alias: body.alias, now: clock.now)
         }
         return try Self.json(MLflowWire.Empty())
     }
@@ -145,7 +145,9 @@ public struct MLflowAPI: Sendable {
     @Sendable func deleteAlias(_ request: Request, context: CoordinatorContext) async throws -> Response {
         try context.requireAdmin("delete model aliases")
         let body: MLflowWire.DeleteAlias = try await Self.decode(request, context: context)
-        _ = try await Self.mapping { try await registry.removeAlias(model: body.name, alias: body.alias, now: clock()) }
+        _ = try await Self.mapping {
+            try await registry.removeAlias(model: body.name, alias: body.alias, now: clock.now)
+        }
         return try Self.json(MLflowWire.Empty())
     }
 
