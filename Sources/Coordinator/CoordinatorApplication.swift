@@ -95,13 +95,16 @@ public enum CoordinatorApplication {
     }
 
     public static func application(
-        store: any StateStore, tokens: AccessTokens, settings: Settings, clock: any CoordinatorClock,
+        store: any StateStore, tokens: AccessTokens, settings: Settings, clock: any CoordinatorClock = SystemClock(),
         leasePolicy: LeasePolicy, planner: PlacementPlanner = PlacementPlanner(),
         schedulerPeriodMilliseconds: Int64? = nil, launcher: CapacityLauncher? = nil,
         replication: Replication? = nil,
         logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> some ApplicationProtocol {
         let role = replication?.role ?? ReplicaRole(replica: "coordinator", address: "", single: true)
+        // Among replicas leases are judged on the database's clock, the one the election keeps
+        // in step: never a caller's local lease clock beside it.
+        let clock = replication.map { SystemClock(lease: $0.leaseClock) } ?? clock
         let leaderOnly = replication.map { LeaderOnly(role: $0.role, fenced: $0.fenced) }
         var services: [any Service] = []
         if let replication {

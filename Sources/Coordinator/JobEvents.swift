@@ -104,16 +104,17 @@ struct JobEvents: Sendable {
     }
 }
 
-/// A placement was applied by a caller that cannot provision its attempt (only the scheduler
-/// can): a bug, reported instead of taking the coordinator down. The attempt has no lease, so
-/// the next scheduling pass ends it as lost and places the job again.
-/// A placement on a capacity offer reached the lease grant (a launch is not a placement).
+/// A placement on a capacity offer reached the lease grant (a launch is not a placement): a bug,
+/// reported instead of taking the coordinator down.
 struct PlacementOnOffer: Error, CustomStringConvertible {
     var job: JobID
     var target: PlacementTarget
     var description: String { "job \(job): \(target) is capacity to launch, not a worker to lease" }
 }
 
+/// A placement was applied by a caller that cannot provision its attempt (only the scheduler
+/// can): a bug, reported instead of taking the coordinator down. The attempt has no lease, so
+/// the next scheduling pass ends it as lost and places the job again.
 struct UnprovisionedPlacement: Error, CustomStringConvertible {
     var job: JobID
     var description: String { "job \(job): a placement was applied without provisioning its attempt" }

@@ -43,7 +43,7 @@ public struct SchedulerService: Service {
                     metrics?.schedulingPasses.increment()
                     for placed in plan.placements {
                         logger.info(
-                            "job \(placed.job): placed on \(placed.worker) \(placed.placement): \(placed.reason)")
+                            "job \(placed.job): placed on \(placed.target) \(placed.placement): \(placed.reason)")
                     }
                 } catch {
                     logger.error("scheduler pass failed: \(error)")

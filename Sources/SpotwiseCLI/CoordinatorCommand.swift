@@ -112,13 +112,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
         // On PostgreSQL every coordinator is a replica: they share the database's lease clock,
         // elect one leader through a row, and the leader writes under its fence.
         var replication: CoordinatorApplication.Replication?
-        var leaseClock: any LeaseClock = MonotonicLeaseClock()
         if store.backend == .postgres {
             let shared = DatabaseLeaseClock()
             let before = shared.localMilliseconds()
             let now = try await store.databaseMilliseconds()
             shared.observe(database: now, before: before, after: shared.localMilliseconds())
-            leaseClock = shared
             let replica = "\(ProcessInfo.processInfo.hostName):\(port)/\(UUID().uuidString.prefix(8).lowercased())"
             replication = CoordinatorApplication.Replication(
                 role: ReplicaRole(replica: replica, address: publicURL ?? "http://\(host):\(port)", single: false),
@@ -132,7 +130,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
             settings: .init(
                 host: host, port: port, maxBodyBytes: maxBodyBytes, connections: connections,
                 secureCookies: secureCookies),
-            clock: SystemClock(lease: leaseClock),
             leasePolicy: LeasePolicy(
                 heartbeatMilliseconds: heartbeatSeconds * 1000, leaseMilliseconds: leaseSeconds * 1000,
                 restartGraceMilliseconds: restartGraceSeconds * 1000),

@@ -15,4 +15,12 @@ import Testing
         }
         #expect(seen.count == 5_000)
     }
+
+    /// Worker secrets are stored as lowercase hex SHA-256: the known digests of FIPS 180-2's
+    /// examples, so a faster hex encoder can never store a digest no token matches.
+    @Test func tokenDigestsAreLowercaseHexSHA256() {
+        #expect(
+            AccessTokens.hexDigest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(AccessTokens.hexDigest("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
 }

@@ -224,4 +224,16 @@ import Testing
         #expect(gang.placements.first.map { Set($0.members) } == ["a1", "a2"])
         #expect(gang.placements.first?.onCapacityOffer == false)
     }
+
+    /// At the same price a registered worker is taken before launching capacity of its pool: it
+    /// runs now. (When ids were strings, `"offer:..."` sorted before `"worker-..."` and the offer
+    /// won the tie, launching capacity beside an idle worker.)
+    @Test func aRegisteredWorkerBeatsAnOfferOfTheSamePriceAndPool() {
+        let registered = worker("worker-1a2b3c4d", .spot)
+        let offer = IdleWorker.offer(provider: registered.provider, pool: registered.pool)
+        for idle in [[offer, registered], [registered, offer]] {
+            let plan = PlacementPlanner().plan(jobs: [job("single", market: .spot)], idle: idle, now: now)
+            #expect(plan.placements.map(\.target) == [.worker("worker-1a2b3c4d")])
+        }
+    }
 }
