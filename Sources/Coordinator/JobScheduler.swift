@@ -202,11 +202,18 @@ public struct JobScheduler: Sendable {
             try await ModelDecisions(store: store, board: board, clock: clock).decide(job)
             decided.withLock { _ = $0.insert(id) }
         case .resize(let job, let epoch, let size, let line):
-            // Written first, as for a stop.
+            // Written first, as for a stop. A notice (or a new attempt) may reach the gang between
+            // the pass's read and the request: then the history says the resize was not asked.
             try await store.appendHistory(job: job, lines: [line], at: clock.now)
-            _ = board.requestResize(
+            let asked = board.requestResize(
                 job, epoch: epoch, to: size, atMilliseconds: clock.nowMilliseconds(),
                 minimumAgeMilliseconds: core.resizeMinimumAgeMilliseconds)
+            if !asked {
+                try? await store.appendHistory(
+                    job: job,
+                    lines: ["resize to \(size) not asked: the gang attempt changed first (a notice or a new attempt)"],
+                    at: clock.now)
+            }
         case .launch:
             break  // carried out in `scheduleOnce`, which keeps what the job now waits for
         case .place(let planned, let onReservedCapacity):
