@@ -38,19 +38,32 @@ public final class CapacityLauncher: Sendable {
     let coordinatorURL: String
     let bootstrapToken: String
     let observeEverySeconds: Double
-    private let launches = Mutex<[JobID: Launch]>([:])
-    /// Why a job's last launch ended before its worker registered (shown while it waits).
-    private let failures = Mutex<[JobID: String]>([:])
-    /// How many launches each job has had (names a new launch uniquely).
-    private let counts = Mutex<[JobID: Int]>([:])
-    /// What failed launches taught: spot offers withheld, and each job's launches that failed
-    /// for other reasons than capacity (decided by `LaunchFailures`).
-    private let learned = Mutex(LaunchFailures())
+    /// Everything the launcher keeps between passes: one value under one lock.
+    struct Memory: Sendable {
+        var launches: [JobID: Launch] = [:]
+        /// Why a job's last launch ended before its worker registered (shown while it waits).
+        var failures: [JobID: String] = [:]
+        /// How many launches each job has had (names a new launch uniquely).
+        var counts: [JobID: Int] = [:]
+        /// What failed launches taught: spot offers withheld, and each job's launches that failed
+        /// for other reasons than capacity (decided by `LaunchFailures`).
+        var learned = LaunchFailures()
+        /// Whether the launches a previous coordinator recorded were read.
+        var loaded = false
+        /// Capacity whose worker took its job, still watched.
+        var running: [JobID: Running] = [:]
+
+        /// The next launch of `job`: its sequence number.
+        mutating func nextSequence(of job: JobID) -> Int {
+            counts[job, default: 0] += 1
+            return counts[job]!
+        }
+    }
+    private let memory = Mutex(Memory())
     /// The most outstanding launches one pass asks their providers about.
     let observationsPerPass = 20
     /// How long a launch recorded without the provider's answer waits for its worker.
     let unconfirmedLaunchSeconds: Double = 900
-    private let loaded = Mutex(false)
 
     /// Capacity whose worker took its job: still polled, so that the provider's word (an
     /// interruption, the capacity gone) ends the attempt even before the lease runs out.
@@ -61,7 +74,6 @@ public final class CapacityLauncher: Sendable {
         var epoch: LeaseEpoch
         var observedAt: Date
     }
-    private let running = Mutex<[JobID: Running]>([:])
 
     /// What the provider said about capacity running an attempt: the attempt to end, and why.
     struct RunningEnd: Sendable {
@@ -75,8 +87,8 @@ public final class CapacityLauncher: Sendable {
     /// The job's launched worker took attempt `attempt`: keep watching its capacity.
     func watchAttempt(_ job: JobID, attempt: Int, epoch: LeaseEpoch, now: Date) {
         guard let launch = outstanding(job) else { return }
-        running.withLock {
-            $0[job] = Running(
+        memory.withLock {
+            $0.running[job] = Running(
                 provider: launch.provider, handle: launch.handle, attempt: attempt, epoch: epoch, observedAt: now)
         }
     }
@@ -84,13 +96,13 @@ public final class CapacityLauncher: Sendable {
     /// Polls capacity running attempts (each at most every `observeEverySeconds`).
     func watchRunning(store: any StateStore, now: Date) async -> [RunningEnd] {
         var ends: [RunningEnd] = []
-        for (job, watched) in running.withLock({ $0 }) {
+        for (job, watched) in memory.withLock({ $0.running }) {
             guard now.timeIntervalSince(watched.observedAt) >= observeEverySeconds else { continue }
-            running.withLock { $0[job]?.observedAt = now }
+            memory.withLock { $0.running[job]?.observedAt = now }
             guard let stored = try? await store.job(job), let live = stored.record.liveAttempt,
                 live.number == watched.attempt, live.epoch == watched.epoch
             else {
-                running.withLock { _ = $0.removeValue(forKey: job) }
+                memory.withLock { _ = $0.running.removeValue(forKey: job) }
                 continue
             }
             guard let state = try? await providers[watched.provider]?.observe(watched.handle) else { continue }
@@ -109,7 +121,7 @@ public final class CapacityLauncher: Sendable {
                         reason: kind == .capacity ? .preempted(withNotice: false) : .infrastructureError(why),
                         line: "\(name) ended while running attempt \(watched.attempt): \(why)"))
             }
-            running.withLock { _ = $0.removeValue(forKey: job) }
+            memory.withLock { _ = $0.running.removeValue(forKey: job) }
         }
         return ends
     }
@@ -117,27 +129,29 @@ public final class CapacityLauncher: Sendable {
     /// A replica took leadership over: what it knew of launches from an earlier term may be stale
     /// (another leader launched and settled meanwhile), so the next pass reads them again.
     public func reloadOnNextPass() {
-        loaded.withLock { $0 = false }
-        launches.withLock { $0.removeAll() }
-        running.withLock { $0.removeAll() }
+        memory.withLock { memory in
+            memory.loaded = false
+            memory.launches.removeAll()
+            memory.running.removeAll()
+        }
     }
 
     /// Reads the launches a previous coordinator recorded (once).
     func load(from store: any StateStore) async {
-        guard !loaded.withLock({ $0 }) else { return }
+        guard !memory.withLock({ $0.loaded }) else { return }
         guard let records = try? await store.launches() else { return }
-        loaded.withLock { $0 = true }
+        memory.withLock { $0.loaded = true }
         for record in records {
             guard let provider = ProviderName(rawValue: record.provider) else { continue }
-            launches.withLock {
-                $0[record.job] =
-                    $0[record.job]
+            memory.withLock {
+                $0.launches[record.job] =
+                    $0.launches[record.job]
                     ?? Launch(
                         job: record.job, provider: provider, handle: record.handle, workerName: record.workerName,
                         pool: record.pool, launchedAt: record.launchedAt, confirmed: record.confirmed,
                         sequence: record.sequence)
             }
-            counts.withLock { $0[record.job] = max($0[record.job] ?? 0, record.sequence) }
+            memory.withLock { $0.counts[record.job] = max($0.counts[record.job] ?? 0, record.sequence) }
         }
     }
 
@@ -159,38 +173,40 @@ public final class CapacityLauncher: Sendable {
                 IdleWorker.offer(provider: provider.provider, pool: pool)
             }
         }
-        return learned.withLock { $0.available(offers, at: now) }
+        return memory.withLock { $0.learned.available(offers, at: now) }
     }
 
-    public func outstanding(_ job: JobID) -> Launch? { launches.withLock { $0[job] } }
+    public func outstanding(_ job: JobID) -> Launch? { memory.withLock { $0.launches[job] } }
 
-    public var all: [Launch] { launches.withLock { Array($0.values) } }
+    public var all: [Launch] { memory.withLock { Array($0.launches.values) } }
 
     /// Worker name -> the job its capacity was launched for.
     func reservations() -> [String: JobID] {
-        launches.withLock { Dictionary($0.values.map { ($0.workerName, $0.job) }, uniquingKeysWith: { a, _ in a }) }
+        memory.withLock {
+            Dictionary($0.launches.values.map { ($0.workerName, $0.job) }, uniquingKeysWith: { a, _ in a })
+        }
     }
 
-    func lastFailure(_ job: JobID) -> String? { failures.withLock { $0[job] } }
+    func lastFailure(_ job: JobID) -> String? { memory.withLock { $0.failures[job] } }
 
     /// Launches of `job` that failed for other reasons than capacity.
-    func failedLaunchCount(_ job: JobID) -> Int { learned.withLock { $0.failedLaunches[job] ?? 0 } }
+    func failedLaunchCount(_ job: JobID) -> Int { memory.withLock { $0.learned.failedLaunches[job] ?? 0 } }
 
     /// A launch failed: what it teaches is decided by `LaunchFailures`.
     func noteFailure(job: JobID, provider: ProviderName, pool: WorkerPool, kind: CloudErrorKind?, now: Date) {
         let learnt: LaunchFailures.Kind? = kind.map { $0 == .capacity ? .capacity : .other }
-        learned.withLock { $0.record(learnt, job: job, provider: provider, pool: pool, at: now) }
+        memory.withLock { $0.learned.record(learnt, job: job, provider: provider, pool: pool, at: now) }
     }
 
     /// The job was placed on its launched worker (or the launch ended): forget it.
     func settle(_ job: JobID, store: any StateStore) async {
-        _ = launches.withLock { $0.removeValue(forKey: job) }
+        _ = memory.withLock { $0.launches.removeValue(forKey: job) }
         try? await store.removeLaunch(job: job)
     }
 
     /// The provider knows an unconfirmed launch's capacity: it is watched like any other.
     func confirm(_ launch: Launch, store: any StateStore) async {
-        launches.withLock { $0[launch.job]?.confirmed = true }
+        memory.withLock { $0.launches[launch.job]?.confirmed = true }
         try? await store.recordLaunch(
             CapacityLaunchRecord(
                 job: launch.job, provider: launch.provider.rawValue, handle: launch.handle,
@@ -203,10 +219,7 @@ public final class CapacityLauncher: Sendable {
         guard let provider = providers[planned.placement.provider] else {
             return "no \(planned.placement.provider) provider"
         }
-        let sequence = counts.withLock { counts -> Int in
-            counts[job.id, default: 0] += 1
-            return counts[job.id]!
-        }
+        let sequence = memory.withLock { $0.nextSequence(of: job.id) }
         let request = CapacityRequest(
             job: job.id.rawValue, attempt: job.record.attemptCount + 1, spec: job.spec, pool: planned.pool,
             coordinatorURL: coordinatorURL, bootstrapToken: bootstrapToken,
@@ -224,23 +237,23 @@ public final class CapacityLauncher: Sendable {
         }
         do {
             let handle = try await provider.launch(request)
-            launches.withLock {
-                $0[job.id] = Launch(
+            memory.withLock {
+                $0.launches[job.id] = Launch(
                     job: job.id, provider: provider.provider, handle: handle, workerName: request.workerName,
                     pool: planned.pool, launchedAt: now, sequence: sequence)
             }
             record.handle = handle
             record.confirmed = true
             try? await store.recordLaunch(record)
-            failures.withLock { _ = $0.removeValue(forKey: job.id) }
+            memory.withLock { _ = $0.failures.removeValue(forKey: job.id) }
             return
                 "launched \(provider.provider.rawValue) \(handle) (\(planned.pool.instanceType), \(planned.pool.market.rawValue)): \(planned.reason)"
         } catch {
             // No answer (a timeout, a dropped connection) for capacity the caller named: it may
             // exist. Kept unconfirmed, so watching confirms it by name instead of launching again.
             if !record.handle.isEmpty, Self.kind(of: error) == nil {
-                launches.withLock {
-                    $0[job.id] = Launch(
+                memory.withLock {
+                    $0.launches[job.id] = Launch(
                         job: job.id, provider: provider.provider, handle: record.handle,
                         workerName: request.workerName, pool: planned.pool, launchedAt: now, confirmed: false,
                         sequence: sequence)
@@ -250,7 +263,7 @@ public final class CapacityLauncher: Sendable {
             }
             try? await store.removeLaunch(job: job.id)
             let line = "\(provider.provider.rawValue) launch failed: \(error)"
-            failures.withLock { $0[job.id] = line }
+            memory.withLock { $0.failures[job.id] = line }
             noteFailure(
                 job: job.id, provider: provider.provider, pool: planned.pool,
                 kind: Self.kind(of: error) ?? .infrastructure,
@@ -300,13 +313,13 @@ public final class CapacityLauncher: Sendable {
                         launch.observedAt.map({ now.timeIntervalSince($0) >= observeEverySeconds }) ?? true
                     else { continue }
                     observations += 1
-                    launches.withLock { $0[launch.job]?.observedAt = now }
+                    memory.withLock { $0.launches[launch.job]?.observedAt = now }
                     if let state = try? await providers[launch.provider]?.observe(launch.handle) {
                         await confirm(launch, store: store)
-                        if case .ended = state { launches.withLock { $0[launch.job]?.observedAt = nil } }
+                        if case .ended = state { memory.withLock { $0.launches[launch.job]?.observedAt = nil } }
                         continue
                     }
-                    launches.withLock { $0[launch.job]?.unanswered += 1 }
+                    memory.withLock { $0.launches[launch.job]?.unanswered += 1 }
                     // Dropped only after this process looked it up by name and did not find it.
                     guard launch.unanswered + 1 >= 2 else { continue }
                 }
@@ -321,18 +334,18 @@ public final class CapacityLauncher: Sendable {
             observations += 1
             // Marked before asking: a launch whose lookups keep failing waits its turn like the
             // others instead of taking the front of every pass.
-            launches.withLock { $0[launch.job]?.observedAt = now }
+            memory.withLock { $0.launches[launch.job]?.observedAt = now }
             guard let state = try? await providers[launch.provider]?.observe(launch.handle) else { continue }
-            launches.withLock { all in
-                all[launch.job]?.observedAt = now
-                all[launch.job]?.state = state
+            memory.withLock { memory in
+                memory.launches[launch.job]?.observedAt = now
+                memory.launches[launch.job]?.state = state
             }
             if case .ended(let why, let kind) = state {
                 await settle(launch.job, store: store)
                 noteFailure(job: launch.job, provider: launch.provider, pool: launch.pool, kind: kind, now: now)
                 let line =
                     "\(launch.provider.rawValue) \(launch.handle) ended before its worker registered: \(why)\(kind.map { " (\($0.rawValue))" } ?? "")"
-                failures.withLock { $0[launch.job] = line }
+                memory.withLock { $0.failures[launch.job] = line }
                 lines[launch.job] = line
             }
         }
