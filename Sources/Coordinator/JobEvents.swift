@@ -18,8 +18,12 @@ struct JobEvents: Sendable {
     let board: LiveBoard
     let clock: any CoordinatorClock
 
-    /// Starts an attempt the scheduler placed: its lease and its ledger row.
-    typealias Provision = @Sendable (_ job: StoredJob, _ attempt: Int, _ epoch: LeaseEpoch) async throws -> Void
+    /// What an attempt the scheduler placed starts with: its lease and its ledger row, written
+    /// with the placement in one transaction (`StateStore.place`).
+    typealias Provision =
+        @Sendable (_ job: StoredJob, _ attempt: Int, _ epoch: LeaseEpoch) -> (
+            lease: Lease, segment: AttemptSegment
+        )
 
     /// Applies to a job the state-machine event that `event` picks for the job as it is now, by
     /// compare-and-swap on its version, writing the transition's history lines with it. On a
@@ -45,26 +49,43 @@ struct JobEvents: Sendable {
             if let note { lines.append(note) }
             let stored: StoredJob
             do {
-                stored = try await store.update(
-                    id, expectedVersion: job.version, record: transition.record, events: lines, at: date)
+                if let (attempt, epoch) = Self.provisioned(transition.actions) {
+                    // A placement is written whole with its lease and ledger row, or not at all.
+                    // Only the scheduler places, with its provisioning; without it nothing is written.
+                    guard let provision else { throw UnprovisionedPlacement(job: job.id) }
+                    let started = provision(job, attempt, epoch)
+                    stored = try await store.place(
+                        id, expectedVersion: job.version, record: transition.record, events: lines,
+                        lease: started.lease, segment: started.segment, at: date)
+                } else {
+                    stored = try await store.update(
+                        id, expectedVersion: job.version, record: transition.record, events: lines, at: date)
+                }
             } catch let error as StateStoreError {
                 guard case .versionConflict = error else { throw error }
                 conflict = error
                 continue
             }
-            try await carryOut(transition.actions, of: stored, afterFence: afterFence, provision: provision)
+            try await carryOut(transition.actions, of: stored, afterFence: afterFence)
             return .applied(stored)
         }
         throw conflict!
     }
 
+    /// The attempt a transition provisions (a placement), if it does.
+    static func provisioned(_ actions: [JobAction]) -> (attempt: Int, epoch: LeaseEpoch)? {
+        for action in actions {
+            if case .provision(let attempt, let epoch, _) = action { return (attempt, epoch) }
+        }
+        return nil
+    }
+
     /// Carries out what the state machine asked of a transition, in its order, every action
     /// handled here. `afterFence` runs right after the attempt is fenced, before what follows (the
     /// attempt's ledger row is closed there, so the gate prices the finished attempt); without a
-    /// fence, after the rest. `provision` starts a placed attempt; only the scheduler places.
+    /// fence, after the rest.
     func carryOut(
-        _ actions: [JobAction], of job: StoredJob, afterFence: (StoredJob) async throws -> Void,
-        provision: Provision?
+        _ actions: [JobAction], of job: StoredJob, afterFence: (StoredJob) async throws -> Void
     ) async throws {
         var fenced = false
         for action in actions {
@@ -84,11 +105,9 @@ struct JobEvents: Sendable {
                 // The job is recovering: the next scheduling pass places it, from its newest
                 // committed checkpoint.
                 break
-            case .provision(let attempt, let epoch, _):
-                // Only the scheduler places, with its provisioning; a placement applied without it
-                // is refused before anything else is carried out (the pass fences the attempt).
-                guard let provision else { throw UnprovisionedPlacement(job: job.id) }
-                try await provision(job, attempt, epoch)
+            case .provision:
+                // Written with the transition: the lease and the ledger row (`StateStore.place`).
+                break
             case .registerModel:
                 // The gate now; a failure here is retried by the scheduler's gate sweep, never lost.
                 do {
@@ -113,8 +132,7 @@ struct PlacementOnOffer: Error, CustomStringConvertible {
 }
 
 /// A placement was applied by a caller that cannot provision its attempt (only the scheduler
-/// can): a bug, reported instead of taking the coordinator down. The attempt has no lease, so
-/// the next scheduling pass ends it as lost and places the job again.
+/// can): a bug, reported instead of taking the coordinator down. Nothing was written.
 struct UnprovisionedPlacement: Error, CustomStringConvertible {
     var job: JobID
     var description: String { "job \(job): a placement was applied without provisioning its attempt" }

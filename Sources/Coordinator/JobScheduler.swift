@@ -227,41 +227,44 @@ public struct JobScheduler: Sendable {
         }
     }
 
-    /// Places the job: the transition (with the placement's history line), and the attempt it
-    /// provisions: its lease, its ledger row.
+    /// Places the job: the transition (with the placement's history line) and the attempt it
+    /// starts, its lease and its ledger row, in one transaction.
     func place(_ planned: PlannedPlacement) async throws {
         // An offer is launched (`CapacityLauncher`), never leased: the core never places on one.
         guard let worker = planned.worker else { throw PlacementOnOffer(job: planned.job, target: planned.target) }
         let now = clock.now
         let previous = planned.members.count > 1 ? try await store.lease(job: planned.job)?.holders ?? [] : []
-        _ = try await ending.events.apply(
+        let result = try await ending.events.apply(
             to: planned.job, at: now,
             { job in
                 job.state == .queued || job.state == .recovering ? .placed(planned.placement) : nil
             }, note: PlacementNote.text(planned, previousHolders: previous),
-            provision: { job, attempt, epoch in
-                try await provision(job, attempt: attempt, epoch: epoch, planned, on: worker, at: now)
+            provision: { [self] job, attempt, epoch in
+                start(job, attempt: attempt, epoch: epoch, planned, on: worker, at: now)
             })
+        if case .applied(let job) = result, let live = job.record.liveAttempt {
+            for member in planned.members {
+                board.sawMember(member, job: job.id, epoch: live.epoch, atMilliseconds: clock.nowMilliseconds())
+            }
+        }
     }
 
-    /// Provisioning: the lease covers the worker's next assignment poll and its first heartbeat.
-    func provision(
+    /// What a placed attempt starts with: a lease that covers the worker's next assignment poll
+    /// and its first heartbeat, and its ledger row.
+    func start(
         _ job: StoredJob, attempt: Int, epoch: LeaseEpoch, _ planned: PlannedPlacement, on worker: WorkerID,
         at now: Date
-    ) async throws {
+    ) -> (lease: Lease, segment: AttemptSegment) {
         let expiry = clock.nowMilliseconds() + leasePolicy.leaseMilliseconds + leasePolicy.heartbeatMilliseconds
-        try await store.grantLease(
+        return (
             Lease(
                 job: job.id, attempt: attempt, epoch: epoch, workerID: worker, expiresAtMilliseconds: expiry,
-                members: planned.members))
-        for member in planned.members {
-            board.sawMember(member, job: job.id, epoch: epoch, atMilliseconds: clock.nowMilliseconds())
-        }
-        try await store.openSegment(
+                members: planned.members),
             AttemptSegment(
                 job: job.id, attempt: attempt, epoch: epoch, workerID: worker,
                 provider: planned.placement.provider.rawValue, pool: planned.pool, startedAt: now,
-                resumedFromStep: job.record.committedCheckpoint?.step, nodes: planned.nodes))
+                resumedFromStep: job.record.committedCheckpoint?.step, nodes: planned.nodes)
+        )
     }
 }
 

@@ -58,6 +58,22 @@ public actor InMemoryStateStore: StateStore {
         return job
     }
 
+    public func place(
+        _ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], lease: Lease,
+        segment: AttemptSegment, at: Date
+    ) async throws -> StoredJob {
+        // Checked before anything is written; the actor runs the three writes without a
+        // suspension between them, so nothing sees one without the others.
+        guard lease.job == id, segment.job == id else { throw StateStoreError.jobNotFound(id) }
+        if let newest = newestEpoch[id], lease.epoch <= newest {
+            throw StateStoreError.staleEpoch(id, epoch: lease.epoch, current: newest)
+        }
+        let job = try await update(id, expectedVersion: expectedVersion, record: record, events: events, at: at)
+        try await grantLease(lease)
+        try await openSegment(segment)
+        return job
+    }
+
     public func appendHistory(job id: JobID, lines: [String], at: Date) async throws {
         guard let job = jobsByID[id] else { throw StateStoreError.jobNotFound(id) }
         historyByJob[id, default: []] += lines.map { JobHistoryEntry(version: job.version, at: at, message: $0) }

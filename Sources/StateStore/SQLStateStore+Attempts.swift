@@ -140,28 +140,31 @@ extension SQLStateStore {
 
     public func openSegment(_ segment: AttemptSegment) async throws {
         let pool = try Self.json(segment.pool)
-        try await transaction { db in
-            guard try await db.raw("SELECT id FROM jobs WHERE id = \(bind: segment.job.rawValue)").first() != nil else {
-                throw StateStoreError.jobNotFound(segment.job)
-            }
-            let exists = try await db.raw(
-                """
-                SELECT attempt FROM attempt_segments
-                WHERE job_id = \(bind: segment.job.rawValue) AND attempt = \(bind: Int64(segment.attempt))
-                """
-            ).first()
-            guard exists == nil else { return }
-            try await db.raw(
-                """
-                INSERT INTO attempt_segments (job_id, attempt, epoch, worker_id, provider, pool_json, started_at_ms,
-                    resumed_from_step, nodes)
-                VALUES (\(bind: segment.job.rawValue), \(bind: Int64(segment.attempt)), \(bind: Int64(segment.epoch.value)),
-                    \(bind: segment.workerID.rawValue), \(bind: segment.provider), \(bind: pool),
-                    \(bind: Self.milliseconds(segment.startedAt)), \(bind: segment.resumedFromStep.map { Int64($0) }),
-                    \(bind: Int64(segment.nodes)))
-                """
-            ).run()
+        try await transaction { db in try await Self.insertSegment(segment, poolJSON: pool, on: db) }
+    }
+
+    /// An attempt's ledger row inside the caller's transaction (once: a row already there stays).
+    static func insertSegment(_ segment: AttemptSegment, poolJSON pool: String, on db: any SQLDatabase) async throws {
+        guard try await db.raw("SELECT id FROM jobs WHERE id = \(bind: segment.job.rawValue)").first() != nil else {
+            throw StateStoreError.jobNotFound(segment.job)
         }
+        let exists = try await db.raw(
+            """
+            SELECT attempt FROM attempt_segments
+            WHERE job_id = \(bind: segment.job.rawValue) AND attempt = \(bind: Int64(segment.attempt))
+            """
+        ).first()
+        guard exists == nil else { return }
+        try await db.raw(
+            """
+            INSERT INTO attempt_segments (job_id, attempt, epoch, worker_id, provider, pool_json, started_at_ms,
+                resumed_from_step, nodes)
+            VALUES (\(bind: segment.job.rawValue), \(bind: Int64(segment.attempt)), \(bind: Int64(segment.epoch.value)),
+                \(bind: segment.workerID.rawValue), \(bind: segment.provider), \(bind: pool),
+                \(bind: Self.milliseconds(segment.startedAt)), \(bind: segment.resumedFromStep.map { Int64($0) }),
+                \(bind: Int64(segment.nodes)))
+            """
+        ).run()
     }
 
     public func closeSegment(job: JobID, attempt: Int, end: SegmentEnd) async throws {

@@ -444,30 +444,60 @@ public final class SQLStateStore: StateStore {
         let recordJSON = try Self.json(record)
         let now = Self.milliseconds(at)
         return try await transaction { db in
-            let changed = try await db.raw(
-                """
-                UPDATE jobs SET record_json = \(bind: recordJSON), state = \(bind: record.state.rawValue),
-                    version = version + 1, updated_at_ms = \(bind: now)
-                WHERE id = \(bind: id.rawValue) AND version = \(bind: Int64(expectedVersion))
-                RETURNING \(unsafeRaw: Self.jobColumns)
-                """
-            ).first()
-            guard let changed else {
-                let current = try await db.raw("SELECT version FROM jobs WHERE id = \(bind: id.rawValue)").first()
-                guard let current else { throw StateStoreError.jobNotFound(id) }
-                throw StateStoreError.versionConflict(
-                    id, expected: expectedVersion, actual: Int(try current.decode(column: "version", as: Int64.self)))
-            }
-            let job = try Self.storedJob(changed)
-            for (position, message) in events.enumerated() {
-                try await db.raw(
-                    "INSERT INTO job_history (job_id, version, position, at_ms, message) VALUES (\(bind: id.rawValue), \(bind: Int64(job.version)), \(bind: Int64(position)), \(bind: now), \(bind: message))"
-                ).run()
-            }
-            return job
+            try await Self.compareAndSwap(
+                id, expectedVersion: expectedVersion, record: record, recordJSON: recordJSON, events: events,
+                atMilliseconds: now, on: db)
         } committed: { [owned] job in
             owned?.remember(job)
         }
+    }
+
+    public func place(
+        _ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], lease: Lease,
+        segment: AttemptSegment, at: Date
+    ) async throws -> StoredJob {
+        let recordJSON = try Self.json(record)
+        let poolJSON = try Self.json(segment.pool)
+        let now = Self.milliseconds(at)
+        return try await transaction { db in
+            let job = try await Self.compareAndSwap(
+                id, expectedVersion: expectedVersion, record: record, recordJSON: recordJSON, events: events,
+                atMilliseconds: now, on: db)
+            try await Self.writeLease(lease, on: db)
+            try await Self.insertSegment(segment, poolJSON: poolJSON, on: db)
+            return job
+        } committed: { [owned] job in
+            owned?.remember(job)
+            owned?.remember(lease: lease, for: lease.job)
+        }
+    }
+
+    /// The job's compare-and-swap with its history lines, inside the caller's transaction.
+    static func compareAndSwap(
+        _ id: JobID, expectedVersion: Int, record: JobRecord, recordJSON: String, events: [String],
+        atMilliseconds now: Int64, on db: any SQLDatabase
+    ) async throws -> StoredJob {
+        let changed = try await db.raw(
+            """
+            UPDATE jobs SET record_json = \(bind: recordJSON), state = \(bind: record.state.rawValue),
+                version = version + 1, updated_at_ms = \(bind: now)
+            WHERE id = \(bind: id.rawValue) AND version = \(bind: Int64(expectedVersion))
+            RETURNING \(unsafeRaw: Self.jobColumns)
+            """
+        ).first()
+        guard let changed else {
+            let current = try await db.raw("SELECT version FROM jobs WHERE id = \(bind: id.rawValue)").first()
+            guard let current else { throw StateStoreError.jobNotFound(id) }
+            throw StateStoreError.versionConflict(
+                id, expected: expectedVersion, actual: Int(try current.decode(column: "version", as: Int64.self)))
+        }
+        let job = try Self.storedJob(changed)
+        for (position, message) in events.enumerated() {
+            try await db.raw(
+                "INSERT INTO job_history (job_id, version, position, at_ms, message) VALUES (\(bind: id.rawValue), \(bind: Int64(job.version)), \(bind: Int64(position)), \(bind: now), \(bind: message))"
+            ).run()
+        }
+        return job
     }
 
     public func appendHistory(job id: JobID, lines: [String], at: Date) async throws {
@@ -533,35 +563,40 @@ public final class SQLStateStore: StateStore {
 
     public func grantLease(_ lease: Lease) async throws {
         try await transaction { db in
-            guard try await db.raw("SELECT id FROM jobs WHERE id = \(bind: lease.job.rawValue)").first() != nil else {
-                throw StateStoreError.jobNotFound(lease.job)
-            }
-            if let row = try await db.raw("SELECT epoch FROM leases WHERE job_id = \(bind: lease.job.rawValue)").first()
-            {
-                let current = LeaseEpoch(UInt64(try row.decode(column: "epoch", as: Int64.self)))
-                guard lease.epoch > current else {
-                    throw StateStoreError.staleEpoch(lease.job, epoch: lease.epoch, current: current)
-                }
-                try await db.raw(
-                    """
-                    UPDATE leases SET attempt = \(bind: Int64(lease.attempt)), epoch = \(bind: Int64(lease.epoch.value)),
-                        worker_id = \(bind: lease.workerID?.rawValue), expires_at_ms = \(bind: lease.expiresAtMilliseconds),
-                        revoked = \(bind: Int64(lease.revoked ? 1 : 0)), members = \(bind: Lease.encodeMembers(lease.members))
-                    WHERE job_id = \(bind: lease.job.rawValue) AND epoch < \(bind: Int64(lease.epoch.value))
-                    """
-                ).run()
-            } else {
-                try await db.raw(
-                    """
-                    INSERT INTO leases (job_id, attempt, epoch, worker_id, expires_at_ms, revoked, members)
-                    VALUES (\(bind: lease.job.rawValue), \(bind: Int64(lease.attempt)), \(bind: Int64(lease.epoch.value)),
-                            \(bind: lease.workerID?.rawValue), \(bind: lease.expiresAtMilliseconds), \(bind: Int64(lease.revoked ? 1 : 0)),
-                            \(bind: Lease.encodeMembers(lease.members)))
-                    """
-                ).run()
-            }
+            try await Self.writeLease(lease, on: db)
         } committed: { [owned] _ in
             owned?.remember(lease: lease, for: lease.job)
+        }
+    }
+
+    /// A lease grant inside the caller's transaction: refused unless its epoch is newer than every
+    /// one granted for the job before.
+    static func writeLease(_ lease: Lease, on db: any SQLDatabase) async throws {
+        guard try await db.raw("SELECT id FROM jobs WHERE id = \(bind: lease.job.rawValue)").first() != nil else {
+            throw StateStoreError.jobNotFound(lease.job)
+        }
+        if let row = try await db.raw("SELECT epoch FROM leases WHERE job_id = \(bind: lease.job.rawValue)").first() {
+            let current = LeaseEpoch(UInt64(try row.decode(column: "epoch", as: Int64.self)))
+            guard lease.epoch > current else {
+                throw StateStoreError.staleEpoch(lease.job, epoch: lease.epoch, current: current)
+            }
+            try await db.raw(
+                """
+                UPDATE leases SET attempt = \(bind: Int64(lease.attempt)), epoch = \(bind: Int64(lease.epoch.value)),
+                    worker_id = \(bind: lease.workerID?.rawValue), expires_at_ms = \(bind: lease.expiresAtMilliseconds),
+                    revoked = \(bind: Int64(lease.revoked ? 1 : 0)), members = \(bind: Lease.encodeMembers(lease.members))
+                WHERE job_id = \(bind: lease.job.rawValue) AND epoch < \(bind: Int64(lease.epoch.value))
+                """
+            ).run()
+        } else {
+            try await db.raw(
+                """
+                INSERT INTO leases (job_id, attempt, epoch, worker_id, expires_at_ms, revoked, members)
+                VALUES (\(bind: lease.job.rawValue), \(bind: Int64(lease.attempt)), \(bind: Int64(lease.epoch.value)),
+                        \(bind: lease.workerID?.rawValue), \(bind: lease.expiresAtMilliseconds), \(bind: Int64(lease.revoked ? 1 : 0)),
+                        \(bind: Lease.encodeMembers(lease.members)))
+                """
+            ).run()
         }
     }
 

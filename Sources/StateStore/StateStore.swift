@@ -22,6 +22,14 @@ public protocol StateStore: Sendable {
     /// its history in the same transaction.
     func update(_ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], at: Date) async throws
         -> StoredJob
+    /// A placement in one transaction: the job's compare-and-swap to `record` (with `events` in
+    /// its history), the new attempt's lease and its ledger row. All of it is written or none:
+    /// a refused lease (an epoch not newer than every one granted) leaves the job as it was, and a
+    /// coordinator that stops in between never leaves an attempt without its lease.
+    func place(
+        _ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], lease: Lease,
+        segment: AttemptSegment, at: Date
+    ) async throws -> StoredJob
     /// Appends `lines` to a job's history without changing the job: its record, version and
     /// update time stay as they are, so a note never makes a real change's compare-and-swap fail.
     /// The lines are filed under the job's current version, after that version's lines.
