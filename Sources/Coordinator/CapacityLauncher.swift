@@ -32,12 +32,20 @@ public final class CapacityLauncher: Sendable {
         public var sequence = 1
         /// Unconfirmed: lookups by name this process made that did not find it.
         var unanswered = 0
+
+        /// What the watcher decides from.
+        var watched: LaunchWatch.Outstanding {
+            LaunchWatch.Outstanding(
+                confirmed: confirmed, named: !handle.isEmpty, launchedAt: launchedAt, observedAt: observedAt,
+                unanswered: unanswered)
+        }
     }
 
     let providers: [ProviderName: any CapacityProvider]
     let coordinatorURL: String
     let bootstrapToken: String
-    let observeEverySeconds: Double
+    /// How outstanding launches are watched (decided by `LaunchWatch`).
+    let watchRules: LaunchWatch.Rules
     /// Everything the launcher keeps between passes: one value under one lock.
     struct Memory: Sendable {
         var launches: [JobID: Launch] = [:]
@@ -62,8 +70,6 @@ public final class CapacityLauncher: Sendable {
     private let memory = Mutex(Memory())
     /// The most outstanding launches one pass asks their providers about.
     let observationsPerPass = 20
-    /// How long a launch recorded without the provider's answer waits for its worker.
-    let unconfirmedLaunchSeconds: Double = 900
 
     /// Capacity whose worker took its job: still polled, so that the provider's word (an
     /// interruption, the capacity gone) ends the attempt even before the lease runs out.
@@ -93,11 +99,12 @@ public final class CapacityLauncher: Sendable {
         }
     }
 
-    /// Polls capacity running attempts (each at most every `observeEverySeconds`).
+    /// Polls capacity running attempts (each at most every `observeEverySeconds`); the provider's
+    /// word ends an attempt as `LaunchWatch.runningEnd` decides.
     func watchRunning(store: any StateStore, now: Date) async -> [RunningEnd] {
         var ends: [RunningEnd] = []
         for (job, watched) in memory.withLock({ $0.running }) {
-            guard now.timeIntervalSince(watched.observedAt) >= observeEverySeconds else { continue }
+            guard now.timeIntervalSince(watched.observedAt) >= watchRules.observeEverySeconds else { continue }
             memory.withLock { $0.running[job]?.observedAt = now }
             guard let stored = try? await store.job(job), let live = stored.record.liveAttempt,
                 live.number == watched.attempt, live.epoch == watched.epoch
@@ -105,22 +112,18 @@ public final class CapacityLauncher: Sendable {
                 memory.withLock { _ = $0.running.removeValue(forKey: job) }
                 continue
             }
-            guard let state = try? await providers[watched.provider]?.observe(watched.handle) else { continue }
+            guard let state = try? await providers[watched.provider]?.observe(watched.handle),
+                let reason = LaunchWatch.runningEnd(Self.answer(state))
+            else { continue }
             let name = "\(watched.provider.rawValue) \(watched.handle)"
-            switch state {
-            case .starting, .running: continue
-            case .interrupted(let message):
-                ends.append(
-                    RunningEnd(
-                        job: job, attempt: watched.attempt, epoch: watched.epoch, reason: .preempted(withNotice: false),
-                        line: "\(name) interrupted: \(message)"))
-            case .ended(let why, let kind):
-                ends.append(
-                    RunningEnd(
-                        job: job, attempt: watched.attempt, epoch: watched.epoch,
-                        reason: kind == .capacity ? .preempted(withNotice: false) : .infrastructureError(why),
-                        line: "\(name) ended while running attempt \(watched.attempt): \(why)"))
-            }
+            let line =
+                switch state {
+                case .interrupted(let message): "\(name) interrupted: \(message)"
+                case .ended(let why, _): "\(name) ended while running attempt \(watched.attempt): \(why)"
+                case .starting, .running: "\(name) \(state)"
+                }
+            ends.append(
+                RunningEnd(job: job, attempt: watched.attempt, epoch: watched.epoch, reason: reason, line: line))
             memory.withLock { _ = $0.running.removeValue(forKey: job) }
         }
         return ends
@@ -162,7 +165,7 @@ public final class CapacityLauncher: Sendable {
         self.providers = Dictionary(providers.map { ($0.provider, $0) }, uniquingKeysWith: { a, _ in a })
         self.coordinatorURL = coordinatorURL
         self.bootstrapToken = bootstrapToken
-        self.observeEverySeconds = observeEverySeconds
+        self.watchRules = LaunchWatch.Rules(observeEverySeconds: observeEverySeconds)
     }
 
     /// The providers' pools as idle "workers" for the planner (spot offers withheld for a while
@@ -194,8 +197,7 @@ public final class CapacityLauncher: Sendable {
 
     /// A launch failed: what it teaches is decided by `LaunchFailures`.
     func noteFailure(job: JobID, provider: ProviderName, pool: WorkerPool, kind: CloudErrorKind?, now: Date) {
-        let learnt: LaunchFailures.Kind? = kind.map { $0 == .capacity ? .capacity : .other }
-        memory.withLock { $0.learned.record(learnt, job: job, provider: provider, pool: pool, at: now) }
+        memory.withLock { $0.learned.record(Self.learnt(kind), job: job, provider: provider, pool: pool, at: now) }
     }
 
     /// The job was placed on its launched worker (or the launch ended): forget it.
@@ -282,7 +284,7 @@ public final class CapacityLauncher: Sendable {
     }
 
     /// Polls outstanding launches (each at most every `observeEverySeconds`, at most
-    /// `observationsPerPass` of them per pass): one that ended is
+    /// `observationsPerPass` of them per pass), as `LaunchWatch` decides: one that ended is
     /// dropped (its job is planned again), one whose job ended meanwhile is released. Returns
     /// the lines worth writing to the jobs' histories.
     func watch(store: any StateStore, now: Date) async -> [JobID: String] {
@@ -293,7 +295,13 @@ public final class CapacityLauncher: Sendable {
         var observations = 0
         let byAge = all.sorted { ($0.observedAt ?? .distantPast) < ($1.observedAt ?? .distantPast) }
         for launch in byAge {
-            if let job = try? await store.job(launch.job), job.state.isTerminal {
+            let jobEnded = (try? await store.job(launch.job))?.state.isTerminal == true
+            let look = LaunchWatch.look(
+                at: launch.watched, jobEnded: jobEnded, asksLeft: observationsPerPass - observations, now: now,
+                rules: watchRules)
+            switch look {
+            case .wait: continue
+            case .release:
                 await settle(launch.job, store: store)
                 if launch.handle.isEmpty {
                     lines[launch.job] =
@@ -302,53 +310,58 @@ public final class CapacityLauncher: Sendable {
                     try? await providers[launch.provider]?.release(launch.handle)
                     lines[launch.job] = "released \(launch.provider.rawValue) \(launch.handle): the job ended"
                 }
-                continue
-            }
-            if !launch.confirmed {
-                // Recorded by a coordinator that stopped (or lost leadership) before the provider
-                // answered: the capacity may exist (its worker registers and is given the job)
-                // or not. A provider that knows the capacity by name confirms it.
-                if !launch.handle.isEmpty {
-                    guard observations < observationsPerPass,
-                        launch.observedAt.map({ now.timeIntervalSince($0) >= observeEverySeconds }) ?? true
-                    else { continue }
-                    observations += 1
-                    memory.withLock { $0.launches[launch.job]?.observedAt = now }
-                    if let state = try? await providers[launch.provider]?.observe(launch.handle) {
-                        await confirm(launch, store: store)
-                        if case .ended = state { memory.withLock { $0.launches[launch.job]?.observedAt = nil } }
-                        continue
-                    }
-                    memory.withLock { $0.launches[launch.job]?.unanswered += 1 }
-                    // Dropped only after this process looked it up by name and did not find it.
-                    guard launch.unanswered + 1 >= 2 else { continue }
+            case .giveUp:
+                await settle(launch.job, store: store)
+                lines[launch.job] = neverConfirmed(launch)
+            case .ask:
+                observations += 1
+                // Marked before asking: a launch whose lookups keep failing waits its turn like
+                // the others instead of taking the front of every pass.
+                memory.withLock { $0.launches[launch.job]?.observedAt = now }
+                let state = try? await providers[launch.provider]?.observe(launch.handle)
+                switch LaunchWatch.after(
+                    asking: launch.watched, answer: state.map(Self.answer), now: now, rules: watchRules)
+                {
+                case .noAnswer:
+                    if !launch.confirmed { memory.withLock { $0.launches[launch.job]?.unanswered += 1 } }
+                case .giveUp:
+                    await settle(launch.job, store: store)
+                    lines[launch.job] = neverConfirmed(launch)
+                case .confirm(let lookAgain):
+                    await confirm(launch, store: store)
+                    if lookAgain { memory.withLock { $0.launches[launch.job]?.observedAt = nil } }
+                case .keep:
+                    memory.withLock { $0.launches[launch.job]?.state = state }
+                case .ended(let why, _):
+                    await settle(launch.job, store: store)
+                    let kind: CloudErrorKind? = if case .ended(_, let kind) = state { kind } else { nil }
+                    noteFailure(job: launch.job, provider: launch.provider, pool: launch.pool, kind: kind, now: now)
+                    let line =
+                        "\(launch.provider.rawValue) \(launch.handle) ended before its worker registered: \(why)\(kind.map { " (\($0.rawValue))" } ?? "")"
+                    memory.withLock { $0.failures[launch.job] = line }
+                    lines[launch.job] = line
                 }
-                guard now.timeIntervalSince(launch.launchedAt) >= unconfirmedLaunchSeconds else { continue }
-                await settle(launch.job, store: store)
-                lines[launch.job] =
-                    "the \(launch.provider.rawValue) launch of \(launch.workerName) was never confirmed and no worker registered in \(Int(unconfirmedLaunchSeconds)) s: planned again"
-                continue
-            }
-            if let seen = launch.observedAt, now.timeIntervalSince(seen) < observeEverySeconds { continue }
-            guard observations < observationsPerPass else { continue }
-            observations += 1
-            // Marked before asking: a launch whose lookups keep failing waits its turn like the
-            // others instead of taking the front of every pass.
-            memory.withLock { $0.launches[launch.job]?.observedAt = now }
-            guard let state = try? await providers[launch.provider]?.observe(launch.handle) else { continue }
-            memory.withLock { memory in
-                memory.launches[launch.job]?.observedAt = now
-                memory.launches[launch.job]?.state = state
-            }
-            if case .ended(let why, let kind) = state {
-                await settle(launch.job, store: store)
-                noteFailure(job: launch.job, provider: launch.provider, pool: launch.pool, kind: kind, now: now)
-                let line =
-                    "\(launch.provider.rawValue) \(launch.handle) ended before its worker registered: \(why)\(kind.map { " (\($0.rawValue))" } ?? "")"
-                memory.withLock { $0.failures[launch.job] = line }
-                lines[launch.job] = line
             }
         }
         return lines
+    }
+
+    private func neverConfirmed(_ launch: Launch) -> String {
+        "the \(launch.provider.rawValue) launch of \(launch.workerName) was never confirmed and no worker registered in \(Int(watchRules.unconfirmedLaunchSeconds)) s: planned again"
+    }
+
+    /// The provider's state as the watcher reads it.
+    static func answer(_ state: CapacityState) -> LaunchWatch.Answer {
+        switch state {
+        case .starting: .starting
+        case .running: .running
+        case .interrupted(let message): .interrupted(message)
+        case .ended(let why, let kind): .ended(why, kind: learnt(kind))
+        }
+    }
+
+    /// What a provider's error kind teaches (nil: it gave none).
+    static func learnt(_ kind: CloudErrorKind?) -> LaunchFailures.Kind? {
+        kind.map { $0 == .capacity ? .capacity : .other }
     }
 }

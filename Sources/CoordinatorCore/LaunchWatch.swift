@@ -1,0 +1,127 @@
+import Foundation
+import SpotwiseCore
+
+/// How the leader watches the capacity it launched, decided as values: `CapacityLauncher` asks
+/// the providers and carries out what is decided here.
+///
+/// A launch is outstanding until its worker registers and takes its job. Each pass looks at
+/// every outstanding launch (`look`): its job ended (release the capacity), nothing to do yet,
+/// ask the provider, or give up on a launch never confirmed. What the provider answers decides
+/// the rest (`after`). Capacity whose worker took its job is still watched, and the provider's
+/// word ends the attempt it runs (`runningEnd`).
+public enum LaunchWatch {
+    /// The watcher's limits.
+    public struct Rules: Hashable, Sendable {
+        /// A launch is asked about at most once per this many seconds.
+        public var observeEverySeconds: Double
+        /// How long a launch recorded without the provider's answer waits for its worker.
+        public var unconfirmedLaunchSeconds: Double
+        /// Lookups by name that must find nothing before an unconfirmed launch is given up.
+        public var lookupsBeforeGivingUp: Int
+
+        public init(
+            observeEverySeconds: Double = 10, unconfirmedLaunchSeconds: Double = 900, lookupsBeforeGivingUp: Int = 2
+        ) {
+            self.observeEverySeconds = observeEverySeconds
+            self.unconfirmedLaunchSeconds = unconfirmedLaunchSeconds
+            self.lookupsBeforeGivingUp = lookupsBeforeGivingUp
+        }
+    }
+
+    /// What the watcher knows of one outstanding launch.
+    public struct Outstanding: Hashable, Sendable {
+        /// The provider answered the launch (or was seen to know the capacity since).
+        public var confirmed: Bool
+        /// The capacity's name was known before the provider answered, so it can be looked up.
+        public var named: Bool
+        public var launchedAt: Date
+        /// When this process last asked the provider about it.
+        public var observedAt: Date?
+        /// Lookups by name this process made that found nothing (unconfirmed launches only).
+        public var unanswered: Int
+
+        public init(confirmed: Bool, named: Bool, launchedAt: Date, observedAt: Date? = nil, unanswered: Int = 0) {
+            self.confirmed = confirmed
+            self.named = named
+            self.launchedAt = launchedAt
+            self.observedAt = observedAt
+            self.unanswered = unanswered
+        }
+    }
+
+    /// What one pass does with an outstanding launch before asking anyone.
+    public enum Look: Hashable, Sendable {
+        /// Its job ended: release the capacity (when it has a name) and forget the launch.
+        case release
+        /// Nothing this pass.
+        case wait
+        /// Ask the provider about it (one of the pass's lookups).
+        case ask
+        /// Never confirmed, never found, and no worker came: forget it and plan the job again.
+        case giveUp
+    }
+
+    /// The provider's answer about capacity, as the watcher reads it.
+    public enum Answer: Hashable, Sendable {
+        case starting
+        case running
+        /// The provider took the capacity back; it may start it again.
+        case interrupted(String)
+        /// Gone for good, for `kind` reasons (nil: the provider said no more).
+        case ended(String, kind: LaunchFailures.Kind?)
+    }
+
+    /// What the provider's answer (nil: none came) decides for an outstanding launch.
+    public enum Outcome: Hashable, Sendable {
+        /// An unconfirmed launch the provider knows: confirm it. `lookAgain`: it already ended,
+        /// so it is asked again on the next pass and settled as a confirmed launch.
+        case confirm(lookAgain: Bool)
+        /// No answer: count the lookup (unconfirmed) and wait.
+        case noAnswer
+        /// No answer, for the last time: forget the unconfirmed launch and plan the job again.
+        case giveUp
+        /// Starting, running or interrupted: keep the state and keep waiting for the worker.
+        case keep(Answer)
+        /// Ended before its worker registered: forget it, learn from `kind`, plan the job again.
+        case ended(String, kind: LaunchFailures.Kind?)
+    }
+
+    /// What one pass does with `launch`. `asksLeft`: lookups the pass may still make.
+    public static func look(at launch: Outstanding, jobEnded: Bool, asksLeft: Int, now: Date, rules: Rules) -> Look {
+        if jobEnded { return .release }
+        let due = launch.observedAt.map { now.timeIntervalSince($0) >= rules.observeEverySeconds } ?? true
+        if launch.confirmed || launch.named { return due && asksLeft > 0 ? .ask : .wait }
+        // Unconfirmed and unnamed: nothing to ask about; it waits for its worker, then gives up.
+        return overdue(launch, now: now, rules: rules) ? .giveUp : .wait
+    }
+
+    /// What `answer` decides for `launch`, asked at `now`.
+    public static func after(asking launch: Outstanding, answer: Answer?, now: Date, rules: Rules) -> Outcome {
+        guard let answer else {
+            guard !launch.confirmed, launch.unanswered + 1 >= rules.lookupsBeforeGivingUp,
+                overdue(launch, now: now, rules: rules)
+            else { return .noAnswer }
+            return .giveUp
+        }
+        if !launch.confirmed {
+            if case .ended = answer { return .confirm(lookAgain: true) }
+            return .confirm(lookAgain: false)
+        }
+        if case .ended(let why, let kind) = answer { return .ended(why, kind: kind) }
+        return .keep(answer)
+    }
+
+    /// How an attempt running on watched capacity ends after `answer` (nil: it goes on).
+    public static func runningEnd(_ answer: Answer) -> AttemptEndReason? {
+        switch answer {
+        case .starting, .running: nil
+        case .interrupted: .preempted(withNotice: false)
+        case .ended(_, kind: .capacity): .preempted(withNotice: false)
+        case .ended(let why, _): .infrastructureError(why)
+        }
+    }
+
+    static func overdue(_ launch: Outstanding, now: Date, rules: Rules) -> Bool {
+        now.timeIntervalSince(launch.launchedAt) >= rules.unconfirmedLaunchSeconds
+    }
+}

@@ -1,0 +1,197 @@
+import CoordinatorCore
+import Foundation
+import SpotwiseCore
+import Testing
+
+/// The launch watcher's rules, property-tested: seeded launches (confirmed or not, named or not,
+/// capacity that exists, never existed, or whose provider does not always answer) watched over
+/// random passes by a model of `CapacityLauncher`'s bookkeeping.
+@Suite struct LaunchWatchTests {
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+    let rules = LaunchWatch.Rules(observeEverySeconds: 10, unconfirmedLaunchSeconds: 900, lookupsBeforeGivingUp: 2)
+
+    @Test func aLaunchWhoseJobEndedIsReleasedWhateverElseHolds() {
+        for confirmed in [true, false] {
+            for named in [true, false] {
+                let launch = LaunchWatch.Outstanding(
+                    confirmed: confirmed, named: named, launchedAt: start, observedAt: start)
+                #expect(LaunchWatch.look(at: launch, jobEnded: true, asksLeft: 0, now: start, rules: rules) == .release)
+            }
+        }
+    }
+
+    @Test func anUnnamedUnconfirmedLaunchIsNeverAskedAndGivenUpOnlyAfterItsWait() {
+        let launch = LaunchWatch.Outstanding(confirmed: false, named: false, launchedAt: start)
+        #expect(LaunchWatch.look(at: launch, jobEnded: false, asksLeft: 5, now: start, rules: rules) == .wait)
+        let before = start.addingTimeInterval(899)
+        #expect(LaunchWatch.look(at: launch, jobEnded: false, asksLeft: 5, now: before, rules: rules) == .wait)
+        let after = start.addingTimeInterval(900)
+        #expect(LaunchWatch.look(at: launch, jobEnded: false, asksLeft: 5, now: after, rules: rules) == .giveUp)
+    }
+
+    @Test func aNamedUnconfirmedLaunchIsGivenUpOnlyAfterTwoLookupsFoundNothingAndItsWait() {
+        var launch = LaunchWatch.Outstanding(confirmed: false, named: true, launchedAt: start)
+        let late = start.addingTimeInterval(1_000)
+        // First lookup found nothing: counted, not given up, however late.
+        #expect(LaunchWatch.after(asking: launch, answer: nil, now: late, rules: rules) == .noAnswer)
+        launch.unanswered = 1
+        #expect(LaunchWatch.after(asking: launch, answer: nil, now: late, rules: rules) == .giveUp)
+        // Two lookups found nothing before its wait: it still waits.
+        #expect(
+            LaunchWatch.after(asking: launch, answer: nil, now: start.addingTimeInterval(60), rules: rules) == .noAnswer
+        )
+        // The provider knows it: confirmed, and asked again next pass when it already ended.
+        #expect(
+            LaunchWatch.after(asking: launch, answer: .running, now: late, rules: rules) == .confirm(lookAgain: false))
+        #expect(
+            LaunchWatch.after(asking: launch, answer: .ended("gone", kind: .capacity), now: late, rules: rules)
+                == .confirm(lookAgain: true))
+    }
+
+    @Test func aConfirmedLaunchEndsOnlyOnTheProvidersWord() {
+        let launch = LaunchWatch.Outstanding(confirmed: true, named: true, launchedAt: start, unanswered: 9)
+        let late = start.addingTimeInterval(10_000)
+        #expect(LaunchWatch.after(asking: launch, answer: nil, now: late, rules: rules) == .noAnswer)
+        #expect(LaunchWatch.after(asking: launch, answer: .starting, now: late, rules: rules) == .keep(.starting))
+        #expect(
+            LaunchWatch.after(asking: launch, answer: .interrupted("x"), now: late, rules: rules)
+                == .keep(.interrupted("x")))
+        #expect(
+            LaunchWatch.after(asking: launch, answer: .ended("quota", kind: .other), now: late, rules: rules)
+                == .ended("quota", kind: .other))
+    }
+
+    @Test func whatEndsAnAttemptRunningOnWatchedCapacity() {
+        #expect(LaunchWatch.runningEnd(.starting) == nil)
+        #expect(LaunchWatch.runningEnd(.running) == nil)
+        #expect(LaunchWatch.runningEnd(.interrupted("reclaimed")) == .preempted(withNotice: false))
+        #expect(LaunchWatch.runningEnd(.ended("no capacity", kind: .capacity)) == .preempted(withNotice: false))
+        #expect(LaunchWatch.runningEnd(.ended("bad image", kind: .other)) == .infrastructureError("bad image"))
+        #expect(LaunchWatch.runningEnd(.ended("stopped", kind: nil)) == .infrastructureError("stopped"))
+    }
+
+    /// One launch in the model: what the watcher keeps, and the truth about its capacity.
+    struct Modelled {
+        var watched: LaunchWatch.Outstanding
+        /// The provider knows the capacity (a launch whose answer was lost may still exist).
+        var exists: Bool
+        /// How often the provider answers a lookup (1: always).
+        var answers: Double
+        /// The pass from which the job has ended (nil: never).
+        var jobEndsAt: Int?
+        var asks: [Date] = []
+        var resetAt: Date?
+        var lookupsFoundNothing = 0
+        var settled: String?
+    }
+
+    @Test func randomLaunchesFollowTheRules() {
+        var confirmations = 0
+        var giveUps = 0
+        var releases = 0
+        for seed in 0..<200 {
+            var random = SeededGenerator(seed: UInt64(seed))
+            let rules = LaunchWatch.Rules(
+                observeEverySeconds: Double(Int.random(in: 0...30, using: &random)),
+                unconfirmedLaunchSeconds: Double(Int.random(in: 60...900, using: &random)),
+                lookupsBeforeGivingUp: Int.random(in: 1...3, using: &random))
+            let budget = Int.random(in: 1...4, using: &random)
+            var launches = (0..<Int.random(in: 1...12, using: &random)).map { _ in
+                Modelled(
+                    watched: LaunchWatch.Outstanding(
+                        confirmed: Bool.random(using: &random), named: Int.random(in: 0..<4, using: &random) > 0,
+                        launchedAt: start.addingTimeInterval(-Double(Int.random(in: 0...600, using: &random)))),
+                    exists: Bool.random(using: &random), answers: [1, 0.5, 0][Int.random(in: 0..<3, using: &random)],
+                    jobEndsAt: Bool.random(using: &random) ? Int.random(in: 0..<60, using: &random) : nil)
+            }
+            var now = start
+            for pass in 0..<60 {
+                now = now.addingTimeInterval(Double(Int.random(in: 1...60, using: &random)))
+                var asked = 0
+                let order = launches.indices.filter { launches[$0].settled == nil }.sorted {
+                    (launches[$0].watched.observedAt ?? .distantPast)
+                        < (launches[$1].watched.observedAt ?? .distantPast)
+                }
+                for index in order {
+                    var launch = launches[index]
+                    let jobEnded = launch.jobEndsAt.map { pass >= $0 } ?? false
+                    let look = LaunchWatch.look(
+                        at: launch.watched, jobEnded: jobEnded, asksLeft: budget - asked, now: now, rules: rules)
+                    let context = "seed \(seed), pass \(pass), launch \(index)"
+                    #expect((look == .release) == jobEnded, "\(context)")
+                    switch look {
+                    case .wait: break
+                    case .release:
+                        launch.settled = "released"
+                        releases += 1
+                    case .giveUp:
+                        check(giveUp: launch, now: now, rules: rules, context)
+                        #expect(!launch.watched.named, "\(context): a named launch is given up only after a lookup")
+                        launch.settled = "given up"
+                        giveUps += 1
+                    case .ask:
+                        asked += 1
+                        #expect(launch.watched.named || launch.watched.confirmed, "\(context): nothing to ask about")
+                        if let last = launch.asks.last, launch.resetAt == nil || launch.resetAt! < last {
+                            #expect(
+                                now.timeIntervalSince(last) >= rules.observeEverySeconds, "\(context): asked too often")
+                        }
+                        launch.asks.append(now)
+                        launch.watched.observedAt = now
+                        let answered = launch.exists && Double.random(in: 0..<1, using: &random) < launch.answers
+                        let answer: LaunchWatch.Answer? =
+                            answered
+                            ? [.starting, .running, .interrupted("x"), .ended("y", kind: .capacity)][
+                                Int.random(in: 0..<4, using: &random)] : nil
+                        if answer == nil { launch.lookupsFoundNothing += 1 }
+                        let outcome = LaunchWatch.after(asking: launch.watched, answer: answer, now: now, rules: rules)
+                        switch outcome {
+                        case .noAnswer:
+                            #expect(answer == nil, "\(context)")
+                            if !launch.watched.confirmed { launch.watched.unanswered += 1 }
+                        case .giveUp:
+                            #expect(answer == nil, "\(context)")
+                            check(giveUp: launch, now: now, rules: rules, context)
+                            #expect(launch.lookupsFoundNothing >= rules.lookupsBeforeGivingUp, "\(context)")
+                            launch.settled = "given up"
+                            giveUps += 1
+                        case .confirm(let lookAgain):
+                            #expect(!launch.watched.confirmed && answer != nil, "\(context)")
+                            launch.watched.confirmed = true
+                            confirmations += 1
+                            if lookAgain {
+                                launch.watched.observedAt = nil
+                                launch.resetAt = now
+                            }
+                        case .keep(let kept):
+                            #expect(launch.watched.confirmed && kept == answer, "\(context)")
+                        case .ended:
+                            #expect(
+                                launch.watched.confirmed,
+                                "\(context): only a confirmed launch ends on the provider's word")
+                            launch.settled = "ended"
+                        }
+                    }
+                    launches[index] = launch
+                }
+                #expect(asked <= budget, "seed \(seed), pass \(pass): over the pass's lookups")
+            }
+            // Nothing is forgotten: a launch whose job ended is released by the end.
+            for (index, launch) in launches.enumerated() where launch.jobEndsAt != nil {
+                #expect(launch.settled != nil, "seed \(seed), launch \(index): its job ended and it was kept")
+            }
+        }
+        // The seeds reach every outcome.
+        #expect(confirmations > 20 && giveUps > 20 && releases > 20)
+    }
+
+    func check(giveUp launch: Modelled, now: Date, rules: LaunchWatch.Rules, _ context: String) {
+        #expect(!launch.watched.confirmed, "\(context): a confirmed launch is never given up")
+        #expect(
+            now.timeIntervalSince(launch.watched.launchedAt) >= rules.unconfirmedLaunchSeconds,
+            "\(context): given up before its wait")
+        if launch.watched.named {
+            #expect(!launch.exists || launch.answers < 1, "\(context): given up while its provider always knew it")
+        }
+    }
+}
