@@ -58,6 +58,9 @@ public final class CapacityLauncher: Sendable {
         var learned = LaunchFailures()
         /// Whether the launches a previous coordinator recorded were read.
         var loaded = false
+        /// Counts takeovers (`reloadOnNextPass`): a read of the store that a takeover overtook
+        /// is dropped, not laid over the reset.
+        var term = 0
         /// Capacity whose worker took its job, still watched.
         var running: [JobID: Running] = [:]
 
@@ -134,27 +137,30 @@ public final class CapacityLauncher: Sendable {
     public func reloadOnNextPass() {
         memory.withLock { memory in
             memory.loaded = false
+            memory.term += 1
             memory.launches.removeAll()
             memory.running.removeAll()
         }
     }
 
-    /// Reads the launches a previous coordinator recorded (once).
+    /// Reads the launches a previous coordinator recorded (once per term), and takes them in one
+    /// step, unless a takeover came while the store was read (the next pass reads again).
     func load(from store: any StateStore) async {
-        guard !memory.withLock({ $0.loaded }) else { return }
+        guard let term = memory.withLock({ $0.loaded ? nil : $0.term }) else { return }
         guard let records = try? await store.launches() else { return }
-        memory.withLock { $0.loaded = true }
-        for record in records {
-            guard let provider = ProviderName(rawValue: record.provider) else { continue }
-            memory.withLock {
-                $0.launches[record.job] =
-                    $0.launches[record.job]
+        memory.withLock { memory in
+            guard memory.term == term, !memory.loaded else { return }
+            memory.loaded = true
+            for record in records {
+                guard let provider = ProviderName(rawValue: record.provider) else { continue }
+                memory.launches[record.job] =
+                    memory.launches[record.job]
                     ?? Launch(
                         job: record.job, provider: provider, handle: record.handle, workerName: record.workerName,
                         pool: record.pool, launchedAt: record.launchedAt, confirmed: record.confirmed,
                         sequence: record.sequence)
+                memory.counts[record.job] = max(memory.counts[record.job] ?? 0, record.sequence)
             }
-            memory.withLock { $0.counts[record.job] = max($0.counts[record.job] ?? 0, record.sequence) }
         }
     }
 

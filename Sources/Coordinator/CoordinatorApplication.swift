@@ -94,6 +94,10 @@ public enum CoordinatorApplication {
         return router
     }
 
+    /// The coordinator's application with its services (scheduler, lease reconciler and, with
+    /// `replication`, the leader election and board sync). `clock` is the coordinator's one
+    /// clock for a single coordinator; with `replication` it is replaced by wall time with the
+    /// database's lease clock, which every replica judges leases by.
     public static func application(
         store: any StateStore, tokens: AccessTokens, settings: Settings, clock: any CoordinatorClock = SystemClock(),
         leasePolicy: LeasePolicy, planner: PlacementPlanner = PlacementPlanner(),

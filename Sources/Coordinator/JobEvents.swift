@@ -30,21 +30,33 @@ struct JobEvents: Sendable {
     /// conflict it rereads and asks `event` again. Throws `jobNotFound`, the machine's
     /// `JobTransitionError` when it refuses, or `versionConflict` when the job kept changing.
     /// `amend` adds to the new record what the event carries beside the transition (final metrics).
-    /// Once written, the transition's actions are carried out (see `carryOut` for `afterFence`
-    /// and `provision`).
+    /// A placement (`provision` gives its lease and ledger row) refused because the store already
+    /// holds a newer lease epoch for the job is tried again past that epoch. Once written, the
+    /// transition's actions are carried out (see `carryOut` for `afterFence`).
     func apply(
         to id: JobID, at date: Date, _ event: (StoredJob) -> JobEvent?, amend: (inout JobRecord) -> Void = { _ in },
         note: String? = nil, afterFence: (StoredJob) async throws -> Void = { _ in }, provision: Provision? = nil
     ) async throws -> JobEventResult {
         var conflict: StateStoreError?
+        // The newest lease epoch the store holds for the job, when a placement found it ahead of
+        // the job's record: the attempt then takes the epoch after it, so it can be granted.
+        var epochTaken: LeaseEpoch?
         for _ in 0..<5 {
             guard let job = try await store.job(id) else { throw StateStoreError.jobNotFound(id) }
             guard let chosen = event(job) else { return .declined(job) }
-            var transition = try JobStateMachine.apply(chosen, to: job.record)
+            var record = job.record
+            let skipped = epochTaken.flatMap { $0 > record.latestEpoch ? $0 : nil }
+            if let skipped { record.latestEpoch = skipped }
+            var transition = try JobStateMachine.apply(chosen, to: record)
             amend(&transition.record)
             var lines = transition.actions.compactMap { action -> String? in
                 if case .recordEvent(let line) = action { return line }
                 return nil
+            }
+            if let skipped {
+                lines.append(
+                    "lease epoch \(skipped) was already granted for this job (by a coordinator since fenced off): the attempt takes a newer one"
+                )
             }
             if let note { lines.append(note) }
             let stored: StoredJob
@@ -62,8 +74,18 @@ struct JobEvents: Sendable {
                         id, expectedVersion: job.version, record: transition.record, events: lines, at: date)
                 }
             } catch let error as StateStoreError {
-                guard case .versionConflict = error else { throw error }
-                conflict = error
+                switch error {
+                case .versionConflict:
+                    conflict = error
+                case .staleEpoch(_, _, let current?) where Self.provisioned(transition.actions) != nil:
+                    // A lease newer than the job's record: never placed again on the same refused
+                    // epoch (that would keep the job waiting for good); the next try goes past it.
+                    guard epochTaken.map({ current > $0 }) ?? true else { throw error }
+                    epochTaken = current
+                    conflict = error
+                default:
+                    throw error
+                }
                 continue
             }
             try await carryOut(transition.actions, of: stored, afterFence: afterFence)

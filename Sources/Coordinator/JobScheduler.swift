@@ -118,16 +118,36 @@ public struct JobScheduler: Sendable {
                 if case .abandon(let job, _, _) = effect { waiting[job] = nil }
             }
         }
-        board.setWaiting(waiting)
         var plan = PlacementPlan()
-        plan.waiting = waiting
         for effect in decision.effects {
             guard case .place(let planned, _) = effect else { continue }
-            try await carryOut(effect)
-            plan.placements.append(planned)
+            do {
+                try await carryOut(effect)
+                plan.placements.append(planned)
+            } catch let refused where Self.refusesOnlyThisJob(refused) {
+                // One job's placement refused (it kept changing, or ended, meanwhile) waits for
+                // the next pass; the pass goes on placing the others.
+                waiting[planned.job] = "not placed this pass: \(refused)"
+            }
         }
+        board.setWaiting(waiting)
+        plan.waiting = waiting
         await watchRunningCapacity()
         return plan
+    }
+
+    /// Whether a placement's failure concerns its job alone. Anything else (the database, a
+    /// leadership taken over) ends the pass.
+    static func refusesOnlyThisJob(_ error: any Error) -> Bool {
+        switch error {
+        case let error as StateStoreError:
+            switch error {
+            case .jobNotFound, .versionConflict, .staleEpoch: true
+            default: false
+            }
+        case is JobTransitionError: true
+        default: false
+        }
     }
 
     /// What the core decides a pass from, and the workers as it sees them.
@@ -211,7 +231,9 @@ public struct JobScheduler: Sendable {
             if !asked {
                 try? await store.appendHistory(
                     job: job,
-                    lines: ["resize to \(size) not asked: the gang attempt changed first (a notice or a new attempt)"],
+                    lines: [
+                        "resize to \(size) not asked: the gang attempt changed first (a notice, a new attempt, or the attempt ended)"
+                    ],
                     at: clock.now)
             }
         case .launch:

@@ -144,8 +144,13 @@ extension SQLStateStore {
     }
 
     /// An attempt's ledger row inside the caller's transaction (once: a row already there stays).
-    static func insertSegment(_ segment: AttemptSegment, poolJSON pool: String, on db: any SQLDatabase) async throws {
-        guard try await db.raw("SELECT id FROM jobs WHERE id = \(bind: segment.job.rawValue)").first() != nil else {
+    /// `jobKnown`: the transaction already found the job (a placement's compare-and-swap).
+    static func insertSegment(
+        _ segment: AttemptSegment, poolJSON pool: String, jobKnown: Bool = false, on db: any SQLDatabase
+    ) async throws {
+        if !jobKnown,
+            try await db.raw("SELECT id FROM jobs WHERE id = \(bind: segment.job.rawValue)").first() == nil
+        {
             throw StateStoreError.jobNotFound(segment.job)
         }
         let exists = try await db.raw(

@@ -456,15 +456,18 @@ public final class SQLStateStore: StateStore {
         _ id: JobID, expectedVersion: Int, record: JobRecord, events: [String], lease: Lease,
         segment: AttemptSegment, at: Date
     ) async throws -> StoredJob {
+        guard lease.job == id, segment.job == id else { throw StateStoreError.jobNotFound(id) }
         let recordJSON = try Self.json(record)
         let poolJSON = try Self.json(segment.pool)
         let now = Self.milliseconds(at)
         return try await transaction { db in
+            // The compare-and-swap found the job (and, on PostgreSQL, locked its row): the lease
+            // and the ledger row need not look for it again.
             let job = try await Self.compareAndSwap(
                 id, expectedVersion: expectedVersion, record: record, recordJSON: recordJSON, events: events,
                 atMilliseconds: now, on: db)
-            try await Self.writeLease(lease, on: db)
-            try await Self.insertSegment(segment, poolJSON: poolJSON, on: db)
+            try await Self.writeLease(lease, jobKnown: true, on: db)
+            try await Self.insertSegment(segment, poolJSON: poolJSON, jobKnown: true, on: db)
             return job
         } committed: { [owned] job in
             owned?.remember(job)
@@ -570,9 +573,9 @@ public final class SQLStateStore: StateStore {
     }
 
     /// A lease grant inside the caller's transaction: refused unless its epoch is newer than every
-    /// one granted for the job before.
-    static func writeLease(_ lease: Lease, on db: any SQLDatabase) async throws {
-        guard try await db.raw("SELECT id FROM jobs WHERE id = \(bind: lease.job.rawValue)").first() != nil else {
+    /// one granted for the job before. `jobKnown`: the transaction already found the job.
+    static func writeLease(_ lease: Lease, jobKnown: Bool = false, on db: any SQLDatabase) async throws {
+        if !jobKnown, try await db.raw("SELECT id FROM jobs WHERE id = \(bind: lease.job.rawValue)").first() == nil {
             throw StateStoreError.jobNotFound(lease.job)
         }
         if let row = try await db.raw("SELECT epoch FROM leases WHERE job_id = \(bind: lease.job.rawValue)").first() {

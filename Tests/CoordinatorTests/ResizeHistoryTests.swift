@@ -34,7 +34,8 @@ import Testing
         let lines = try await store.history(JobID("elastic")).map(\.message).suffix(2)
         #expect(
             Array(lines) == [
-                "grow to 3", "resize to 3 not asked: the gang attempt changed first (a notice or a new attempt)",
+                "grow to 3",
+                "resize to 3 not asked: the gang attempt changed first (a notice, a new attempt, or the attempt ended)",
             ])
         #expect(board.resizeTarget(JobID("elastic"), epoch: LeaseEpoch(1)) == nil)
     }
