@@ -27,6 +27,16 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(code): \(message) (HTTP \(status), \(kind.rawValue))" }
 
+    /// The service's answer that the named resource does not exist. SageMaker's Describe calls
+    /// answer it as a `ValidationException` ("Requested resource not found."; moto: "Could not
+    /// find training job ..."), not as `ResourceNotFound` (aws/aws-sdk#165); both are read so.
+    public var meansNotFound: Bool {
+        if code == "ResourceNotFound" || code == "ResourceNotFoundException" { return true }
+        guard code == "ValidationException" else { return false }
+        return message.localizedCaseInsensitiveContains("not found")
+            || message.localizedCaseInsensitiveContains("could not find")
+    }
+
     static let throttling: Set<String> = [
         "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "SlowDown",
         "TooManyRequestsException", "RequestLimitExceeded", "ProvisionedThroughputExceededException",

@@ -30,14 +30,15 @@ public final class CapacityLauncher: Sendable {
         public var confirmed = true
         /// Which launch of the job this is (names it).
         public var sequence = 1
-        /// Unconfirmed: lookups by name this process made that did not find it.
-        var unanswered = 0
+        /// Unconfirmed: lookups by name this process made that the provider answered "no such
+        /// capacity".
+        var notFound = 0
 
         /// What the watcher decides from.
         var watched: LaunchWatch.Outstanding {
             LaunchWatch.Outstanding(
                 confirmed: confirmed, named: !handle.isEmpty, launchedAt: launchedAt, observedAt: observedAt,
-                unanswered: unanswered)
+                notFound: notFound)
         }
     }
 
@@ -123,7 +124,7 @@ public final class CapacityLauncher: Sendable {
                 switch state {
                 case .interrupted(let message): "\(name) interrupted: \(message)"
                 case .ended(let why, _): "\(name) ended while running attempt \(watched.attempt): \(why)"
-                case .starting, .running: "\(name) \(state)"
+                case .starting, .running, .notFound: "\(name) \(state)"
                 }
             ends.append(
                 RunningEnd(job: job, attempt: watched.attempt, epoch: watched.epoch, reason: reason, line: line))
@@ -329,10 +330,12 @@ public final class CapacityLauncher: Sendable {
                     asking: launch.watched, answer: state.map(Self.answer), now: now, rules: watchRules)
                 {
                 case .noAnswer:
-                    if !launch.confirmed { memory.withLock { $0.launches[launch.job]?.unanswered += 1 } }
+                    break
+                case .notFound:
+                    memory.withLock { $0.launches[launch.job]?.notFound += 1 }
                 case .giveUp:
                     await settle(launch.job, store: store)
-                    lines[launch.job] = neverConfirmed(launch)
+                    lines[launch.job] = state == nil ? providerSilent(launch) : neverConfirmed(launch)
                 case .confirm(let lookAgain):
                     await confirm(launch, store: store)
                     if lookAgain { memory.withLock { $0.launches[launch.job]?.observedAt = nil } }
@@ -352,6 +355,10 @@ public final class CapacityLauncher: Sendable {
         return lines
     }
 
+    private func providerSilent(_ launch: Launch) -> String {
+        "the \(launch.provider.rawValue) launch of \(launch.workerName) was never confirmed and \(launch.provider.rawValue) did not answer for \(Int(watchRules.silentProviderSeconds)) s: planned again (if the capacity did start, its worker finds nothing to do and leaves when idle)"
+    }
+
     private func neverConfirmed(_ launch: Launch) -> String {
         "the \(launch.provider.rawValue) launch of \(launch.workerName) was never confirmed and no worker registered in \(Int(watchRules.unconfirmedLaunchSeconds)) s: planned again"
     }
@@ -363,6 +370,7 @@ public final class CapacityLauncher: Sendable {
         case .running: .running
         case .interrupted(let message): .interrupted(message)
         case .ended(let why, let kind): .ended(why, kind: learnt(kind))
+        case .notFound: .notFound
         }
     }
 

@@ -7,7 +7,8 @@ import SpotwiseCore
 /// A launch is outstanding until its worker registers and takes its job. Each pass looks at
 /// every outstanding launch (`look`): its job ended (release the capacity), nothing to do yet,
 /// ask the provider, or give up on a launch never confirmed. What the provider answers decides
-/// the rest (`after`). Capacity whose worker took its job is still watched, and the provider's
+/// the rest (`after`): only its word that it has no such capacity counts towards giving up a
+/// launch it may have started; its silence (an outage) does so only after a much longer wait. Capacity whose worker took its job is still watched, and the provider's
 /// word ends the attempt it runs (`runningEnd`).
 public enum LaunchWatch {
     /// The watcher's limits.
@@ -16,15 +17,22 @@ public enum LaunchWatch {
         public var observeEverySeconds: Double
         /// How long a launch recorded without the provider's answer waits for its worker.
         public var unconfirmedLaunchSeconds: Double
-        /// Lookups by name that must find nothing before an unconfirmed launch is given up.
+        /// Lookups by name the provider must answer "no such capacity" before an unconfirmed
+        /// launch is given up.
         public var lookupsBeforeGivingUp: Int
+        /// How long an unconfirmed, named launch waits while its provider does not answer at all
+        /// (an outage, refused credentials): then it is planned again, though the capacity may
+        /// exist (it registers, finds nothing to do and leaves when idle).
+        public var silentProviderSeconds: Double
 
         public init(
-            observeEverySeconds: Double = 10, unconfirmedLaunchSeconds: Double = 900, lookupsBeforeGivingUp: Int = 2
+            observeEverySeconds: Double = 10, unconfirmedLaunchSeconds: Double = 900, lookupsBeforeGivingUp: Int = 2,
+            silentProviderSeconds: Double = 3_600
         ) {
             self.observeEverySeconds = observeEverySeconds
             self.unconfirmedLaunchSeconds = unconfirmedLaunchSeconds
             self.lookupsBeforeGivingUp = lookupsBeforeGivingUp
+            self.silentProviderSeconds = max(silentProviderSeconds, unconfirmedLaunchSeconds)
         }
     }
 
@@ -37,15 +45,16 @@ public enum LaunchWatch {
         public var launchedAt: Date
         /// When this process last asked the provider about it.
         public var observedAt: Date?
-        /// Lookups by name this process made that found nothing (unconfirmed launches only).
-        public var unanswered: Int
+        /// Lookups by name this process made that the provider answered "no such capacity"
+        /// (unconfirmed launches only).
+        public var notFound: Int
 
-        public init(confirmed: Bool, named: Bool, launchedAt: Date, observedAt: Date? = nil, unanswered: Int = 0) {
+        public init(confirmed: Bool, named: Bool, launchedAt: Date, observedAt: Date? = nil, notFound: Int = 0) {
             self.confirmed = confirmed
             self.named = named
             self.launchedAt = launchedAt
             self.observedAt = observedAt
-            self.unanswered = unanswered
+            self.notFound = notFound
         }
     }
 
@@ -69,6 +78,8 @@ public enum LaunchWatch {
         case interrupted(String)
         /// Gone for good, for `kind` reasons (nil: the provider said no more).
         case ended(String, kind: LaunchFailures.Kind?)
+        /// The provider has no capacity of that name (its launch never reached it).
+        case notFound
     }
 
     /// What the provider's answer (nil: none came) decides for an outstanding launch.
@@ -76,9 +87,12 @@ public enum LaunchWatch {
         /// An unconfirmed launch the provider knows: confirm it. `lookAgain`: it already ended,
         /// so it is asked again on the next pass and settled as a confirmed launch.
         case confirm(lookAgain: Bool)
-        /// No answer: count the lookup (unconfirmed) and wait.
+        /// No answer: wait (nothing is learnt from a provider's silence).
         case noAnswer
-        /// No answer, for the last time: forget the unconfirmed launch and plan the job again.
+        /// The provider has no such capacity: count the lookup (unconfirmed) and wait.
+        case notFound
+        /// Not found once too often, or the provider silent too long: forget the unconfirmed
+        /// launch and plan the job again.
         case giveUp
         /// Starting, running or interrupted: keep the state and keep waiting for the worker.
         case keep(Answer)
@@ -98,9 +112,16 @@ public enum LaunchWatch {
     /// What `answer` decides for `launch`, asked at `now`.
     public static func after(asking launch: Outstanding, answer: Answer?, now: Date, rules: Rules) -> Outcome {
         guard let answer else {
-            guard !launch.confirmed, launch.unanswered + 1 >= rules.lookupsBeforeGivingUp,
-                overdue(launch, now: now, rules: rules)
+            // Silence: nothing learnt, unless it lasted longer than any launch waits.
+            guard !launch.confirmed, now.timeIntervalSince(launch.launchedAt) >= rules.silentProviderSeconds
             else { return .noAnswer }
+            return .giveUp
+        }
+        if answer == .notFound {
+            // A confirmed launch existed: the lease and its worker decide, not a lookup.
+            guard !launch.confirmed else { return .noAnswer }
+            guard launch.notFound + 1 >= rules.lookupsBeforeGivingUp, overdue(launch, now: now, rules: rules)
+            else { return .notFound }
             return .giveUp
         }
         if !launch.confirmed {
@@ -114,7 +135,7 @@ public enum LaunchWatch {
     /// How an attempt running on watched capacity ends after `answer` (nil: it goes on).
     public static func runningEnd(_ answer: Answer) -> AttemptEndReason? {
         switch answer {
-        case .starting, .running: nil
+        case .starting, .running, .notFound: nil
         case .interrupted: .preempted(withNotice: false)
         case .ended(_, kind: .capacity): .preempted(withNotice: false)
         case .ended(let why, _): .infrastructureError(why)

@@ -65,6 +65,9 @@ public enum CapacityState: Hashable, Sendable {
     case interrupted(String)
     /// Gone for good: ended, stopped, or failed for `kind` reasons (capacity: try another pool).
     case ended(String, kind: CloudErrorKind?)
+    /// The provider has no capacity of that name: its answer, not an error (a launch whose
+    /// request never reached it). An outage or refused credentials are errors, never this.
+    case notFound(String)
 }
 
 /// SageMaker training jobs as capacity.
@@ -111,7 +114,13 @@ public struct SageMakerCapacity: CapacityProvider {
     }
 
     public func observe(_ handle: String) async throws -> CapacityState {
-        switch SageMakerTrainingJobs.observe(try await client.describeTrainingJob(handle)) {
+        let described: SageMakerAPI.DescribeTrainingJobResponse
+        do {
+            described = try await client.describeTrainingJob(handle)
+        } catch let error as AWSError where error.meansNotFound {
+            return .notFound(error.message)
+        }
+        switch SageMakerTrainingJobs.observe(described) {
         case .provisioning(let status): return .starting(status)
         case .training: return .running
         case .interrupted(let message): return .interrupted(message)
@@ -175,7 +184,13 @@ public struct VertexCapacity: CapacityProvider {
     }
 
     public func observe(_ handle: String) async throws -> CapacityState {
-        switch VertexCustomJobs.observe(try await client.get(handle)) {
+        let job: VertexAPI.CustomJob
+        do {
+            job = try await client.get(handle)
+        } catch let error as VertexError where error.status == 404 || error.code == "NOT_FOUND" {
+            return .notFound(error.message)
+        }
+        switch VertexCustomJobs.observe(job) {
         case .provisioning(let state): return .starting(state)
         case .running: return .running
         case .succeeded: return .ended("succeeded", kind: nil)

@@ -192,6 +192,12 @@ public final class VertexFake: Sendable {
             guard request.headers[.authorization] == "Bearer ya29.fake-token" else {
                 return Self.json(unauthorized, .unauthorized)
             }
+            // Only the job it created exists (Google's error shape for any other).
+            guard context.parameters.get("id") == "1234567890" else {
+                return Self.json(
+                    #"{"error": {"code": 404, "message": "The CustomJob does not exist.", "status": "NOT_FOUND"}}"#,
+                    .notFound)
+            }
             let current = self.state.withLock { state in
                 state.states.count > 1 ? state.states.removeFirst() : state.states[0]
             }

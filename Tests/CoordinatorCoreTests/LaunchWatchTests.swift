@@ -5,7 +5,8 @@ import Testing
 
 /// The launch watcher's rules, property-tested: seeded launches (confirmed or not, named or not,
 /// capacity that exists, never existed, or whose provider does not always answer) watched over
-/// random passes by a model of `CapacityLauncher`'s bookkeeping.
+/// random passes by a model of `CapacityLauncher`'s bookkeeping. A provider answers "not found"
+/// only for capacity that does not exist; its silence says nothing.
 @Suite struct LaunchWatchTests {
     let start = Date(timeIntervalSince1970: 1_800_000_000)
     let rules = LaunchWatch.Rules(observeEverySeconds: 10, unconfirmedLaunchSeconds: 900, lookupsBeforeGivingUp: 2)
@@ -33,13 +34,13 @@ import Testing
         var launch = LaunchWatch.Outstanding(confirmed: false, named: true, launchedAt: start)
         let late = start.addingTimeInterval(1_000)
         // First lookup found nothing: counted, not given up, however late.
-        #expect(LaunchWatch.after(asking: launch, answer: nil, now: late, rules: rules) == .noAnswer)
-        launch.unanswered = 1
-        #expect(LaunchWatch.after(asking: launch, answer: nil, now: late, rules: rules) == .giveUp)
+        #expect(LaunchWatch.after(asking: launch, answer: .notFound, now: late, rules: rules) == .notFound)
+        launch.notFound = 1
+        #expect(LaunchWatch.after(asking: launch, answer: .notFound, now: late, rules: rules) == .giveUp)
         // Two lookups found nothing before its wait: it still waits.
         #expect(
-            LaunchWatch.after(asking: launch, answer: nil, now: start.addingTimeInterval(60), rules: rules) == .noAnswer
-        )
+            LaunchWatch.after(asking: launch, answer: .notFound, now: start.addingTimeInterval(60), rules: rules)
+                == .notFound)
         // The provider knows it: confirmed, and asked again next pass when it already ended.
         #expect(
             LaunchWatch.after(asking: launch, answer: .running, now: late, rules: rules) == .confirm(lookAgain: false))
@@ -48,10 +49,28 @@ import Testing
                 == .confirm(lookAgain: true))
     }
 
+    @Test func aProvidersSilenceIsNotItsWordThatNothingWasLaunched() {
+        // An outage (no answer at all) past the launch's wait: nothing learnt, it keeps waiting,
+        // however many lookups went unanswered, until the provider was silent for an hour.
+        let launch = LaunchWatch.Outstanding(confirmed: false, named: true, launchedAt: start, notFound: 1)
+        for seconds in [900.0, 1_000, 3_599] {
+            #expect(
+                LaunchWatch.after(asking: launch, answer: nil, now: start.addingTimeInterval(seconds), rules: rules)
+                    == .noAnswer, "after \(seconds) s of silence")
+        }
+        #expect(
+            LaunchWatch.after(asking: launch, answer: nil, now: start.addingTimeInterval(3_600), rules: rules)
+                == .giveUp)
+        // The silent wait is never shorter than the launch's own.
+        #expect(
+            LaunchWatch.Rules(unconfirmedLaunchSeconds: 900, silentProviderSeconds: 60).silentProviderSeconds == 900)
+    }
+
     @Test func aConfirmedLaunchEndsOnlyOnTheProvidersWord() {
-        let launch = LaunchWatch.Outstanding(confirmed: true, named: true, launchedAt: start, unanswered: 9)
+        let launch = LaunchWatch.Outstanding(confirmed: true, named: true, launchedAt: start, notFound: 9)
         let late = start.addingTimeInterval(10_000)
         #expect(LaunchWatch.after(asking: launch, answer: nil, now: late, rules: rules) == .noAnswer)
+        #expect(LaunchWatch.after(asking: launch, answer: .notFound, now: late, rules: rules) == .noAnswer)
         #expect(LaunchWatch.after(asking: launch, answer: .starting, now: late, rules: rules) == .keep(.starting))
         #expect(
             LaunchWatch.after(asking: launch, answer: .interrupted("x"), now: late, rules: rules)
@@ -64,6 +83,7 @@ import Testing
     @Test func whatEndsAnAttemptRunningOnWatchedCapacity() {
         #expect(LaunchWatch.runningEnd(.starting) == nil)
         #expect(LaunchWatch.runningEnd(.running) == nil)
+        #expect(LaunchWatch.runningEnd(.notFound) == nil, "the lease decides, not a lookup")
         #expect(LaunchWatch.runningEnd(.interrupted("reclaimed")) == .preempted(withNotice: false))
         #expect(LaunchWatch.runningEnd(.ended("no capacity", kind: .capacity)) == .preempted(withNotice: false))
         #expect(LaunchWatch.runningEnd(.ended("bad image", kind: .other)) == .infrastructureError("bad image"))
@@ -94,7 +114,8 @@ import Testing
             let rules = LaunchWatch.Rules(
                 observeEverySeconds: Double(Int.random(in: 0...30, using: &random)),
                 unconfirmedLaunchSeconds: Double(Int.random(in: 60...900, using: &random)),
-                lookupsBeforeGivingUp: Int.random(in: 1...3, using: &random))
+                lookupsBeforeGivingUp: Int.random(in: 1...3, using: &random),
+                silentProviderSeconds: Double(Int.random(in: 600...2_400, using: &random)))
             let budget = Int.random(in: 1...4, using: &random)
             var launches = (0..<Int.random(in: 1...12, using: &random)).map { _ in
                 Modelled(
@@ -138,21 +159,30 @@ import Testing
                         }
                         launch.asks.append(now)
                         launch.watched.observedAt = now
-                        let answered = launch.exists && Double.random(in: 0..<1, using: &random) < launch.answers
-                        let answer: LaunchWatch.Answer? =
-                            answered
-                            ? [.starting, .running, .interrupted("x"), .ended("y", kind: .capacity)][
-                                Int.random(in: 0..<4, using: &random)] : nil
-                        if answer == nil { launch.lookupsFoundNothing += 1 }
+                        let answered = Double.random(in: 0..<1, using: &random) < launch.answers
+                        let state = [
+                            LaunchWatch.Answer.starting, .running, .interrupted("x"), .ended("y", kind: .capacity),
+                        ][
+                            Int.random(in: 0..<4, using: &random)]
+                        let answer: LaunchWatch.Answer? = answered ? (launch.exists ? state : .notFound) : nil
+                        if answer == .notFound { launch.lookupsFoundNothing += 1 }
                         let outcome = LaunchWatch.after(asking: launch.watched, answer: answer, now: now, rules: rules)
                         switch outcome {
                         case .noAnswer:
-                            #expect(answer == nil, "\(context)")
-                            if !launch.watched.confirmed { launch.watched.unanswered += 1 }
+                            #expect(answer == nil || (answer == .notFound && launch.watched.confirmed), "\(context)")
+                        case .notFound:
+                            #expect(answer == .notFound && !launch.watched.confirmed, "\(context)")
+                            launch.watched.notFound += 1
                         case .giveUp:
-                            #expect(answer == nil, "\(context)")
+                            #expect(answer == nil || answer == .notFound, "\(context)")
                             check(giveUp: launch, now: now, rules: rules, context)
-                            #expect(launch.lookupsFoundNothing >= rules.lookupsBeforeGivingUp, "\(context)")
+                            if answer == .notFound {
+                                #expect(launch.lookupsFoundNothing >= rules.lookupsBeforeGivingUp, "\(context)")
+                            } else {
+                                #expect(
+                                    now.timeIntervalSince(launch.watched.launchedAt) >= rules.silentProviderSeconds,
+                                    "\(context): given up on a silent provider too soon")
+                            }
                             launch.settled = "given up"
                             giveUps += 1
                         case .confirm(let lookAgain):
@@ -190,8 +220,13 @@ import Testing
         #expect(
             now.timeIntervalSince(launch.watched.launchedAt) >= rules.unconfirmedLaunchSeconds,
             "\(context): given up before its wait")
-        if launch.watched.named {
-            #expect(!launch.exists || launch.answers < 1, "\(context): given up while its provider always knew it")
+        if launch.watched.named && launch.exists {
+            // Capacity that exists is never given up on the provider's word: only after it was
+            // silent longer than any launch waits.
+            #expect(launch.answers < 1, "\(context): given up while its provider always knew it")
+            #expect(
+                now.timeIntervalSince(launch.watched.launchedAt) >= rules.silentProviderSeconds,
+                "\(context): capacity that exists given up before its provider's silence lasted")
         }
     }
 }

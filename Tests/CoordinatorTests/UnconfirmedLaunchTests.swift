@@ -12,7 +12,7 @@ import Testing
 /// Launches recorded before the provider answered (a coordinator or leader that stopped in
 /// between): a provider that knows the capacity by name confirms it; one without a name is never
 /// released (there is nothing to name), dropped when its job ends, and planned again only after
-/// its worker had long enough to register.
+/// its worker had long enough to register; one whose provider does not answer waits longer.
 @Suite struct UnconfirmedLaunchTests {
     final class NamedCapacity: CapacityProvider {
         let released = Mutex<[String]>([])
@@ -20,10 +20,12 @@ import Testing
         var offers: [WorkerPool] { [] }
         func launch(_ request: CapacityRequest) async throws -> String { request.workerName }
         func observe(_ handle: String) async throws -> CapacityState {
-            guard handle == "job-named-a1" else {
-                throw AWSError(status: 400, code: "ValidationException", message: "not found")
+            switch handle {
+            case "job-named-a1": return .starting("Starting")
+            // The provider is down for this one: no answer at all.
+            case "job-silent-a1": throw AWSError(status: 503, code: "ServiceUnavailable", message: "try later")
+            default: return .notFound("Requested resource not found.")
             }
-            return .starting("Starting")
         }
         func release(_ handle: String) async throws { released.withLock { $0.append(handle) } }
     }
@@ -34,7 +36,10 @@ import Testing
             region: "us-east-1", market: .spot, instanceType: "ml.g5.xlarge", pricePerHour: Money(micros: 400_000),
             onDemandPricePerHour: Money(micros: 1_408_000))
         let start = Date(timeIntervalSince1970: 1_800_000_000)
-        for (job, handle) in [("job-named", "job-named-a1"), ("job-lost", "job-lost-a1"), ("job-unnamed", "")] {
+        for (job, handle) in [
+            ("job-named", "job-named-a1"), ("job-lost", "job-lost-a1"), ("job-unnamed", ""),
+            ("job-silent", "job-silent-a1"),
+        ] {
             _ = try await store.submit(
                 JobSubmission(
                     id: JobID(job), spec: JobSpec(name: job, run: "true"), idempotencyKey: nil, submittedAt: start))
@@ -46,7 +51,7 @@ import Testing
         let capacity = NamedCapacity()
         let launcher = CapacityLauncher(providers: [capacity], coordinatorURL: "http://c", bootstrapToken: "b")
         await launcher.load(from: store)
-        #expect(launcher.all.filter { !$0.confirmed }.count == 3)
+        #expect(launcher.all.filter { !$0.confirmed }.count == 4)
 
         _ = await launcher.watch(store: store, now: start.addingTimeInterval(1))
         let records = Dictionary(uniqueKeysWithValues: try await store.launches().map { ($0.job.rawValue, $0) })
@@ -67,5 +72,14 @@ import Testing
         #expect(late[JobID("job-lost")]?.contains("never confirmed") == true)
         #expect(launcher.outstanding(JobID("job-lost")) == nil)
         #expect(launcher.outstanding(JobID("job-named")) != nil)
+
+        // The launch whose provider does not answer may exist: an outage is not "not found", so
+        // it is not launched again after the usual wait, only after an hour of silence.
+        #expect(late[JobID("job-silent")] == nil && launcher.outstanding(JobID("job-silent")) != nil)
+        let later = await launcher.watch(store: store, now: start.addingTimeInterval(3_000))
+        #expect(later[JobID("job-silent")] == nil && launcher.outstanding(JobID("job-silent")) != nil)
+        let silent = await launcher.watch(store: store, now: start.addingTimeInterval(3_600))
+        #expect(silent[JobID("job-silent")]?.contains("did not answer for 3600 s") == true)
+        #expect(launcher.outstanding(JobID("job-silent")) == nil)
     }
 }

@@ -139,8 +139,31 @@ import Testing
             _ = try await client.describeTrainingJob("no-such-job")
             Issue.record("described a job that does not exist")
         } catch let error as AWSError {
-            #expect(error.kind == .user)
+            #expect(error.kind == .user && error.meansNotFound, "\(error)")
         }
+        // The watcher reads that as the provider's word, not as an error.
+        let capacity = SageMakerCapacity(client: client, configuration: Self.configuration)
+        guard case .notFound = try await capacity.observe("no-such-job") else {
+            Issue.record("a job moto does not know was not answered not found")
+            return
+        }
+        #expect(try await capacity.observe(request.trainingJobName) == .ended("completed", kind: nil))
+    }
+
+    @Test func onlyTheServicesWordThatNothingHasThatNameMeansNotFound() {
+        // SageMaker's own answer (aws/aws-sdk#165), moto's, and the documented code.
+        #expect(
+            AWSError(status: 400, code: "ValidationException", message: "Requested resource not found.").meansNotFound)
+        #expect(
+            AWSError(status: 400, code: "ValidationException", message: "Could not find training job 'arn:...'")
+                .meansNotFound)
+        #expect(AWSError(status: 400, code: "ResourceNotFound", message: "x").meansNotFound)
+        // Anything else is an error: an outage, a throttle, a bad request, refused credentials.
+        #expect(
+            !AWSError(status: 400, code: "ValidationException", message: "1 validation error detected").meansNotFound)
+        #expect(!AWSError(status: 503, code: "ServiceUnavailable", message: "not found a server").meansNotFound)
+        #expect(!AWSError(status: 400, code: "ThrottlingException", message: "Rate exceeded").meansNotFound)
+        #expect(!AWSError(status: 403, code: "AccessDeniedException", message: "not authorized").meansNotFound)
     }
 
     @Test func theFakePlaysInterruptionsMaxWaitThrottlingAndCapacity() async throws {

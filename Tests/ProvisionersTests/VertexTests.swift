@@ -100,6 +100,13 @@ import Testing
             try await client.cancel(name)
             #expect(fake.cancelled == [name])
             #expect(fake.tokensIssued == 1)
+            // A job Vertex does not have is its answer, not an error, for the launch watcher.
+            let capacity = VertexCapacity(client: client, configuration: Self.configuration)
+            guard case .notFound(let message) = try await capacity.observe(name + "1") else {
+                Issue.record("a job Vertex does not have was not answered not found")
+                return
+            }
+            #expect(message == "The CustomJob does not exist.")
         }
     }
 
