@@ -33,12 +33,14 @@ public final class CapacityLauncher: Sendable {
         /// Unconfirmed: lookups by name this process made that the provider answered "no such
         /// capacity".
         var notFound = 0
+        /// Its job ended and the provider did not take the release: tried again.
+        var releaseFailed = false
 
         /// What the watcher decides from.
         var watched: LaunchWatch.Outstanding {
             LaunchWatch.Outstanding(
                 confirmed: confirmed, named: !handle.isEmpty, launchedAt: launchedAt, observedAt: observedAt,
-                notFound: notFound)
+                notFound: notFound, releaseFailed: releaseFailed)
         }
     }
 
@@ -281,6 +283,16 @@ public final class CapacityLauncher: Sendable {
         }
     }
 
+    /// Whether a failed release may still be taken later: the provider did not decide (it was
+    /// unreachable, throttled, failing, or refused the credentials). One it refused for the
+    /// capacity itself (already ended, never existed) is not.
+    static func releaseWorthRetrying(_ error: any Error) -> Bool {
+        switch kind(of: error) {
+        case nil, .throttled, .infrastructure, .credentials: true
+        case .user, .capacity: false
+        }
+    }
+
     static func kind(of error: any Error) -> CloudErrorKind? {
         switch error {
         case let aws as AWSError: aws.kind
@@ -309,14 +321,32 @@ public final class CapacityLauncher: Sendable {
             switch look {
             case .wait: continue
             case .release:
-                await settle(launch.job, store: store)
                 if launch.handle.isEmpty {
+                    await settle(launch.job, store: store)
                     lines[launch.job] =
                         "dropped the unconfirmed \(launch.provider.rawValue) launch of \(launch.workerName): the job ended (its capacity, if it started, leaves when idle)"
-                } else {
-                    try? await providers[launch.provider]?.release(launch.handle)
-                    lines[launch.job] = "released \(launch.provider.rawValue) \(launch.handle): the job ended"
+                    continue
                 }
+                do {
+                    try await providers[launch.provider]?.release(launch.handle)
+                } catch  where Self.releaseWorthRetrying(error) {
+                    // The capacity may still run and bill: kept (and recorded) until a release
+                    // is taken; a new leader finds the record and releases it too.
+                    memory.withLock {
+                        $0.launches[launch.job]?.releaseFailed = true
+                        $0.launches[launch.job]?.observedAt = now
+                    }
+                    if !launch.releaseFailed {
+                        lines[launch.job] =
+                            "releasing \(launch.provider.rawValue) \(launch.handle) failed (tried again every \(Int(watchRules.observeEverySeconds)) s): \(error)"
+                    }
+                    continue
+                } catch {
+                    // The provider refused it for good (it already ended, or never existed):
+                    // there is nothing left to release.
+                }
+                await settle(launch.job, store: store)
+                lines[launch.job] = "released \(launch.provider.rawValue) \(launch.handle): the job ended"
             case .giveUp:
                 await settle(launch.job, store: store)
                 lines[launch.job] = neverConfirmed(launch)

@@ -48,19 +48,27 @@ public enum LaunchWatch {
         /// Lookups by name this process made that the provider answered "no such capacity"
         /// (unconfirmed launches only).
         public var notFound: Int
+        /// Its job ended and releasing its capacity failed (the provider unreachable): tried
+        /// again, once per `observeEverySeconds` from `observedAt`.
+        public var releaseFailed: Bool
 
-        public init(confirmed: Bool, named: Bool, launchedAt: Date, observedAt: Date? = nil, notFound: Int = 0) {
+        public init(
+            confirmed: Bool, named: Bool, launchedAt: Date, observedAt: Date? = nil, notFound: Int = 0,
+            releaseFailed: Bool = false
+        ) {
             self.confirmed = confirmed
             self.named = named
             self.launchedAt = launchedAt
             self.observedAt = observedAt
             self.notFound = notFound
+            self.releaseFailed = releaseFailed
         }
     }
 
     /// What one pass does with an outstanding launch before asking anyone.
     public enum Look: Hashable, Sendable {
-        /// Its job ended: release the capacity (when it has a name) and forget the launch.
+        /// Its job ended: release the capacity (when it has a name) and forget the launch once
+        /// the provider took the release (or said there was nothing to release).
         case release
         /// Nothing this pass.
         case wait
@@ -102,8 +110,9 @@ public enum LaunchWatch {
 
     /// What one pass does with `launch`. `asksLeft`: lookups the pass may still make.
     public static func look(at launch: Outstanding, jobEnded: Bool, asksLeft: Int, now: Date, rules: Rules) -> Look {
-        if jobEnded { return .release }
         let due = launch.observedAt.map { now.timeIntervalSince($0) >= rules.observeEverySeconds } ?? true
+        // A release that failed is tried again once per period, not on every pass.
+        if jobEnded { return !launch.releaseFailed || due ? .release : .wait }
         if launch.confirmed || launch.named { return due && asksLeft > 0 ? .ask : .wait }
         // Unconfirmed and unnamed: nothing to ask about; it waits for its worker, then gives up.
         return overdue(launch, now: now, rules: rules) ? .giveUp : .wait

@@ -19,6 +19,15 @@ import Testing
                 #expect(LaunchWatch.look(at: launch, jobEnded: true, asksLeft: 0, now: start, rules: rules) == .release)
             }
         }
+        // A release the provider did not take is tried again once per period.
+        let failed = LaunchWatch.Outstanding(
+            confirmed: true, named: true, launchedAt: start, observedAt: start, releaseFailed: true)
+        #expect(
+            LaunchWatch.look(at: failed, jobEnded: true, asksLeft: 0, now: start.addingTimeInterval(9), rules: rules)
+                == .wait)
+        #expect(
+            LaunchWatch.look(at: failed, jobEnded: true, asksLeft: 0, now: start.addingTimeInterval(10), rules: rules)
+                == .release)
     }
 
     @Test func anUnnamedUnconfirmedLaunchIsNeverAskedAndGivenUpOnlyAfterItsWait() {
@@ -103,6 +112,9 @@ import Testing
         var resetAt: Date?
         var lookupsFoundNothing = 0
         var settled: String?
+        /// Releases the provider will fail (unreachable) before it takes one.
+        var releaseFailuresLeft = 0
+        var releaseTries: [Date] = []
     }
 
     @Test func randomLaunchesFollowTheRules() {
@@ -123,7 +135,8 @@ import Testing
                         confirmed: Bool.random(using: &random), named: Int.random(in: 0..<4, using: &random) > 0,
                         launchedAt: start.addingTimeInterval(-Double(Int.random(in: 0...600, using: &random)))),
                     exists: Bool.random(using: &random), answers: [1, 0.5, 0][Int.random(in: 0..<3, using: &random)],
-                    jobEndsAt: Bool.random(using: &random) ? Int.random(in: 0..<60, using: &random) : nil)
+                    jobEndsAt: Bool.random(using: &random) ? Int.random(in: 0..<60, using: &random) : nil,
+                    releaseFailuresLeft: Int.random(in: 0...2, using: &random))
             }
             var now = start
             for pass in 0..<60 {
@@ -139,12 +152,28 @@ import Testing
                     let look = LaunchWatch.look(
                         at: launch.watched, jobEnded: jobEnded, asksLeft: budget - asked, now: now, rules: rules)
                     let context = "seed \(seed), pass \(pass), launch \(index)"
-                    #expect((look == .release) == jobEnded, "\(context)")
+                    if look == .release { #expect(jobEnded, "\(context): released while its job runs") }
+                    if jobEnded && !launch.watched.releaseFailed {
+                        #expect(look == .release, "\(context): its job ended and it was not released")
+                    }
                     switch look {
                     case .wait: break
                     case .release:
-                        launch.settled = "released"
-                        releases += 1
+                        if launch.watched.releaseFailed, let last = launch.releaseTries.last {
+                            #expect(
+                                now.timeIntervalSince(last) >= rules.observeEverySeconds,
+                                "\(context): a failed release tried again too soon")
+                        }
+                        launch.releaseTries.append(now)
+                        if launch.watched.named && launch.releaseFailuresLeft > 0 {
+                            // The driver keeps it, marked, observed now.
+                            launch.releaseFailuresLeft -= 1
+                            launch.watched.releaseFailed = true
+                            launch.watched.observedAt = now
+                        } else {
+                            launch.settled = "released"
+                            releases += 1
+                        }
                     case .giveUp:
                         check(giveUp: launch, now: now, rules: rules, context)
                         #expect(!launch.watched.named, "\(context): a named launch is given up only after a lookup")
@@ -206,9 +235,12 @@ import Testing
                 }
                 #expect(asked <= budget, "seed \(seed), pass \(pass): over the pass's lookups")
             }
-            // Nothing is forgotten: a launch whose job ended is released by the end.
+            // Nothing is forgotten: a launch whose job ended is released by the end, or still
+            // being released (its provider has not taken it yet).
             for (index, launch) in launches.enumerated() where launch.jobEndsAt != nil {
-                #expect(launch.settled != nil, "seed \(seed), launch \(index): its job ended and it was kept")
+                #expect(
+                    launch.settled != nil || launch.watched.releaseFailed,
+                    "seed \(seed), launch \(index): its job ended and it was kept")
             }
         }
         // The seeds reach every outcome.

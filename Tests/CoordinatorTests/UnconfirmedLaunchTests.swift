@@ -82,4 +82,67 @@ import Testing
         #expect(silent[JobID("job-silent")]?.contains("did not answer for 3600 s") == true)
         #expect(launcher.outstanding(JobID("job-silent")) == nil)
     }
+
+    /// A provider that cannot be reached for the first release, and that has already ended one
+    /// training job (it refuses to stop that one for good).
+    final class FlakyRelease: CapacityProvider {
+        let calls = Mutex<[String]>([])
+        var provider: ProviderName { .sagemaker }
+        var offers: [WorkerPool] { [] }
+        func launch(_ request: CapacityRequest) async throws -> String { request.workerName }
+        func observe(_ handle: String) async throws -> CapacityState { .running }
+        func release(_ handle: String) async throws {
+            let count = calls.withLock { calls in
+                calls.append(handle)
+                return calls.filter { $0 == handle }.count
+            }
+            if handle == "job-done-a1" {
+                throw AWSError(
+                    status: 400, code: "ValidationException",
+                    message: "The request was rejected because the training job is in status Completed.")
+            }
+            if count == 1 { throw AWSError(status: 503, code: "ServiceUnavailable", message: "try later") }
+        }
+    }
+
+    @Test func aReleaseTheProviderDidNotTakeIsKeptAndTriedAgainOncePerPeriod() async throws {
+        let store = InMemoryStateStore()
+        let pool = WorkerPool(
+            region: "us-east-1", market: .spot, instanceType: "ml.g5.xlarge", pricePerHour: Money(micros: 400_000),
+            onDemandPricePerHour: Money(micros: 1_408_000))
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        for job in ["job-flaky", "job-done"] {
+            _ = try await store.submit(
+                JobSubmission(
+                    id: JobID(job), spec: JobSpec(name: job, run: "true"), idempotencyKey: nil, submittedAt: start))
+            try await store.recordLaunch(
+                CapacityLaunchRecord(
+                    job: JobID(job), provider: "sagemaker", handle: "\(job)-a1", workerName: "\(job)-a1", pool: pool,
+                    sequence: 1, launchedAt: start))
+            _ = try await JobEvents(store: store, board: LiveBoard(), clock: ManualTime(date: start)).apply(
+                to: JobID(job), at: start
+            ) { _ in .cancelRequested }
+        }
+        let capacity = FlakyRelease()
+        let launcher = CapacityLauncher(providers: [capacity], coordinatorURL: "http://c", bootstrapToken: "b")
+        await launcher.load(from: store)
+
+        let first = await launcher.watch(store: store, now: start.addingTimeInterval(1))
+        // Already ended at the provider: nothing left to release.
+        #expect(first[JobID("job-done")] == "released sagemaker job-done-a1: the job ended")
+        #expect(launcher.outstanding(JobID("job-done")) == nil)
+        // Unreachable: kept, and its record with it (a new leader would release it too).
+        #expect(first[JobID("job-flaky")]?.hasPrefix("releasing sagemaker job-flaky-a1 failed") == true)
+        #expect(launcher.outstanding(JobID("job-flaky")) != nil)
+        #expect(try await store.launches().map(\.job) == [JobID("job-flaky")])
+
+        // Not again before its period; then taken.
+        let soon = await launcher.watch(store: store, now: start.addingTimeInterval(5))
+        #expect(soon.isEmpty && capacity.calls.withLock { $0.filter { $0 == "job-flaky-a1" }.count } == 1)
+        let later = await launcher.watch(store: store, now: start.addingTimeInterval(11))
+        #expect(later[JobID("job-flaky")] == "released sagemaker job-flaky-a1: the job ended")
+        #expect(launcher.outstanding(JobID("job-flaky")) == nil)
+        #expect(try await store.launches().isEmpty)
+        #expect(capacity.calls.withLock { $0 }.sorted() == ["job-done-a1", "job-flaky-a1", "job-flaky-a1"])
+    }
 }
