@@ -260,9 +260,10 @@ public final class CapacityLauncher: Sendable {
             return
                 "launched \(provider.provider.rawValue) \(handle) (\(planned.pool.instanceType), \(planned.pool.market.rawValue)): \(planned.reason)"
         } catch {
-            // No answer (a timeout, a dropped connection) for capacity the caller named: it may
-            // exist. Kept unconfirmed, so watching confirms it by name instead of launching again.
-            if !record.handle.isEmpty, Self.kind(of: error) == nil {
+            // No answer (a timeout, a dropped connection) or a failure on the provider's side
+            // (5xx after the sender's retries) for capacity the caller named: it may exist. Kept
+            // unconfirmed, so watching confirms it by name instead of launching it twice.
+            if !record.handle.isEmpty, Self.mayHaveLaunched(error) {
                 memory.withLock {
                     $0.launches[job.id] = Launch(
                         job: job.id, provider: provider.provider, handle: record.handle,
@@ -290,6 +291,16 @@ public final class CapacityLauncher: Sendable {
         switch kind(of: error) {
         case nil, .throttled, .infrastructure, .credentials: true
         case .user, .capacity: false
+        }
+    }
+
+    /// Whether a launch that failed with `error` may still have started its capacity: the
+    /// provider did not answer, or failed on its side. One it refused (capacity, quota,
+    /// throttling, credentials, a bad request) started nothing.
+    static func mayHaveLaunched(_ error: any Error) -> Bool {
+        switch kind(of: error) {
+        case nil, .infrastructure: true
+        case .throttled, .credentials, .user, .capacity: false
         }
     }
 
@@ -321,6 +332,8 @@ public final class CapacityLauncher: Sendable {
             switch look {
             case .wait: continue
             case .release:
+                // A retry is one of the pass's lookups (the first release is not).
+                if launch.releaseFailed { observations += 1 }
                 if launch.handle.isEmpty {
                     await settle(launch.job, store: store)
                     lines[launch.job] =
@@ -344,6 +357,10 @@ public final class CapacityLauncher: Sendable {
                 } catch {
                     // The provider refused it for good (it already ended, or never existed):
                     // there is nothing left to release.
+                    await settle(launch.job, store: store)
+                    lines[launch.job] =
+                        "\(launch.provider.rawValue) \(launch.handle) needed no release (\(error)): the job ended"
+                    continue
                 }
                 await settle(launch.job, store: store)
                 lines[launch.job] = "released \(launch.provider.rawValue) \(launch.handle): the job ended"

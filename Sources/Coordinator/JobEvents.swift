@@ -28,7 +28,8 @@ struct JobEvents: Sendable {
     /// Applies to a job the state-machine event that `event` picks for the job as it is now, by
     /// compare-and-swap on its version, writing the transition's history lines with it. On a
     /// conflict it rereads and asks `event` again. Throws `jobNotFound`, the machine's
-    /// `JobTransitionError` when it refuses, or `versionConflict` when the job kept changing.
+    /// `JobTransitionError` when it refuses, or `versionConflict` (or `staleEpoch`) when the job
+    /// kept changing.
     /// `amend` adds to the new record what the event carries beside the transition (final metrics).
     /// A placement (`provision` gives its lease and ledger row) refused because the store already
     /// holds a newer lease epoch for the job is tried again past that epoch. Once written, the
@@ -55,7 +56,7 @@ struct JobEvents: Sendable {
             }
             if let skipped {
                 lines.append(
-                    "lease epoch \(skipped) was already granted for this job (by a coordinator since fenced off): the attempt takes a newer one"
+                    "lease epoch \(skipped) is already in the store, ahead of the job's record: the attempt takes a newer one"
                 )
             }
             if let note { lines.append(note) }

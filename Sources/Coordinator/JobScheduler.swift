@@ -118,19 +118,22 @@ public struct JobScheduler: Sendable {
                 if case .abandon(let job, _, _) = effect { waiting[job] = nil }
             }
         }
+        board.setWaiting(waiting)
         var plan = PlacementPlan()
+        var refused = false
         for effect in decision.effects {
             guard case .place(let planned, _) = effect else { continue }
             do {
                 try await carryOut(effect)
                 plan.placements.append(planned)
-            } catch let refused where Self.refusesOnlyThisJob(refused) {
+            } catch  where Self.refusesOnlyThisJob(error) {
                 // One job's placement refused (it kept changing, or ended, meanwhile) waits for
                 // the next pass; the pass goes on placing the others.
-                waiting[planned.job] = "not placed this pass: \(refused)"
+                waiting[planned.job] = "not placed this pass: \(error)"
+                refused = true
             }
         }
-        board.setWaiting(waiting)
+        if refused { board.setWaiting(waiting) }
         plan.waiting = waiting
         await watchRunningCapacity()
         return plan

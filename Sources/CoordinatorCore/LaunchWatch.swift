@@ -111,8 +111,12 @@ public enum LaunchWatch {
     /// What one pass does with `launch`. `asksLeft`: lookups the pass may still make.
     public static func look(at launch: Outstanding, jobEnded: Bool, asksLeft: Int, now: Date, rules: Rules) -> Look {
         let due = launch.observedAt.map { now.timeIntervalSince($0) >= rules.observeEverySeconds } ?? true
-        // A release that failed is tried again once per period, not on every pass.
-        if jobEnded { return !launch.releaseFailed || due ? .release : .wait }
+        if jobEnded {
+            // A release that failed is tried again once per period, as one of the pass's
+            // lookups, so an outage never holds a pass up with every ended launch at once.
+            guard launch.releaseFailed else { return .release }
+            return due && asksLeft > 0 ? .release : .wait
+        }
         if launch.confirmed || launch.named { return due && asksLeft > 0 ? .ask : .wait }
         // Unconfirmed and unnamed: nothing to ask about; it waits for its worker, then gives up.
         return overdue(launch, now: now, rules: rules) ? .giveUp : .wait
@@ -127,8 +131,8 @@ public enum LaunchWatch {
             return .giveUp
         }
         if answer == .notFound {
-            // A confirmed launch existed: the lease and its worker decide, not a lookup.
-            guard !launch.confirmed else { return .noAnswer }
+            // A confirmed launch existed, and the provider no longer has it: it ended.
+            guard !launch.confirmed else { return .ended("the provider no longer has it", kind: nil) }
             guard launch.notFound + 1 >= rules.lookupsBeforeGivingUp, overdue(launch, now: now, rules: rules)
             else { return .notFound }
             return .giveUp

@@ -51,7 +51,7 @@ import Testing
         #expect(
             job.state == .provisioning && job.record.liveAttempt?.epoch == LeaseEpoch(7), "\(backend): \(job.state)")
         #expect(
-            try await store.history(taken).contains { $0.message.hasPrefix("lease epoch 6 was already granted") },
+            try await store.history(taken).contains { $0.message.hasPrefix("lease epoch 6 is already in the store") },
             "\(backend): the history says why the epoch skipped")
         #expect(try await store.segments(job: taken).map(\.epoch) == [LeaseEpoch(7)], "\(backend): one ledger row")
         #expect(try await store.lease(job: other)?.epoch == LeaseEpoch(1), "\(backend): the other job as usual")

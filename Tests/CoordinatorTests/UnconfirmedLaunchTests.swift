@@ -16,10 +16,12 @@ import Testing
 @Suite struct UnconfirmedLaunchTests {
     final class NamedCapacity: CapacityProvider {
         let released = Mutex<[String]>([])
+        let asked = Mutex<[String]>([])
         var provider: ProviderName { .sagemaker }
         var offers: [WorkerPool] { [] }
         func launch(_ request: CapacityRequest) async throws -> String { request.workerName }
         func observe(_ handle: String) async throws -> CapacityState {
+            asked.withLock { $0.append(handle) }
             switch handle {
             case "job-named-a1": return .starting("Starting")
             // The provider is down for this one: no answer at all.
@@ -76,8 +78,10 @@ import Testing
         // The launch whose provider does not answer may exist: an outage is not "not found", so
         // it is not launched again after the usual wait, only after an hour of silence.
         #expect(late[JobID("job-silent")] == nil && launcher.outstanding(JobID("job-silent")) != nil)
+        let askedBefore = capacity.asked.withLock { $0.filter { $0 == "job-silent-a1" }.count }
         let later = await launcher.watch(store: store, now: start.addingTimeInterval(3_000))
         #expect(later[JobID("job-silent")] == nil && launcher.outstanding(JobID("job-silent")) != nil)
+        #expect(capacity.asked.withLock { $0.filter { $0 == "job-silent-a1" }.count } == askedBefore + 1)
         let silent = await launcher.watch(store: store, now: start.addingTimeInterval(3_600))
         #expect(silent[JobID("job-silent")]?.contains("did not answer for 3600 s") == true)
         #expect(launcher.outstanding(JobID("job-silent")) == nil)
@@ -129,7 +133,8 @@ import Testing
 
         let first = await launcher.watch(store: store, now: start.addingTimeInterval(1))
         // Already ended at the provider: nothing left to release.
-        #expect(first[JobID("job-done")] == "released sagemaker job-done-a1: the job ended")
+        #expect(
+            first[JobID("job-done")]?.hasPrefix("sagemaker job-done-a1 needed no release (ValidationException") == true)
         #expect(launcher.outstanding(JobID("job-done")) == nil)
         // Unreachable: kept, and its record with it (a new leader would release it too).
         #expect(first[JobID("job-flaky")]?.hasPrefix("releasing sagemaker job-flaky-a1 failed") == true)
@@ -144,5 +149,22 @@ import Testing
         #expect(launcher.outstanding(JobID("job-flaky")) == nil)
         #expect(try await store.launches().isEmpty)
         #expect(capacity.calls.withLock { $0 }.sorted() == ["job-done-a1", "job-flaky-a1", "job-flaky-a1"])
+    }
+
+    @Test func whatAFailedLaunchOrReleaseLeavesOpen() {
+        // A launch may have started capacity when the provider did not answer or failed on its
+        // side; not when it refused the request.
+        #expect(CapacityLauncher.mayHaveLaunched(CancellationError()))
+        #expect(CapacityLauncher.mayHaveLaunched(AWSError(status: 500, code: "InternalFailure", message: "x")))
+        #expect(!CapacityLauncher.mayHaveLaunched(AWSError(status: 400, code: "ThrottlingException", message: "x")))
+        #expect(!CapacityLauncher.mayHaveLaunched(AWSError(status: 400, code: "ResourceLimitExceeded", message: "x")))
+        #expect(!CapacityLauncher.mayHaveLaunched(AWSError(status: 400, code: "ValidationException", message: "x")))
+        // A release is tried again unless the provider refused it for the capacity itself.
+        #expect(CapacityLauncher.releaseWorthRetrying(CancellationError()))
+        #expect(CapacityLauncher.releaseWorthRetrying(AWSError(status: 503, code: "ServiceUnavailable", message: "x")))
+        #expect(
+            CapacityLauncher.releaseWorthRetrying(AWSError(status: 403, code: "AccessDeniedException", message: "x")))
+        #expect(
+            !CapacityLauncher.releaseWorthRetrying(AWSError(status: 400, code: "ValidationException", message: "x")))
     }
 }
