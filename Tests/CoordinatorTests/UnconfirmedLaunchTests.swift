@@ -32,24 +32,36 @@ import Testing
         func release(_ handle: String) async throws { released.withLock { $0.append(handle) } }
     }
 
-    @Test func anUnconfirmedLaunchIsConfirmedByNameOrWaitedForAndNeverReleasedUnnamed() async throws {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// A store holding `launches` (job, handle) of SageMaker capacity, recorded at `start` as a
+    /// coordinator that stopped after recording them left them.
+    static func recorded(_ launches: [(job: String, handle: String)], confirmed: Bool) async throws
+        -> InMemoryStateStore
+    {
         let store = InMemoryStateStore()
         let pool = WorkerPool(
             region: "us-east-1", market: .spot, instanceType: "ml.g5.xlarge", pricePerHour: Money(micros: 400_000),
             onDemandPricePerHour: Money(micros: 1_408_000))
-        let start = Date(timeIntervalSince1970: 1_800_000_000)
-        for (job, handle) in [
-            ("job-named", "job-named-a1"), ("job-lost", "job-lost-a1"), ("job-unnamed", ""),
-            ("job-silent", "job-silent-a1"),
-        ] {
+        for (job, handle) in launches {
             _ = try await store.submit(
                 JobSubmission(
                     id: JobID(job), spec: JobSpec(name: job, run: "true"), idempotencyKey: nil, submittedAt: start))
             try await store.recordLaunch(
                 CapacityLaunchRecord(
                     job: JobID(job), provider: "sagemaker", handle: handle, workerName: "\(job)-a1", pool: pool,
-                    sequence: 1, launchedAt: start, confirmed: false))
+                    sequence: 1, launchedAt: start, confirmed: confirmed))
         }
+        return store
+    }
+
+    @Test func anUnconfirmedLaunchIsConfirmedByNameOrWaitedForAndNeverReleasedUnnamed() async throws {
+        let start = Self.start
+        let store = try await Self.recorded(
+            [
+                ("job-named", "job-named-a1"), ("job-lost", "job-lost-a1"), ("job-unnamed", ""),
+                ("job-silent", "job-silent-a1"),
+            ], confirmed: false)
         let capacity = NamedCapacity()
         let launcher = CapacityLauncher(providers: [capacity], coordinatorURL: "http://c", bootstrapToken: "b")
         await launcher.load(from: store)
@@ -110,19 +122,10 @@ import Testing
     }
 
     @Test func aReleaseTheProviderDidNotTakeIsKeptAndTriedAgainOncePerPeriod() async throws {
-        let store = InMemoryStateStore()
-        let pool = WorkerPool(
-            region: "us-east-1", market: .spot, instanceType: "ml.g5.xlarge", pricePerHour: Money(micros: 400_000),
-            onDemandPricePerHour: Money(micros: 1_408_000))
-        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let start = Self.start
+        let store = try await Self.recorded(
+            [("job-flaky", "job-flaky-a1"), ("job-done", "job-done-a1")], confirmed: true)
         for job in ["job-flaky", "job-done"] {
-            _ = try await store.submit(
-                JobSubmission(
-                    id: JobID(job), spec: JobSpec(name: job, run: "true"), idempotencyKey: nil, submittedAt: start))
-            try await store.recordLaunch(
-                CapacityLaunchRecord(
-                    job: JobID(job), provider: "sagemaker", handle: "\(job)-a1", workerName: "\(job)-a1", pool: pool,
-                    sequence: 1, launchedAt: start))
             _ = try await JobEvents(store: store, board: LiveBoard(), clock: ManualTime(date: start)).apply(
                 to: JobID(job), at: start
             ) { _ in .cancelRequested }
