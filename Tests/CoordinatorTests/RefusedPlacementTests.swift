@@ -67,4 +67,34 @@ import Testing
         #expect(!JobScheduler.refusesOnlyThisJob(StateStoreError.cannotOpen("db", reason: "gone")))
         #expect(!JobScheduler.refusesOnlyThisJob(CancellationError()))
     }
+
+    @Test func aJobWhosePlacementIsRefusedWaitsAndThePassPlacesTheOthers() async throws {
+        let store = FaultInjectingStore(InMemoryStateStore())
+        let coordinator = TestCoordinator(store: store)
+        let (refused, other) = try await coordinator.serve { client in
+            _ = try await TestCoordinator.register(client, name: "a")
+            _ = try await TestCoordinator.register(client, name: "b")
+            return (
+                try await TestCoordinator.submit(client, Self.spec),
+                try await TestCoordinator.submit(client, Self.spec.replacingOccurrences(of: "digits", with: "other"))
+            )
+        }
+        // The refused job comes first in the pass (oldest first).
+        store.faults.withLock { $0.refusedPlacements[refused] = .versionConflict(refused, expected: 1, actual: 2) }
+        let plan = try await coordinator.schedule()
+        #expect(plan.placements.map(\.job) == [other])
+        #expect(plan.waiting[refused]?.hasPrefix("not placed this pass: job \(refused) changed underneath") == true)
+        #expect(coordinator.board.waiting(refused)?.hasPrefix("not placed this pass") == true)
+        #expect(try await store.job(refused)?.state == .queued)
+        #expect(try await store.lease(job: refused) == nil)
+        #expect(try await store.job(other)?.state == .provisioning)
+
+        // A leader fenced off ends the pass: nothing after it is placed by this leader.
+        store.faults.withLock { $0.refusedPlacements[refused] = .notLeader(epoch: 3) }
+        await #expect(throws: StateStoreError.notLeader(epoch: 3)) { try await coordinator.schedule() }
+
+        // Once the store takes it, the job is placed on the worker left.
+        store.faults.withLock { $0.refusedPlacements = [:] }
+        #expect(try await coordinator.schedule().placements.map(\.job) == [refused])
+    }
 }

@@ -170,4 +170,19 @@ import Testing
         #expect(
             !CapacityLauncher.releaseWorthRetrying(AWSError(status: 400, code: "ValidationException", message: "x")))
     }
+
+    @Test func aTakeoverDuringTheReadOfRecordedLaunchesDropsThatRead() async throws {
+        let store = FaultInjectingStore(
+            try await Self.recorded([("job-a", "job-a-a1"), ("job-b", "job-b-a1")], confirmed: true))
+        let launcher = CapacityLauncher(providers: [NamedCapacity()], coordinatorURL: "http://c", bootstrapToken: "b")
+        // Another replica took leadership over (and this one back) while the records were read:
+        // what that read found may be stale, so it is not taken.
+        store.faults.withLock { $0.whileReadingLaunches = { launcher.reloadOnNextPass() } }
+        await launcher.load(from: store)
+        #expect(launcher.all.isEmpty)
+        // The next pass reads again.
+        store.faults.withLock { $0.whileReadingLaunches = nil }
+        await launcher.load(from: store)
+        #expect(Set(launcher.all.map(\.job)) == [JobID("job-a"), JobID("job-b")])
+    }
 }
