@@ -8,8 +8,9 @@ import SpotwiseCore
 /// every outstanding launch (`look`): its job ended (release the capacity), nothing to do yet,
 /// ask the provider, or give up on a launch never confirmed. What the provider answers decides
 /// the rest (`after`): only its word that it has no such capacity counts towards giving up a
-/// launch it may have started; its silence (an outage) does so only after a much longer wait. Capacity whose worker took its job is still watched, and the provider's
-/// word ends the attempt it runs (`runningEnd`).
+/// launch it may have started; its silence (an outage) does so only after a much longer wait.
+/// Capacity whose worker took its job is still watched, and the provider's word ends the
+/// attempt it runs (`runningEnd`).
 public enum LaunchWatch {
     /// The watcher's limits.
     public struct Rules: Hashable, Sendable {
